@@ -1,0 +1,251 @@
+//! The control API under `/_emulator/`: inspect state and the call log, move
+//! the clock, inject faults, write data as a client would, read SNS messages.
+
+use crate::cloudwatch::Datapoint;
+use crate::clock::iso8601;
+use crate::faults::FaultUpdate;
+use crate::http::Reply;
+use crate::model::ReplicationFault;
+use crate::server::Shared;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn error(status: u16, message: impl Into<String>) -> Reply {
+    Reply::json(status, &json!({ "error": message.into() }))
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, Reply> {
+    serde_json::from_slice(body).map_err(|e| error(400, format!("invalid request body: {e}. Expected {shape}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    advance_seconds: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteRequest {
+    region: String,
+    file_system_id: String,
+    path: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplicationFaultRequest {
+    file_system_id: String,
+    fault: ReplicationFault,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsRequest {
+    region: String,
+    file_system_id: String,
+    connected: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRequest {
+    #[serde(default)]
+    lambda_endpoint: Option<String>,
+    #[serde(default)]
+    durations: Option<crate::config::Durations>,
+}
+
+pub fn handle(shared: &Shared, method: &str, path: &str, query: &[(String, String)], body: &[u8]) -> Reply {
+    let route = path.trim_start_matches("/_emulator").trim_end_matches('/');
+    let result = match (method, route) {
+        ("GET", "/health") => Ok(Reply::json(200, &json!({"ok": true}))),
+        ("GET", "/state") => Ok(state(shared)),
+        ("GET", "/calls") => Ok(calls(shared, query)),
+        ("DELETE", "/calls") => {
+            shared.world().calls.clear();
+            Ok(Reply::json(200, &json!({"cleared": true})))
+        }
+        ("GET", "/clock") => Ok(clock(shared)),
+        ("POST", "/clock") => parse::<ClockRequest>(body, "{\"advance_seconds\": 60}").map(|r| {
+            if r.advance_seconds.is_finite() && r.advance_seconds > 0.0 {
+                shared.advance(r.advance_seconds);
+                clock(shared)
+            } else {
+                error(400, "advance_seconds must be a positive number of seconds")
+            }
+        }),
+        ("GET", "/faults") => {
+            let w = shared.world();
+            let faults: serde_json::Map<String, Value> = w
+                .regions
+                .iter()
+                .map(|(name, r)| (name.clone(), serde_json::to_value(&r.faults).unwrap_or(Value::Null)))
+                .collect();
+            Ok(Reply::json(200, &json!({ "regions": faults })))
+        }
+        ("POST", "/faults") => parse::<FaultUpdate>(
+            body,
+            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \
+             \"throttle\": {\"rate\": 5, \"burst\": 10}|null, \"error_rate\": 0.05, \"latency_ms\": 100}",
+        )
+        .map(|u| match shared.set_faults(&u) {
+            Ok(()) => {
+                let w = shared.world();
+                Reply::json(200, &json!({ "region": u.region, "faults": w.region(&u.region).map(|r| &r.faults) }))
+            }
+            Err(e) => error(400, e),
+        }),
+        ("POST", "/replication-fault") => parse::<ReplicationFaultRequest>(
+            body,
+            "{\"file_system_id\": \"fs-...\", \"fault\": \"healthy\"|\"stalled\"|\"paused\"|\"error\"}",
+        )
+        .map(|r| match shared.set_replication_fault(&r.file_system_id, r.fault.clone()) {
+            Ok(()) => Reply::json(200, &json!({"file_system_id": r.file_system_id, "fault": r.fault})),
+            Err(e) => error(404, e),
+        }),
+        ("POST", "/writes") => parse::<WriteRequest>(
+            body,
+            "{\"region\", \"file_system_id\", \"path\", \"content\"}",
+        )
+        .map(|r| match shared.write(&r.region, &r.file_system_id, &r.path, &r.content) {
+            Ok(rec) => Reply::json(200, &serde_json::to_value(rec).unwrap_or(Value::Null)),
+            Err(e) => error(409, e),
+        }),
+        ("GET", "/writes") => {
+            let w = shared.world();
+            Ok(Reply::json(200, &json!({ "writes": w.writes })))
+        }
+        ("GET", "/files") => Ok(files(shared, query)),
+        ("POST", "/clients") => parse::<ClientsRequest>(body, "{\"region\", \"file_system_id\", \"connected\": 3}").map(|r| {
+            let mut w = shared.world();
+            match w.region_mut(&r.region).file_systems.get_mut(&r.file_system_id) {
+                Some(fs) => {
+                    fs.connected_clients = r.connected;
+                    Reply::json(200, &json!({"file_system_id": r.file_system_id, "connected": r.connected}))
+                }
+                None => error(404, format!("file system {} does not exist in {}", r.file_system_id, r.region)),
+            }
+        }),
+        ("GET", "/sns/messages") => {
+            let w = shared.world();
+            let topic = param(query, "topic_arn");
+            let list: Vec<_> = w.messages.iter().filter(|m| topic.is_none_or(|t| m.topic_arn == t)).collect();
+            Ok(Reply::json(200, &json!({ "messages": list })))
+        }
+        ("GET", "/metrics") => Ok(metrics(shared, query)),
+        ("GET", "/config") => {
+            let w = shared.world();
+            Ok(Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations, "account_id": w.account_id})))
+        }
+        ("POST", "/config") => parse::<ConfigRequest>(body, "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {...}}").map(|r| {
+            let mut w = shared.world();
+            if r.lambda_endpoint.is_some() {
+                w.lambda_endpoint = r.lambda_endpoint;
+            }
+            if let Some(d) = r.durations {
+                w.durations = d;
+            }
+            Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations}))
+        }),
+        _ => Err(error(
+            404,
+            format!(
+                "no control endpoint {method} /_emulator{route}; see the README section \"Control API\""
+            ),
+        )),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+fn state(shared: &Shared) -> Reply {
+    let w = shared.world();
+    let replications: Vec<Value> = w
+        .replications
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            v["source_status"] = json!(r.status_in(&r.source_region).0);
+            v["destination_status"] = json!(r.status_in(&r.destination_region).0);
+            v
+        })
+        .collect();
+    Reply::json(
+        200,
+        &json!({
+            "now": w.now,
+            "now_iso": iso8601(w.now),
+            "account_id": w.account_id,
+            "regions": w.regions,
+            "replications": replications,
+        }),
+    )
+}
+
+fn clock(shared: &Shared) -> Reply {
+    let (now, manual, scale) = shared.clock_info();
+    Reply::json(
+        200,
+        &json!({"now": now, "now_iso": iso8601(now), "mode": if manual { "manual" } else { "scaled" }, "time_scale": scale}),
+    )
+}
+
+fn calls(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let w = shared.world();
+    let since: u64 = param(query, "since").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mutating_only = param(query, "mutating") == Some("true");
+    let region = param(query, "region");
+    let service = param(query, "service");
+    let list: Vec<_> = w
+        .calls
+        .iter()
+        .filter(|c| c.seq > since)
+        .filter(|c| !mutating_only || c.mutating)
+        .filter(|c| region.is_none_or(|r| c.region == r))
+        .filter(|c| service.is_none_or(|s| c.service == s))
+        .collect();
+    Reply::json(200, &json!({ "calls": list }))
+}
+
+fn files(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let (Some(region), Some(fs_id)) = (param(query, "region"), param(query, "file_system_id")) else {
+        return error(400, "give region and file_system_id, e.g. /_emulator/files?region=us-east-1&file_system_id=fs-...");
+    };
+    let w = shared.world();
+    match w.file_system(region, fs_id) {
+        Some(fs) => {
+            let list: Vec<Value> = fs
+                .files
+                .iter()
+                .map(|(p, f)| json!({"path": p, "content": f.content, "seq": f.seq, "written_at": f.written_at}))
+                .collect();
+            Reply::json(200, &json!({"region": region, "file_system_id": fs_id, "files": list}))
+        }
+        None => error(404, format!("file system {fs_id} does not exist in {region}")),
+    }
+}
+
+fn metrics(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let Some(region) = param(query, "region") else {
+        return error(400, "give region, and optionally namespace and metric_name");
+    };
+    let w = shared.world();
+    let namespace = param(query, "namespace");
+    let name = param(query, "metric_name");
+    let list: Vec<&Datapoint> = w
+        .region(region)
+        .map(|r| {
+            r.metrics
+                .iter()
+                .filter(|d| namespace.is_none_or(|n| d.namespace == n))
+                .filter(|d| name.is_none_or(|n| d.metric_name == n))
+                .collect()
+        })
+        .unwrap_or_default();
+    Reply::json(200, &json!({ "datapoints": list }))
+}

@@ -1,0 +1,147 @@
+//! Faults injected per Region: outage, throttling, server errors, latency.
+//! (Replication faults live on the replication itself, see `model`.)
+
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageMode {
+    /// The connection is closed without an answer, as when nothing listens.
+    #[default]
+    Refuse,
+    /// The request hangs until the client gives up (or the outage ends), as
+    /// when packets to the Region are dropped.
+    Blackhole,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Requests per second (real time) the Region accepts on average.
+    pub rate: f64,
+    /// Requests that may arrive at once.
+    pub burst: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RegionFaults {
+    pub outage: bool,
+    pub outage_mode: OutageMode,
+    pub throttle: Option<Throttle>,
+    /// Share of requests answered with a 500, in [0, 1].
+    pub error_rate: f64,
+    pub latency_ms: u64,
+    #[serde(skip)]
+    pub bucket: Option<TokenBucket>,
+}
+
+/// A request to change a Region's faults; absent fields are left as they are.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultUpdate {
+    pub region: String,
+    pub outage: Option<bool>,
+    pub outage_mode: Option<OutageMode>,
+    /// `null` switches throttling off.
+    #[serde(default, deserialize_with = "double_option")]
+    pub throttle: Option<Option<Throttle>>,
+    pub error_rate: Option<f64>,
+    pub latency_ms: Option<u64>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl RegionFaults {
+    pub fn apply(&mut self, update: &FaultUpdate) -> Result<(), String> {
+        if let Some(rate) = update.error_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("error_rate must be between 0 and 1, got {rate}"));
+            }
+            self.error_rate = rate;
+        }
+        if let Some(throttle) = &update.throttle {
+            if let Some(t) = throttle {
+                if t.rate <= 0.0 || t.burst < 1.0 {
+                    return Err("throttle needs rate > 0 and burst >= 1".to_string());
+                }
+                self.bucket = Some(TokenBucket::new(*t));
+            } else {
+                self.bucket = None;
+            }
+            self.throttle = *throttle;
+        }
+        if let Some(outage) = update.outage {
+            self.outage = outage;
+        }
+        if let Some(mode) = update.outage_mode {
+            self.outage_mode = mode;
+        }
+        if let Some(ms) = update.latency_ms {
+            self.latency_ms = ms;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenBucket {
+    limit: Throttle,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(limit: Throttle) -> Self {
+        TokenBucket {
+            limit,
+            tokens: limit.burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one token if there is one.
+    pub fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.limit.rate;
+        self.tokens = (self.tokens + refill).min(self.limit.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_refuses() {
+        let mut b = TokenBucket::new(Throttle { rate: 0.001, burst: 3.0 });
+        assert!(b.try_take() && b.try_take() && b.try_take());
+        assert!(!b.try_take());
+    }
+
+    #[test]
+    fn null_throttle_switches_it_off() {
+        let mut f = RegionFaults::default();
+        let on: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","throttle":{"rate":5,"burst":5}}"#).unwrap();
+        f.apply(&on).unwrap();
+        assert!(f.throttle.is_some());
+        let off: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","throttle":null}"#).unwrap();
+        f.apply(&off).unwrap();
+        assert!(f.throttle.is_none() && f.bucket.is_none());
+        let bad: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","error_rate":2}"#).unwrap();
+        assert!(f.apply(&bad).is_err());
+    }
+}

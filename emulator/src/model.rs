@@ -1,0 +1,638 @@
+//! The emulated world: every Region's file systems, replications, mount
+//! targets, access points, metrics, alarms and topics, and how they change
+//! over (emulated) time.
+
+use crate::cloudwatch::{Alarm, Datapoint};
+use crate::config::{generated_region, Durations, RegionSeed, Seed};
+use crate::faults::RegionFaults;
+use crate::rng::Rng;
+use crate::sns::{Delivery, PublishedMessage, Subscription, Topic};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifeCycle {
+    Creating,
+    Available,
+    Deleting,
+}
+
+impl LifeCycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifeCycle::Creating => "creating",
+            LifeCycle::Available => "available",
+            LifeCycle::Deleting => "deleting",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protection {
+    Enabled,
+    Disabled,
+    Replicating,
+}
+
+impl Protection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Enabled => "ENABLED",
+            Protection::Disabled => "DISABLED",
+            Protection::Replicating => "REPLICATING",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FileEntry {
+    pub content: String,
+    /// Global write sequence number: which acknowledged write this content came from.
+    pub seq: u64,
+    pub written_at: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSystem {
+    pub id: String,
+    pub arn: String,
+    pub creation_token: String,
+    pub creation_time: f64,
+    pub life_cycle: LifeCycle,
+    /// When the current `creating`/`deleting` state ends.
+    pub transition_at: Option<f64>,
+    pub performance_mode: String,
+    pub throughput_mode: String,
+    pub provisioned_throughput: Option<f64>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub protection: Protection,
+    pub files: BTreeMap<String, FileEntry>,
+    /// Clients the control API says are connected (drives ClientConnections).
+    pub connected_clients: u64,
+}
+
+impl FileSystem {
+    pub fn name(&self) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == "Name")
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        // Every file system carries a small amount of metadata, as EFS reports 6 KiB for an empty one.
+        6144 + self.files.values().map(|f| f.content.len() as u64).sum::<u64>()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MountTarget {
+    pub id: String,
+    pub file_system_id: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub ip_address: String,
+    pub network_interface_id: String,
+    pub security_groups: Vec<String>,
+    pub life_cycle: LifeCycle,
+    pub transition_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessPoint {
+    pub id: String,
+    pub arn: String,
+    pub file_system_id: String,
+    pub client_token: String,
+    pub posix_user: Option<serde_json::Value>,
+    pub root_directory: Option<serde_json::Value>,
+    pub tags: Vec<(String, String)>,
+    pub life_cycle: LifeCycle,
+    pub transition_at: Option<f64>,
+    /// The create request's content, to tell a retry from a conflicting reuse of a token.
+    pub request_fingerprint: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SideState {
+    Present,
+    Deleting { done_at: f64 },
+    Gone,
+}
+
+/// Replication faults switched on through the control API.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationFault {
+    /// Syncs go on.
+    Healthy,
+    /// Syncs stop; status stays ENABLED while lag grows.
+    Stalled,
+    /// Status PAUSED with a message; no syncs.
+    Paused,
+    /// Status ERROR (unrecoverable); no syncs.
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SyncInProgress {
+    pub started_at: f64,
+    pub completes_at: f64,
+    #[serde(skip)]
+    pub snapshot: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Replication {
+    pub source_file_system_id: String,
+    pub source_region: String,
+    pub source_arn: String,
+    pub original_source_arn: String,
+    pub destination_file_system_id: String,
+    pub destination_region: String,
+    pub creation_time: f64,
+    pub source_side: SideState,
+    pub destination_side: SideState,
+    pub last_replicated: Option<f64>,
+    pub sync: Option<SyncInProgress>,
+    pub next_sync_at: f64,
+    pub fault: ReplicationFault,
+    /// Set when one side was deleted with LOCAL_CONFIGURATION_ONLY: the other
+    /// side can never sync again.
+    pub orphaned: bool,
+}
+
+impl Replication {
+    pub fn side_in(&self, region: &str) -> Option<SideState> {
+        if self.source_region == region && self.source_side != SideState::Gone {
+            Some(self.source_side)
+        } else if self.destination_region == region && self.destination_side != SideState::Gone {
+            Some(self.destination_side)
+        } else {
+            None
+        }
+    }
+
+    /// True if `fs_id` in `region` takes part in this configuration as seen from that Region.
+    pub fn involves(&self, region: &str, fs_id: &str) -> bool {
+        (self.source_region == region
+            && self.source_file_system_id == fs_id
+            && self.source_side != SideState::Gone)
+            || (self.destination_region == region
+                && self.destination_file_system_id == fs_id
+                && self.destination_side != SideState::Gone)
+    }
+
+    /// Status as the Region `region` reports it.
+    pub fn status_in(&self, region: &str) -> (&'static str, Option<String>) {
+        if let Some(SideState::Deleting { .. }) = self.side_in(region) {
+            return ("DELETING", None);
+        }
+        if self.orphaned {
+            return (
+                "ERROR",
+                Some(
+                    "The replication configuration was deleted in the other Region. \
+                     Delete this configuration; it cannot be recovered."
+                        .to_string(),
+                ),
+            );
+        }
+        match self.fault {
+            ReplicationFault::Error => (
+                "ERROR",
+                Some(
+                    "The source or destination file system failed and is unrecoverable. \
+                     Delete the replication configuration and restore the most recent backup \
+                     of the failed file system to a new file system."
+                        .to_string(),
+                ),
+            ),
+            ReplicationFault::Paused => (
+                "PAUSED",
+                Some(
+                    "Authorization error. Permissions issues prevent Amazon EFS from performing \
+                     replication."
+                        .to_string(),
+                ),
+            ),
+            _ if self.last_replicated.is_none() => ("ENABLING", None),
+            _ => ("ENABLED", None),
+        }
+    }
+
+    fn is_deleting(&self) -> bool {
+        matches!(self.source_side, SideState::Deleting { .. })
+            || matches!(self.destination_side, SideState::Deleting { .. })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Subnet {
+    pub id: String,
+    pub availability_zone: String,
+    pub vpc_id: String,
+    pub cidr_prefix: String,
+    #[serde(skip)]
+    pub next_host: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RegionState {
+    pub subnets: Vec<Subnet>,
+    pub security_groups: Vec<SecurityGroup>,
+    pub file_systems: BTreeMap<String, FileSystem>,
+    pub mount_targets: BTreeMap<String, MountTarget>,
+    pub access_points: BTreeMap<String, AccessPoint>,
+    #[serde(skip)]
+    pub metrics: Vec<Datapoint>,
+    pub alarms: BTreeMap<String, Alarm>,
+    pub topics: BTreeMap<String, Topic>,
+    pub subscriptions: Vec<Subscription>,
+    pub faults: RegionFaults,
+}
+
+impl RegionState {
+    pub fn from_seed(seed: &RegionSeed) -> RegionState {
+        RegionState {
+            subnets: seed
+                .subnets
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Subnet {
+                    id: s.id.clone(),
+                    availability_zone: s.availability_zone.clone(),
+                    vpc_id: s.vpc_id.clone(),
+                    cidr_prefix: s
+                        .cidr_prefix
+                        .clone()
+                        .unwrap_or_else(|| format!("10.{}.{}", 10 + i / 250, i % 250)),
+                    next_host: 10,
+                })
+                .collect(),
+            security_groups: seed
+                .security_groups
+                .iter()
+                .map(|g| SecurityGroup {
+                    id: g.id.clone(),
+                    vpc_id: g.vpc_id.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One entry of the call log.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    pub seq: u64,
+    /// Emulated time of the call.
+    pub time: f64,
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+    /// HTTP status, or 0 when the connection was dropped (Region outage).
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub mutating: bool,
+}
+
+/// A write acknowledged to a client through the control API.
+#[derive(Clone, Debug, Serialize)]
+pub struct WriteRecord {
+    pub seq: u64,
+    pub time: f64,
+    pub region: String,
+    pub file_system_id: String,
+    pub path: String,
+    pub content: String,
+}
+
+pub struct World {
+    pub now: f64,
+    pub account_id: String,
+    pub durations: Durations,
+    pub regions: BTreeMap<String, RegionState>,
+    pub replications: Vec<Replication>,
+    pub rng: Rng,
+    pub write_seq: u64,
+    pub writes: Vec<WriteRecord>,
+    pub calls: Vec<CallRecord>,
+    pub messages: Vec<PublishedMessage>,
+    /// Lambda invocations waiting to be sent (outside the lock).
+    pub outbox: Vec<Delivery>,
+    pub lambda_endpoint: Option<String>,
+    pub next_minute: f64,
+    pub access_point_limit: usize,
+    pub file_system_limit: usize,
+}
+
+impl World {
+    pub fn new(seed: &Seed, start: f64, rng_seed: u64) -> World {
+        let regions = seed
+            .regions
+            .iter()
+            .map(|(name, r)| (name.clone(), RegionState::from_seed(r)))
+            .collect();
+        World {
+            now: start,
+            account_id: seed.account_id.clone(),
+            durations: seed.durations.clone().unwrap_or_default(),
+            regions,
+            replications: Vec::new(),
+            rng: Rng::new(rng_seed),
+            write_seq: 0,
+            writes: Vec::new(),
+            calls: Vec::new(),
+            messages: Vec::new(),
+            outbox: Vec::new(),
+            lambda_endpoint: None,
+            next_minute: (start / 60.0).floor() * 60.0 + 60.0,
+            access_point_limit: 10_000,
+            file_system_limit: 1_000,
+        }
+    }
+
+    /// The Region's state, created with the generated layout on first use.
+    pub fn region_mut(&mut self, region: &str) -> &mut RegionState {
+        self.regions
+            .entry(region.to_string())
+            .or_insert_with(|| RegionState::from_seed(&generated_region(region)))
+    }
+
+    pub fn region(&self, region: &str) -> Option<&RegionState> {
+        self.regions.get(region)
+    }
+
+    pub fn is_reachable(&self, region: &str) -> bool {
+        self.regions.get(region).is_none_or(|r| !r.faults.outage)
+    }
+
+    pub fn fs_arn(&self, region: &str, id: &str) -> String {
+        format!(
+            "arn:aws:elasticfilesystem:{region}:{}:file-system/{id}",
+            self.account_id
+        )
+    }
+
+    pub fn file_system(&self, region: &str, id: &str) -> Option<&FileSystem> {
+        self.regions.get(region)?.file_systems.get(id)
+    }
+
+    /// The configuration `fs_id` takes part in, as seen from `region`.
+    pub fn replication_of(&self, region: &str, fs_id: &str) -> Option<usize> {
+        self.replications
+            .iter()
+            .position(|r| r.involves(region, fs_id))
+    }
+
+    // ---- data plane (control API) -------------------------------------------------
+
+    /// A client write. Refused where a real NFS client would get EROFS or no answer.
+    pub fn write(
+        &mut self,
+        region: &str,
+        fs_id: &str,
+        path: &str,
+        content: &str,
+    ) -> Result<WriteRecord, String> {
+        if !self.is_reachable(region) {
+            return Err(format!("Region {region} is unreachable (outage)"));
+        }
+        let now = self.now;
+        let seq = self.write_seq + 1;
+        let fs = self
+            .regions
+            .get_mut(region)
+            .and_then(|r| r.file_systems.get_mut(fs_id))
+            .ok_or_else(|| format!("file system {fs_id} does not exist in {region}"))?;
+        if fs.life_cycle != LifeCycle::Available {
+            return Err(format!(
+                "file system {fs_id} is {}, not available",
+                fs.life_cycle.as_str()
+            ));
+        }
+        if fs.protection != Protection::Enabled {
+            return Err(format!(
+                "file system {fs_id} is read-only (replication overwrite protection {})",
+                fs.protection.as_str()
+            ));
+        }
+        fs.files.insert(
+            path.to_string(),
+            FileEntry {
+                content: content.to_string(),
+                seq,
+                written_at: now,
+            },
+        );
+        self.write_seq = seq;
+        let record = WriteRecord {
+            seq,
+            time: now,
+            region: region.to_string(),
+            file_system_id: fs_id.to_string(),
+            path: path.to_string(),
+            content: content.to_string(),
+        };
+        self.writes.push(record.clone());
+        Ok(record)
+    }
+
+    // ---- time -----------------------------------------------------------------------
+
+    /// Runs every transition due up to `now`, in time order.
+    pub fn advance_to(&mut self, now: f64) {
+        while let Some(t) = self.next_due() {
+            if t > now {
+                break;
+            }
+            if t > self.now {
+                self.now = t;
+            }
+            self.fire_due();
+        }
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    fn next_due(&self) -> Option<f64> {
+        let mut next = self.next_minute;
+        let mut consider = |t: Option<f64>| {
+            if let Some(t) = t {
+                if t < next {
+                    next = t;
+                }
+            }
+        };
+        for r in self.regions.values() {
+            r.file_systems.values().for_each(|f| consider(f.transition_at));
+            r.mount_targets.values().for_each(|m| consider(m.transition_at));
+            r.access_points.values().for_each(|a| consider(a.transition_at));
+        }
+        for rep in &self.replications {
+            for side in [rep.source_side, rep.destination_side] {
+                if let SideState::Deleting { done_at } = side {
+                    consider(Some(done_at));
+                }
+            }
+            if !rep.is_deleting() && !rep.orphaned {
+                consider(rep.sync.as_ref().map(|s| s.completes_at));
+                if rep.sync.is_none() {
+                    consider(Some(rep.next_sync_at));
+                }
+            }
+        }
+        Some(next)
+    }
+
+    /// Applies everything due at `self.now`.
+    fn fire_due(&mut self) {
+        let now = self.now;
+        for region in self.regions.values_mut() {
+            for fs in region.file_systems.values_mut() {
+                if fs.transition_at.is_some_and(|t| t <= now) && fs.life_cycle == LifeCycle::Creating {
+                    fs.life_cycle = LifeCycle::Available;
+                    fs.transition_at = None;
+                }
+            }
+            region
+                .file_systems
+                .retain(|_, fs| !(fs.life_cycle == LifeCycle::Deleting && fs.transition_at.is_some_and(|t| t <= now)));
+            for mt in region.mount_targets.values_mut() {
+                if mt.transition_at.is_some_and(|t| t <= now) && mt.life_cycle == LifeCycle::Creating {
+                    mt.life_cycle = LifeCycle::Available;
+                    mt.transition_at = None;
+                }
+            }
+            region
+                .mount_targets
+                .retain(|_, mt| !(mt.life_cycle == LifeCycle::Deleting && mt.transition_at.is_some_and(|t| t <= now)));
+            for ap in region.access_points.values_mut() {
+                if ap.transition_at.is_some_and(|t| t <= now) && ap.life_cycle == LifeCycle::Creating {
+                    ap.life_cycle = LifeCycle::Available;
+                    ap.transition_at = None;
+                }
+            }
+        }
+        self.step_replications(now);
+        if self.next_minute <= now {
+            let minute = self.next_minute;
+            self.next_minute += 60.0;
+            crate::cloudwatch::on_minute(self, minute);
+        }
+    }
+
+    fn step_replications(&mut self, now: f64) {
+        let mut finished = Vec::new();
+        for i in 0..self.replications.len() {
+            // Deletions complete first: a deleting configuration never syncs again.
+            let mut promoted = None;
+            {
+                let rep = &mut self.replications[i];
+                if let SideState::Deleting { done_at } = rep.source_side {
+                    if done_at <= now {
+                        rep.source_side = SideState::Gone;
+                    }
+                }
+                if let SideState::Deleting { done_at } = rep.destination_side {
+                    if done_at <= now {
+                        rep.destination_side = SideState::Gone;
+                        promoted = Some((rep.destination_region.clone(), rep.destination_file_system_id.clone()));
+                    }
+                }
+                if rep.source_side == SideState::Gone && rep.destination_side == SideState::Gone {
+                    finished.push(i);
+                } else if rep.source_side == SideState::Gone || rep.destination_side == SideState::Gone {
+                    rep.orphaned = true;
+                }
+            }
+            if let Some((region, fs_id)) = promoted {
+                // Only once the destination's side is gone is the replica writable again.
+                if let Some(fs) = self.regions.get_mut(&region).and_then(|r| r.file_systems.get_mut(&fs_id)) {
+                    fs.protection = Protection::Enabled;
+                }
+            }
+            self.step_sync(i, now);
+        }
+        for i in finished.into_iter().rev() {
+            self.replications.remove(i);
+        }
+    }
+
+    fn can_sync(&self, rep: &Replication) -> bool {
+        let dest_ready = self
+            .file_system(&rep.destination_region, &rep.destination_file_system_id)
+            .is_some_and(|f| f.life_cycle == LifeCycle::Available);
+        !rep.is_deleting()
+            && !rep.orphaned
+            && rep.fault == ReplicationFault::Healthy
+            && dest_ready
+            && self.is_reachable(&rep.source_region)
+            && self.is_reachable(&rep.destination_region)
+    }
+
+    fn step_sync(&mut self, i: usize, now: f64) {
+        let can_sync = self.can_sync(&self.replications[i]);
+        let interval = self.durations.sync_interval;
+        // Complete a sync whose time has come.
+        let completed = match &self.replications[i].sync {
+            Some(s) if s.completes_at <= now => Some(can_sync),
+            _ => None,
+        };
+        if let Some(ok) = completed {
+            let rep = &mut self.replications[i];
+            let sync = rep.sync.take();
+            if let (true, Some(sync)) = (ok, sync) {
+                rep.last_replicated = Some(sync.started_at);
+                rep.next_sync_at = rep.next_sync_at.max(now);
+                let (region, fs_id) = (rep.destination_region.clone(), rep.destination_file_system_id.clone());
+                if let Some(fs) = self.regions.get_mut(&region).and_then(|r| r.file_systems.get_mut(&fs_id)) {
+                    // EFS makes the destination match the source: added, changed and removed files.
+                    fs.files = sync.snapshot;
+                }
+            } else {
+                // An interrupted sync is retried from the start.
+                rep.next_sync_at = now + interval;
+            }
+        }
+        let rep = &self.replications[i];
+        if rep.sync.is_none() && rep.next_sync_at <= now && !rep.is_deleting() && !rep.orphaned {
+            if can_sync {
+                let snapshot = self
+                    .file_system(&rep.source_region, &rep.source_file_system_id)
+                    .map(|f| f.files.clone())
+                    .unwrap_or_default();
+                let duration = if rep.last_replicated.is_none() {
+                    self.durations.initial_sync
+                } else {
+                    self.durations.sync_duration
+                };
+                let rep = &mut self.replications[i];
+                rep.sync = Some(SyncInProgress {
+                    started_at: now,
+                    completes_at: now + duration,
+                    snapshot,
+                });
+                rep.next_sync_at = now + duration.max(interval);
+            } else {
+                self.replications[i].next_sync_at = now + interval;
+            }
+        }
+    }
+}

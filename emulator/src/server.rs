@@ -1,0 +1,476 @@
+//! The HTTP front: one port for every Region and service. The Region and the
+//! service come from the SigV4 credential scope, as AWS's own endpoints are
+//! chosen by host name.
+
+use crate::clock::{Clock, ClockMode};
+use crate::config::Seed;
+use crate::error::{ApiError, EmulatorError};
+use crate::faults::{FaultUpdate, OutageMode};
+use crate::http::{parse_query, Reply, ServiceRequest};
+use crate::model::{CallRecord, ReplicationFault, World, WriteRecord};
+use crate::sns::Delivery;
+use crate::{cloudwatch, control, efs, sns};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub struct EmulatorConfig {
+    pub seed: Seed,
+    pub clock: ClockMode,
+    /// Emulated start time (epoch seconds); defaults to the wall clock.
+    pub start_time: Option<f64>,
+    pub rng_seed: u64,
+    pub lambda_endpoint: Option<String>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            seed: Seed::default_topology(),
+            clock: ClockMode::Scaled { scale: 1.0 },
+            start_time: None,
+            rng_seed: 42,
+            lambda_endpoint: None,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Deterministic: manual clock at a fixed start, fixed RNG seed.
+    pub fn manual() -> Self {
+        EmulatorConfig {
+            clock: ClockMode::Manual,
+            start_time: Some(1_795_276_800.0),
+            ..Default::default()
+        }
+    }
+}
+
+/// State shared by the server, the background ticker and in-process callers.
+pub struct Shared {
+    world: Mutex<World>,
+    clock: Mutex<Clock>,
+    http: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl Shared {
+    /// Locks the world after running every transition due by now.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        let now = self.now();
+        let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        w.advance_to(now);
+        w
+    }
+
+    pub fn now(&self) -> f64 {
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).now()
+    }
+
+    pub fn clock_info(&self) -> (f64, bool, Option<f64>) {
+        let c = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        (c.now(), c.is_manual(), c.scale())
+    }
+
+    /// Moves emulated time forward and runs what falls due, then delivers SNS messages.
+    pub fn advance(&self, seconds: f64) {
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).advance(seconds);
+        let outbox = {
+            let mut w = self.world();
+            std::mem::take(&mut w.outbox)
+        };
+        self.deliver(outbox);
+    }
+
+    pub fn set_faults(&self, update: &FaultUpdate) -> Result<(), String> {
+        let mut w = self.world();
+        w.region_mut(&update.region).faults.apply(update)
+    }
+
+    /// Sets a replication fault on the configuration `file_system_id` (source or
+    /// destination) takes part in.
+    pub fn set_replication_fault(&self, file_system_id: &str, fault: ReplicationFault) -> Result<(), String> {
+        let mut w = self.world();
+        let rep = w
+            .replications
+            .iter_mut()
+            .find(|r| r.source_file_system_id == file_system_id || r.destination_file_system_id == file_system_id)
+            .ok_or_else(|| format!("no replication configuration involves {file_system_id}"))?;
+        rep.fault = fault;
+        Ok(())
+    }
+
+    pub fn write(&self, region: &str, fs_id: &str, path: &str, content: &str) -> Result<WriteRecord, String> {
+        self.world().write(region, fs_id, path, content)
+    }
+
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.world().calls.clone()
+    }
+
+    pub fn set_lambda_endpoint(&self, endpoint: Option<String>) {
+        self.world().lambda_endpoint = endpoint;
+    }
+
+    fn deliver(&self, outbox: Vec<Delivery>) {
+        if outbox.is_empty() {
+            return;
+        }
+        let endpoint = self.world().lambda_endpoint.clone();
+        for d in outbox {
+            let Some(endpoint) = endpoint.clone() else {
+                tracing::warn!(function = %d.function_name, "no Lambda endpoint configured; SNS message not delivered");
+                continue;
+            };
+            let client = self.http.clone();
+            let url = format!(
+                "{}/2015-03-31/functions/{}/invocations",
+                endpoint.trim_end_matches('/'),
+                d.function_name
+            );
+            tokio::spawn(async move {
+                let request = Request::post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-amz-invocation-type", "Event")
+                    .body(Full::new(Bytes::from(d.payload)));
+                let result = match request {
+                    Ok(r) => client.request(r).await.map(|resp| resp.status().as_u16()).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match result {
+                    Ok(status) if status < 300 => tracing::debug!(%url, status, "delivered SNS message to Lambda"),
+                    Ok(status) => tracing::warn!(%url, status, "Lambda endpoint refused SNS delivery"),
+                    Err(e) => tracing::warn!(%url, error = %e, "SNS delivery to Lambda failed"),
+                }
+            });
+        }
+    }
+}
+
+pub struct EmulatorHandle {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl EmulatorHandle {
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the emulator on `addr` (port 0 picks a free port).
+pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<EmulatorHandle, EmulatorError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| EmulatorError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let start = config.start_time.unwrap_or_else(crate::clock::wall_clock_now);
+    let mut world = World::new(&config.seed, start, config.rng_seed);
+    world.lambda_endpoint = config.lambda_endpoint;
+    let shared = Arc::new(Shared {
+        world: Mutex::new(world),
+        clock: Mutex::new(Clock::new(config.clock, start)),
+        http: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
+    });
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
+    tokio::spawn(ticker(shared.clone(), rx));
+    Ok(EmulatorHandle {
+        addr,
+        shared,
+        shutdown: tx,
+    })
+}
+
+/// Keeps time-driven behaviour (syncs, alarms, SNS deliveries) going between requests.
+async fn ticker(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = stop.changed() => return,
+        }
+        let outbox = {
+            let mut w = shared.world();
+            std::mem::take(&mut w.outbox)
+        };
+        shared.deliver(outbox);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { handle(shared, req).await }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `Credential=AKID/DATE/REGION/SERVICE/aws4_request` -> (REGION, SERVICE).
+pub fn credential_scope(authorization: &str) -> Option<(String, String)> {
+    let cred = authorization.split("Credential=").nth(1)?;
+    let cred = cred.split([',', ' ']).next()?;
+    let parts: Vec<&str> = cred.split('/').collect();
+    match parts.as_slice() {
+        [_, _, region, service, "aws4_request"] if !region.is_empty() && !service.is_empty() => {
+            Some((region.to_string(), service.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn to_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder = builder.header("x-amzn-RequestId", request_id);
+    builder
+        .body(Full::new(Bytes::from(reply.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Region unreachable: connection dropped")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+enum Service {
+    Efs,
+    CloudWatch,
+    Sns,
+}
+
+impl Service {
+    fn name(&self) -> &'static str {
+        match self {
+            Service::Efs => "elasticfilesystem",
+            Service::CloudWatch => "monitoring",
+            Service::Sns => "sns",
+        }
+    }
+
+    fn error_reply(&self, err: &ApiError) -> Reply {
+        match self {
+            Service::Efs => efs::error_reply(err),
+            Service::CloudWatch => cloudwatch::error_reply(err),
+            Service::Sns => sns::error_reply(err),
+        }
+    }
+
+    fn throttled(&self) -> ApiError {
+        match self {
+            Service::Efs => ApiError::new("ThrottlingException", 400, "Rate exceeded"),
+            _ => ApiError::new("Throttling", 400, "Rate exceeded"),
+        }
+    }
+
+    fn internal(&self) -> ApiError {
+        match self {
+            Service::Efs => ApiError::internal("We encountered an internal error. Please try again."),
+            Service::CloudWatch => ApiError::new("InternalServiceError", 500, "Internal service error."),
+            Service::Sns => ApiError::new("InternalError", 500, "Internal error."),
+        }
+    }
+}
+
+enum Gate {
+    Pass,
+    Outage(OutageMode),
+    Throttled,
+    ServerError,
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(Dropped),
+    };
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let method = parts.method.as_str().to_string();
+    if path.starts_with("/_emulator") {
+        let reply = control::handle(&shared, &method, &path, &query, &body);
+        return Ok(to_response(reply, "control"));
+    }
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let auth = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str()).unwrap_or("");
+    let Some((region, service_name)) = credential_scope(auth) else {
+        let err = ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token");
+        let mut reply = Reply::json(403, &serde_json::json!({"message": err.message}));
+        reply.headers.push(("x-amzn-ErrorType".into(), err.code));
+        return Ok(to_response(reply, "none"));
+    };
+    let service = match service_name.as_str() {
+        "elasticfilesystem" => Service::Efs,
+        "monitoring" => Service::CloudWatch,
+        "sns" => Service::Sns,
+        other => {
+            let err = ApiError::new(
+                "UnknownService",
+                400,
+                format!("The emulator serves elasticfilesystem, monitoring and sns, not {other}."),
+            );
+            return Ok(to_response(efs::error_reply(&err), "none"));
+        }
+    };
+    let (operation, mutating) = match service {
+        Service::Efs => {
+            let (op, m) = efs::operation(&method, &path);
+            (op.to_string(), m)
+        }
+        Service::CloudWatch => cloudwatch::operation(&path),
+        Service::Sns => sns::operation(&body),
+    };
+    let (gate, latency_ms) = {
+        let mut w = shared.world();
+        let rng_draw = w.rng.next_f64();
+        let f = &mut w.region_mut(&region).faults;
+        let gate = if f.outage {
+            Gate::Outage(f.outage_mode)
+        } else if f.bucket.as_mut().is_some_and(|b| !b.try_take()) {
+            Gate::Throttled
+        } else if rng_draw < f.error_rate {
+            Gate::ServerError
+        } else {
+            Gate::Pass
+        };
+        (gate, f.latency_ms)
+    };
+    if latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    }
+    let log = |w: &mut World, status: u16, error_code: Option<String>| {
+        let seq = w.calls.len() as u64 + 1;
+        let time = w.now;
+        w.calls.push(CallRecord {
+            seq,
+            time,
+            region: region.clone(),
+            service: service.name().to_string(),
+            operation: operation.clone(),
+            status,
+            error_code,
+            mutating,
+        });
+    };
+    let request_id = {
+        let mut w = shared.world();
+        w.rng.uuid()
+    };
+    let reply = match gate {
+        Gate::Outage(mode) => {
+            log(&mut shared.world(), 0, Some("RegionUnreachable".into()));
+            if mode == OutageMode::Blackhole {
+                // Hold the request as a black-holed network would, until the client gives up
+                // or the Region comes back (then still drop: the request was lost).
+                for _ in 0..1200 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if !shared.world().region_mut(&region).faults.outage {
+                        break;
+                    }
+                }
+            }
+            return Err(Dropped);
+        }
+        Gate::Throttled => {
+            let err = service.throttled();
+            log(&mut shared.world(), err.status, Some(err.code.clone()));
+            service.error_reply(&err)
+        }
+        Gate::ServerError => {
+            let err = service.internal();
+            log(&mut shared.world(), err.status, Some(err.code.clone()));
+            service.error_reply(&err)
+        }
+        Gate::Pass => {
+            let service_req = ServiceRequest {
+                method: &method,
+                path: &path,
+                query,
+                headers: &headers,
+                body: &body,
+            };
+            let mut w = shared.world();
+            let result = match service {
+                Service::Efs => efs::handle(&mut w, &region, &service_req),
+                Service::CloudWatch => cloudwatch::handle(&mut w, &region, &service_req),
+                Service::Sns => sns::handle(&mut w, &region, &service_req),
+            };
+            match result {
+                Ok(reply) => {
+                    log(&mut w, reply.status, None);
+                    reply
+                }
+                Err(err) => {
+                    log(&mut w, err.status, Some(err.code.clone()));
+                    service.error_reply(&err)
+                }
+            }
+        }
+    };
+    let outbox = std::mem::take(&mut shared.world().outbox);
+    shared.deliver(outbox);
+    Ok(to_response(reply, &request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_credential_scope() {
+        let h = "AWS4-HMAC-SHA256 Credential=AKID/20261121/us-west-2/elasticfilesystem/aws4_request, SignedHeaders=host, Signature=abc";
+        assert_eq!(
+            credential_scope(h),
+            Some(("us-west-2".to_string(), "elasticfilesystem".to_string()))
+        );
+        assert_eq!(credential_scope("Bearer x"), None);
+        assert_eq!(credential_scope("AWS4-HMAC-SHA256 Credential=AKID/20261121//sns/aws4_request"), None);
+    }
+}
