@@ -169,10 +169,10 @@ impl Aggregate {
     }
 }
 
-/// Datapoints of `metric` in `(from, to]`, aggregated.
+/// Datapoints of `metric` in the period `[from, to)`, aggregated.
 fn aggregate(points: &[Datapoint], metric: &MetricId, from: f64, to: f64) -> Option<Aggregate> {
     let mut agg: Option<Aggregate> = None;
-    for d in points.iter().filter(|d| metric.matches(d) && d.timestamp > from && d.timestamp <= to) {
+    for d in points.iter().filter(|d| metric.matches(d) && d.timestamp >= from && d.timestamp < to) {
         agg = Some(match agg {
             None => Aggregate { count: d.count, sum: d.sum, min: d.min, max: d.max },
             Some(a) => Aggregate {
@@ -191,8 +191,7 @@ fn buckets(points: &[Datapoint], metric: &MetricId, start: f64, end: f64, period
     let mut out = Vec::new();
     let mut t = (start / period).floor() * period;
     while t < end {
-        // A bucket labelled t holds datapoints with timestamps in [t, t + period).
-        if let Some(a) = aggregate(points, metric, t - 1e-9, t + period - 1e-9) {
+        if let Some(a) = aggregate(points, metric, t, t + period) {
             out.push((t, a));
         }
         t += period;
@@ -364,7 +363,7 @@ fn evaluate_alarms(world: &mut World, t: f64) {
             let Some(threshold) = alarm.threshold else { continue };
             let n = alarm.evaluation_periods.max(1) as usize;
             let m = alarm.datapoints_to_alarm.unwrap_or(n as i64).max(1) as usize;
-            // Most recent period first.
+            // Most recent complete period first: the one that ended at this minute.
             let values: Vec<Option<f64>> = (0..n)
                 .map(|i| {
                     let to = t - i as f64 * period;
@@ -379,6 +378,8 @@ fn evaluate_alarms(world: &mut World, t: f64) {
                 "notBreaching" => Some(if breaching_present >= m { "ALARM" } else { "OK" }),
                 "ignore" if present.is_empty() => None,
                 _ if present.is_empty() => Some("INSUFFICIENT_DATA"),
+                // With fewer datapoints than M, CloudWatch alarms when every present one breaches.
+                _ if present.len() < m => Some(if breaching_present == present.len() { "ALARM" } else { "OK" }),
                 _ => Some(if breaching_present >= m { "ALARM" } else { "OK" }),
             };
             let Some(new_state) = new_state else { continue };

@@ -1,0 +1,172 @@
+#![allow(dead_code)]
+//! Helpers shared by the emulator's SDK-level tests: an in-process emulator
+//! with a manual clock, and real AWS SDK clients pointed at it.
+
+use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_efs::error::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use efs_dr_emulator::{start, EmulatorConfig, EmulatorHandle};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const EAST: &str = "us-east-1";
+pub const WEST: &str = "us-west-2";
+
+pub async fn emulator() -> EmulatorHandle {
+    start(EmulatorConfig::manual(), "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator starts")
+}
+
+fn creds() -> Credentials {
+    Credentials::new("AKIDEXAMPLE", "secret", None, None, "tests")
+}
+
+pub fn efs(emu: &EmulatorHandle, region: &str) -> aws_sdk_efs::Client {
+    efs_with(emu, region, 1, None)
+}
+
+pub fn efs_with(emu: &EmulatorHandle, region: &str, attempts: u32, timeout: Option<Duration>) -> aws_sdk_efs::Client {
+    let mut timeouts = TimeoutConfig::builder();
+    if let Some(t) = timeout {
+        timeouts = timeouts.operation_attempt_timeout(t);
+    }
+    let conf = aws_sdk_efs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(emu.url())
+        .credentials_provider(creds())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(timeouts.build())
+        .build();
+    aws_sdk_efs::Client::from_conf(conf)
+}
+
+pub fn cloudwatch(emu: &EmulatorHandle, region: &str) -> aws_sdk_cloudwatch::Client {
+    let conf = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(emu.url())
+        .credentials_provider(creds())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+}
+
+pub fn sns(emu: &EmulatorHandle, region: &str) -> aws_sdk_sns::Client {
+    let conf = aws_sdk_sns::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(emu.url())
+        .credentials_provider(creds())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_sns::Client::from_conf(conf)
+}
+
+/// Error code and HTTP status of a failed SDK call.
+pub fn code_and_status<E, R>(err: &aws_sdk_efs::error::SdkError<E, R>) -> (String, u16)
+where
+    E: aws_sdk_efs::error::ProvideErrorMetadata,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let code = err.code().unwrap_or("<none>").to_string();
+    let status = err.raw_response().map(|r| r.http_status()).unwrap_or(0);
+    (code, status)
+}
+
+pub trait HttpStatus {
+    fn http_status(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Creates a file system and waits (emulated time) until it is available.
+pub async fn available_fs(emu: &EmulatorHandle, region: &str, token: &str) -> String {
+    let out = efs(emu, region)
+        .create_file_system()
+        .creation_token(token)
+        .encrypted(true)
+        .send()
+        .await
+        .expect("create file system");
+    emu.shared.advance(15.0);
+    out.file_system_id
+}
+
+/// A source in us-east-1 replicating to a new destination in us-west-2, past its initial sync.
+pub async fn replicated_pair(emu: &EmulatorHandle) -> (String, String) {
+    let source = available_fs(emu, EAST, "source").await;
+    let out = efs(emu, EAST)
+        .create_replication_configuration()
+        .source_file_system_id(&source)
+        .destinations(
+            aws_sdk_efs::types::DestinationToCreate::builder()
+                .region(WEST)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create replication");
+    let dest = out.destinations()[0].file_system_id().to_string();
+    // File system creation, then the initial sync (defaults: 10 s + 600 s).
+    emu.shared.advance(700.0);
+    (source, dest)
+}
+
+/// A stand-in for the Lambda Invoke API that records every invocation.
+pub struct FakeLambda {
+    pub url: String,
+    pub invocations: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+pub async fn fake_lambda() -> FakeLambda {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let invocations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = invocations.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        seen.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned()));
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder().status(202).body(Full::new(bytes::Bytes::new())).unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    FakeLambda { url, invocations }
+}
+
+/// Waits (real time, bounded) until `cond` holds.
+pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
