@@ -194,7 +194,10 @@ mod tests {
             ("a", int(-5)),
             ("b", double(1.5)),
             ("c", timestamp(1_700_000_000.25)),
-            ("d", Value::Array(vec![text("x"), Value::Bool(true), Value::Null])),
+            (
+                "d",
+                Value::Array(vec![text("x"), Value::Bool(true), Value::Null]),
+            ),
             ("e", int(70_000)),
         ]);
         let bytes = encode(&v);
@@ -209,6 +212,9 @@ mod tests {
 
     #[test]
     fn doubles_are_always_eight_bytes() {
-        assert_eq!(encode(&double(1.0)), vec![0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            encode(&double(1.0)),
+            vec![0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]
+        );
     }
 }

@@ -156,7 +156,10 @@ mod tests {
         let t = 1_795_276_800.5; // 2026-11-21T16:00:00.500Z
         assert_eq!(iso8601(t), "2026-11-21T16:00:00.500Z");
         assert_eq!(parse_iso8601("2026-11-21T16:00:00.500Z"), Some(t));
-        assert_eq!(parse_iso8601("2026-11-21T18:00:00+02:00"), Some(1_795_276_800.0));
+        assert_eq!(
+            parse_iso8601("2026-11-21T18:00:00+02:00"),
+            Some(1_795_276_800.0)
+        );
         assert_eq!(parse_iso8601("garbage"), None);
     }
 

@@ -12,8 +12,38 @@ use serde::Serialize;
 
 const PATH_PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
 
-pub fn operation(path: &str) -> (String, bool) {
-    let op = path.strip_prefix(PATH_PREFIX).unwrap_or("Unknown").to_string();
+/// The two wire protocols clients use for CloudWatch: the Rust SDK speaks
+/// RPC v2 CBOR, botocore picks awsJson1_0 (`X-Amz-Target`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Cbor,
+    Json,
+}
+
+pub fn protocol(headers: &[(String, String)]) -> Protocol {
+    let json = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("x-amz-target")
+            || (k.eq_ignore_ascii_case("content-type") && v.contains("amz-json"))
+    });
+    if json {
+        Protocol::Json
+    } else {
+        Protocol::Cbor
+    }
+}
+
+pub fn operation(path: &str, headers: &[(String, String)]) -> (String, bool) {
+    let target = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        .and_then(|(_, v)| v.rsplit('.').next());
+    let op = match target {
+        Some(t) => t.to_string(),
+        None => path
+            .strip_prefix(PATH_PREFIX)
+            .unwrap_or("Unknown")
+            .to_string(),
+    };
     let mutating = matches!(
         op.as_str(),
         "PutMetricData" | "PutMetricAlarm" | "SetAlarmState" | "DeleteAlarms"
@@ -29,13 +59,16 @@ fn query_code(code: &str) -> (&'static str, &str) {
     }
 }
 
-pub fn error_reply(err: &ApiError) -> Reply {
+pub fn error_reply(err: &ApiError, protocol: Protocol) -> Reply {
     let (fault, code) = query_code(&err.code);
     let body = cbor::map(vec![
-        ("__type", cbor::text(format!("com.amazonaws.cloudwatch#{code}"))),
+        (
+            "__type",
+            cbor::text(format!("com.amazonaws.cloudwatch#{code}")),
+        ),
         ("message", cbor::text(err.message.clone())),
     ]);
-    Reply {
+    let reply = Reply {
         status: err.status,
         headers: vec![
             ("content-type".into(), "application/cbor".into()),
@@ -43,6 +76,47 @@ pub fn error_reply(err: &ApiError) -> Reply {
             ("x-amzn-query-error".into(), format!("{code};{fault}")),
         ],
         body: cbor::encode(&body),
+    };
+    match protocol {
+        Protocol::Json => to_json_reply(reply),
+        Protocol::Cbor => reply,
+    }
+}
+
+/// Re-encodes a CBOR reply as awsJson1_0 (timestamps become epoch seconds).
+fn to_json_reply(reply: Reply) -> Reply {
+    let value = cbor::decode(&reply.body)
+        .map(|v| cbor_to_json(&v))
+        .unwrap_or(serde_json::Value::Null);
+    let mut headers: Vec<(String, String)> = reply
+        .headers
+        .into_iter()
+        .filter(|(k, _)| k != "content-type" && k != "smithy-protocol")
+        .collect();
+    headers.push(("content-type".into(), "application/x-amz-json-1.0".into()));
+    Reply {
+        status: reply.status,
+        headers,
+        body: serde_json::to_vec(&value).unwrap_or_default(),
+    }
+}
+
+fn json_to_cbor(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => cbor::int(i),
+            None => cbor::double(n.as_f64().unwrap_or(0.0)),
+        },
+        J::String(s) => cbor::text(s.clone()),
+        J::Array(a) => Value::Array(a.iter().map(json_to_cbor).collect()),
+        J::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (cbor::text(k.clone()), json_to_cbor(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -127,8 +201,12 @@ fn parse_dimensions(list: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
     let mut dims = Vec::new();
     for d in list {
         let f = Fields::of(d);
-        let name = f.str("Name").ok_or_else(|| missing("Dimensions.member.N.Name"))?;
-        let value = f.str("Value").ok_or_else(|| missing("Dimensions.member.N.Value"))?;
+        let name = f
+            .str("Name")
+            .ok_or_else(|| missing("Dimensions.member.N.Name"))?;
+        let value = f
+            .str("Value")
+            .ok_or_else(|| missing("Dimensions.member.N.Value"))?;
         dims.push((name.to_string(), value.to_string()));
     }
     if dims.len() > 30 {
@@ -141,8 +219,14 @@ fn parse_dimensions(list: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
 fn parse_metric(v: &Value) -> Result<MetricId, ApiError> {
     let f = Fields::of(v);
     Ok(MetricId {
-        namespace: f.str("Namespace").ok_or_else(|| missing("Namespace"))?.to_string(),
-        metric_name: f.str("MetricName").ok_or_else(|| missing("MetricName"))?.to_string(),
+        namespace: f
+            .str("Namespace")
+            .ok_or_else(|| missing("Namespace"))?
+            .to_string(),
+        metric_name: f
+            .str("MetricName")
+            .ok_or_else(|| missing("MetricName"))?
+            .to_string(),
         dimensions: parse_dimensions(f.list("Dimensions"))?,
     })
 }
@@ -163,7 +247,11 @@ impl Aggregate {
             "Sum" => Some(self.sum),
             "Minimum" => Some(self.min),
             "Maximum" => Some(self.max),
-            "Average" => Some(if self.count > 0.0 { self.sum / self.count } else { 0.0 }),
+            "Average" => Some(if self.count > 0.0 {
+                self.sum / self.count
+            } else {
+                0.0
+            }),
             _ => None,
         }
     }
@@ -172,9 +260,17 @@ impl Aggregate {
 /// Datapoints of `metric` in the period `[from, to)`, aggregated.
 fn aggregate(points: &[Datapoint], metric: &MetricId, from: f64, to: f64) -> Option<Aggregate> {
     let mut agg: Option<Aggregate> = None;
-    for d in points.iter().filter(|d| metric.matches(d) && d.timestamp >= from && d.timestamp < to) {
+    for d in points
+        .iter()
+        .filter(|d| metric.matches(d) && d.timestamp >= from && d.timestamp < to)
+    {
         agg = Some(match agg {
-            None => Aggregate { count: d.count, sum: d.sum, min: d.min, max: d.max },
+            None => Aggregate {
+                count: d.count,
+                sum: d.sum,
+                min: d.min,
+                max: d.max,
+            },
             Some(a) => Aggregate {
                 count: a.count + d.count,
                 sum: a.sum + d.sum,
@@ -187,7 +283,13 @@ fn aggregate(points: &[Datapoint], metric: &MetricId, from: f64, to: f64) -> Opt
 }
 
 /// Period buckets `[t, t + period)` aligned to the period, covering `[start, end)`.
-fn buckets(points: &[Datapoint], metric: &MetricId, start: f64, end: f64, period: f64) -> Vec<(f64, Aggregate)> {
+fn buckets(
+    points: &[Datapoint],
+    metric: &MetricId,
+    start: f64,
+    end: f64,
+    period: f64,
+) -> Vec<(f64, Aggregate)> {
     let mut out = Vec::new();
     let mut t = (start / period).floor() * period;
     while t < end {
@@ -210,7 +312,14 @@ pub fn publish(world: &mut World, region: &str, d: Datapoint) {
     }
 }
 
-fn single(namespace: &str, name: &str, dims: Vec<(String, String)>, t: f64, value: f64, unit: &str) -> Datapoint {
+fn single(
+    namespace: &str,
+    name: &str,
+    dims: Vec<(String, String)>,
+    t: f64,
+    value: f64,
+    unit: &str,
+) -> Datapoint {
     let mut dimensions = dims;
     dimensions.sort();
     Datapoint {
@@ -241,7 +350,10 @@ pub fn on_minute(world: &mut World, t: f64) {
                     "TimeSinceLastSync",
                     vec![
                         ("FileSystemId".into(), rep.source_file_system_id.clone()),
-                        ("DestinationFileSystemId".into(), rep.destination_file_system_id.clone()),
+                        (
+                            "DestinationFileSystemId".into(),
+                            rep.destination_file_system_id.clone(),
+                        ),
                     ],
                     t,
                     (t - last).max(0.0),
@@ -325,7 +437,11 @@ impl Alarm {
         let q = Fields::of(returned[0]);
         let stat = Fields::of(q.get("MetricStat")?);
         let metric = parse_metric(stat.get("Metric")?).ok()?;
-        Some((metric, stat.str("Stat")?.to_string(), stat.i64("Period")? as f64))
+        Some((
+            metric,
+            stat.str("Stat")?.to_string(),
+            stat.i64("Period")? as f64,
+        ))
     }
 }
 
@@ -358,9 +474,15 @@ fn evaluate_alarms(world: &mut World, t: f64) {
         let names: Vec<String> = world.region_mut(&region).alarms.keys().cloned().collect();
         for name in names {
             let r = world.region_mut(&region);
-            let Some(alarm) = r.alarms.get(&name) else { continue };
-            let Some((metric, stat, period)) = alarm.watched() else { continue };
-            let Some(threshold) = alarm.threshold else { continue };
+            let Some(alarm) = r.alarms.get(&name) else {
+                continue;
+            };
+            let Some((metric, stat, period)) = alarm.watched() else {
+                continue;
+            };
+            let Some(threshold) = alarm.threshold else {
+                continue;
+            };
             let n = alarm.evaluation_periods.max(1) as usize;
             let m = alarm.datapoints_to_alarm.unwrap_or(n as i64).max(1) as usize;
             // Most recent complete period first: the one that ended at this minute.
@@ -371,16 +493,35 @@ fn evaluate_alarms(world: &mut World, t: f64) {
                 })
                 .collect();
             let present: Vec<f64> = values.iter().flatten().copied().collect();
-            let breaching_present = present.iter().filter(|v| compare(&alarm.comparison, **v, threshold)).count();
+            let breaching_present = present
+                .iter()
+                .filter(|v| compare(&alarm.comparison, **v, threshold))
+                .count();
             let missing = n - present.len();
             let new_state = match alarm.treat_missing_data.as_str() {
-                "breaching" => Some(if breaching_present + missing >= m { "ALARM" } else { "OK" }),
-                "notBreaching" => Some(if breaching_present >= m { "ALARM" } else { "OK" }),
+                "breaching" => Some(if breaching_present + missing >= m {
+                    "ALARM"
+                } else {
+                    "OK"
+                }),
+                "notBreaching" => Some(if breaching_present >= m {
+                    "ALARM"
+                } else {
+                    "OK"
+                }),
                 "ignore" if present.is_empty() => None,
                 _ if present.is_empty() => Some("INSUFFICIENT_DATA"),
                 // With fewer datapoints than M, CloudWatch alarms when every present one breaches.
-                _ if present.len() < m => Some(if breaching_present == present.len() { "ALARM" } else { "OK" }),
-                _ => Some(if breaching_present >= m { "ALARM" } else { "OK" }),
+                _ if present.len() < m => Some(if breaching_present == present.len() {
+                    "ALARM"
+                } else {
+                    "OK"
+                }),
+                _ => Some(if breaching_present >= m {
+                    "ALARM"
+                } else {
+                    "OK"
+                }),
             };
             let Some(new_state) = new_state else { continue };
             if new_state == alarm.state {
@@ -417,16 +558,34 @@ fn evaluate_alarms(world: &mut World, t: f64) {
                 "threshold": threshold,
             })
             .to_string();
-            transition(world, &region, &name, new_state, &reason, Some(reason_data), t);
+            transition(
+                world,
+                &region,
+                &name,
+                new_state,
+                &reason,
+                Some(reason_data),
+                t,
+            );
         }
     }
 }
 
 /// Changes an alarm's state and runs the actions for the new state.
-fn transition(world: &mut World, region: &str, name: &str, new_state: &str, reason: &str, reason_data: Option<String>, t: f64) {
+fn transition(
+    world: &mut World,
+    region: &str,
+    name: &str,
+    new_state: &str,
+    reason: &str,
+    reason_data: Option<String>,
+    t: f64,
+) {
     let account = world.account_id.clone();
     let r = world.region_mut(region);
-    let Some(alarm) = r.alarms.get_mut(name) else { return };
+    let Some(alarm) = r.alarms.get_mut(name) else {
+        return;
+    };
     let old_state = std::mem::replace(&mut alarm.state, new_state.to_string());
     alarm.state_reason = reason.to_string();
     alarm.state_reason_data = reason_data;
@@ -477,7 +636,9 @@ fn cbor_to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
         Value::Integer(i) => i64::try_from(*i).map(J::from).unwrap_or(J::Null),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Value::Text(s) => J::String(s.clone()),
         Value::Bool(b) => J::Bool(*b),
         Value::Array(a) => J::Array(a.iter().map(cbor_to_json).collect()),
@@ -495,7 +656,13 @@ fn cbor_to_json(v: &Value) -> serde_json::Value {
 }
 
 /// The JSON CloudWatch publishes to SNS on a state change.
-pub fn alarm_message(alarm: &Alarm, account: &str, region: &str, old_state: &str, t: f64) -> String {
+pub fn alarm_message(
+    alarm: &Alarm,
+    account: &str,
+    region: &str,
+    old_state: &str,
+    t: f64,
+) -> String {
     let mut trigger = serde_json::json!({
         "Period": alarm.period.unwrap_or(60),
         "EvaluationPeriods": alarm.evaluation_periods,
@@ -512,7 +679,8 @@ pub fn alarm_message(alarm: &Alarm, account: &str, region: &str, old_state: &str
             trigger["MetricName"] = serde_json::json!(metric.metric_name);
             trigger["Namespace"] = serde_json::json!(metric.namespace);
             trigger["StatisticType"] = serde_json::json!("Statistic");
-            trigger["Statistic"] = serde_json::json!(alarm.statistic.clone().unwrap_or_default().to_uppercase());
+            trigger["Statistic"] =
+                serde_json::json!(alarm.statistic.clone().unwrap_or_default().to_uppercase());
             trigger["Unit"] = serde_json::json!(alarm.unit);
             trigger["Dimensions"] = metric.dimensions_json();
         }
@@ -572,7 +740,15 @@ fn lower_dimension_keys(v: &mut serde_json::Value) {
 // ---- operations -----------------------------------------------------------------------------
 
 pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
-    let (op, _) = operation(req.path);
+    let reply = dispatch(world, region, req)?;
+    Ok(match protocol(req.headers) {
+        Protocol::Json => to_json_reply(reply),
+        Protocol::Cbor => reply,
+    })
+}
+
+fn dispatch(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+    let (op, _) = operation(req.path, req.headers);
     let body = decode_body(req)?;
     match op.as_str() {
         "PutMetricData" => put_metric_data(world, region, &body),
@@ -591,23 +767,48 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
 }
 
 fn decode_body(req: &ServiceRequest) -> Result<Value, ApiError> {
-    let gzipped = req.header("content-encoding").is_some_and(|e| e.contains("gzip"));
+    let gzipped = req
+        .header("content-encoding")
+        .is_some_and(|e| e.contains("gzip"));
     let raw: std::borrow::Cow<[u8]> = if gzipped {
         use std::io::Read;
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(req.body)
             .read_to_end(&mut out)
-            .map_err(|e| ApiError::new("InvalidParameterValue", 400, format!("The gzip request body is corrupt: {e}")))?;
+            .map_err(|e| {
+                ApiError::new(
+                    "InvalidParameterValue",
+                    400,
+                    format!("The gzip request body is corrupt: {e}"),
+                )
+            })?;
         out.into()
     } else {
         req.body.into()
     };
+    if protocol(req.headers) == Protocol::Json {
+        let json: serde_json::Value = if raw.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(&raw).map_err(|e| {
+                ApiError::new(
+                    "SerializationException",
+                    400,
+                    format!("malformed JSON body: {e}"),
+                )
+            })?
+        };
+        return Ok(json_to_cbor(&json));
+    }
     cbor::decode(&raw).map_err(|e| ApiError::new("SerializationException", 400, e))
 }
 
 fn put_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Reply, ApiError> {
     let f = Fields::of(body);
-    let namespace = f.str("Namespace").ok_or_else(|| missing("Namespace"))?.to_string();
+    let namespace = f
+        .str("Namespace")
+        .ok_or_else(|| missing("Namespace"))?
+        .to_string();
     if namespace.starts_with("AWS/") {
         return Err(invalid(format!(
             "The value {namespace} for parameter Namespace is invalid: the AWS/ prefix is reserved for AWS services."
@@ -623,7 +824,9 @@ fn put_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
     let mut points = Vec::new();
     for item in data {
         let d = Fields::of(item);
-        let name = d.str("MetricName").ok_or_else(|| missing("MetricData.member.N.MetricName"))?;
+        let name = d
+            .str("MetricName")
+            .ok_or_else(|| missing("MetricData.member.N.MetricName"))?;
         let dims = parse_dimensions(d.list("Dimensions"))?;
         let t = d.timestamp("Timestamp").unwrap_or(world.now);
         let unit = d.str("Unit").map(str::to_string);
@@ -642,14 +845,25 @@ fn put_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
         };
         if let Some(v) = d.f64("Value") {
             if !v.is_finite() {
-                return Err(invalid(format!("The value {v} for MetricData Value is not a finite number.")));
+                return Err(invalid(format!(
+                    "The value {v} for MetricData Value is not a finite number."
+                )));
             }
             push(1.0, v, v, v);
         } else if let Some(s) = d.get("StatisticValues") {
             let s = Fields::of(s);
-            match (s.f64("SampleCount"), s.f64("Sum"), s.f64("Minimum"), s.f64("Maximum")) {
+            match (
+                s.f64("SampleCount"),
+                s.f64("Sum"),
+                s.f64("Minimum"),
+                s.f64("Maximum"),
+            ) {
                 (Some(c), Some(sum), Some(min), Some(max)) => push(c, sum, min, max),
-                _ => return Err(missing("StatisticValues.SampleCount, Sum, Minimum and Maximum")),
+                _ => {
+                    return Err(missing(
+                        "StatisticValues.SampleCount, Sum, Minimum and Maximum",
+                    ))
+                }
             }
         } else if !d.list("Values").is_empty() {
             let counts: Vec<f64> = d.list("Counts").iter().filter_map(cbor::as_f64).collect();
@@ -658,7 +872,9 @@ fn put_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
                 push(c, v * c, v, v);
             }
         } else {
-            return Err(invalid(format!("MetricData item {name} needs Value, Values or StatisticValues.")));
+            return Err(invalid(format!(
+                "MetricData item {name} needs Value, Values or StatisticValues."
+            )));
         }
     }
     for p in points {
@@ -680,7 +896,9 @@ fn statistic_cbor(name: &str, agg: &Aggregate) -> Option<(&'static str, Value)> 
 }
 
 fn time_range(f: &Fields) -> Result<(f64, f64), ApiError> {
-    let start = f.timestamp("StartTime").ok_or_else(|| missing("StartTime"))?;
+    let start = f
+        .timestamp("StartTime")
+        .ok_or_else(|| missing("StartTime"))?;
     let end = f.timestamp("EndTime").ok_or_else(|| missing("EndTime"))?;
     if end <= start {
         return Err(ApiError::new(
@@ -698,7 +916,9 @@ fn get_metric_statistics(world: &mut World, region: &str, body: &Value) -> Resul
     let (start, end) = time_range(&f)?;
     let period = f.i64("Period").ok_or_else(|| missing("Period"))?;
     if period < 1 || (period >= 60 && period % 60 != 0) {
-        return Err(invalid(format!("The parameter Period ({period}) must be 1, 5, 10, 30 or a multiple of 60.")));
+        return Err(invalid(format!(
+            "The parameter Period ({period}) must be 1, 5, 10, 30 or a multiple of 60."
+        )));
     }
     let stats = f.strings("Statistics");
     if stats.is_empty() && f.list("ExtendedStatistics").is_empty() {
@@ -710,7 +930,12 @@ fn get_metric_statistics(world: &mut World, region: &str, body: &Value) -> Resul
         .map(|(t, agg)| {
             let mut entries = vec![("Timestamp", cbor::timestamp(t))];
             entries.extend(stats.iter().filter_map(|s| statistic_cbor(s, &agg)));
-            if let Some(u) = r.metrics.iter().find(|d| metric.matches(d)).and_then(|d| d.unit.clone()) {
+            if let Some(u) = r
+                .metrics
+                .iter()
+                .find(|d| metric.matches(d))
+                .and_then(|d| d.unit.clone())
+            {
                 entries.push(("Unit", cbor::text(u)));
             }
             cbor::map(entries)
@@ -734,7 +959,10 @@ fn get_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
     let mut results = Vec::new();
     for q in queries {
         let q = Fields::of(q);
-        let id = q.str("Id").ok_or_else(|| missing("MetricDataQueries.member.N.Id"))?.to_string();
+        let id = q
+            .str("Id")
+            .ok_or_else(|| missing("MetricDataQueries.member.N.Id"))?
+            .to_string();
         if !q.bool("ReturnData").unwrap_or(true) {
             continue;
         }
@@ -748,16 +976,29 @@ fn get_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
                     "Messages",
                     Value::Array(vec![cbor::map(vec![
                         ("Code", cbor::text("Unsupported")),
-                        ("Value", cbor::text("The emulator evaluates MetricStat queries only, not expressions.")),
+                        (
+                            "Value",
+                            cbor::text(
+                                "The emulator evaluates MetricStat queries only, not expressions.",
+                            ),
+                        ),
                     ])]),
                 ),
             ]));
             continue;
         };
         let s = Fields::of(stat);
-        let metric = parse_metric(s.get("Metric").ok_or_else(|| missing("MetricStat.Metric"))?)?;
-        let period = s.i64("Period").ok_or_else(|| missing("MetricStat.Period"))? as f64;
-        let statistic = s.str("Stat").ok_or_else(|| missing("MetricStat.Stat"))?.to_string();
+        let metric = parse_metric(
+            s.get("Metric")
+                .ok_or_else(|| missing("MetricStat.Metric"))?,
+        )?;
+        let period = s
+            .i64("Period")
+            .ok_or_else(|| missing("MetricStat.Period"))? as f64;
+        let statistic = s
+            .str("Stat")
+            .ok_or_else(|| missing("MetricStat.Stat"))?
+            .to_string();
         let mut series: Vec<(f64, f64)> = buckets(&r.metrics, &metric, start, end, period)
             .into_iter()
             .filter_map(|(t, a)| a.stat(&statistic).map(|v| (t, v)))
@@ -765,12 +1006,21 @@ fn get_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
         if !ascending {
             series.reverse();
         }
-        let label = q.str("Label").map(str::to_string).unwrap_or_else(|| metric.metric_name.clone());
+        let label = q
+            .str("Label")
+            .map(str::to_string)
+            .unwrap_or_else(|| metric.metric_name.clone());
         results.push(cbor::map(vec![
             ("Id", cbor::text(id)),
             ("Label", cbor::text(label)),
-            ("Timestamps", Value::Array(series.iter().map(|(t, _)| cbor::timestamp(*t)).collect())),
-            ("Values", Value::Array(series.iter().map(|(_, v)| cbor::double(*v)).collect())),
+            (
+                "Timestamps",
+                Value::Array(series.iter().map(|(t, _)| cbor::timestamp(*t)).collect()),
+            ),
+            (
+                "Values",
+                Value::Array(series.iter().map(|(_, v)| cbor::double(*v)).collect()),
+            ),
             ("StatusCode", cbor::text("Complete")),
         ]));
     }
@@ -789,19 +1039,29 @@ const COMPARISONS: [&str; 4] = [
 
 fn put_metric_alarm(world: &mut World, region: &str, body: &Value) -> Result<Reply, ApiError> {
     let f = Fields::of(body);
-    let name = f.str("AlarmName").ok_or_else(|| missing("AlarmName"))?.to_string();
+    let name = f
+        .str("AlarmName")
+        .ok_or_else(|| missing("AlarmName"))?
+        .to_string();
     if name.is_empty() || name.len() > 255 {
         return Err(invalid("AlarmName must be 1 to 255 characters."));
     }
-    let evaluation_periods = f.i64("EvaluationPeriods").ok_or_else(|| missing("EvaluationPeriods"))?;
+    let evaluation_periods = f
+        .i64("EvaluationPeriods")
+        .ok_or_else(|| missing("EvaluationPeriods"))?;
     if evaluation_periods < 1 {
         return Err(invalid("EvaluationPeriods must be at least 1."));
     }
     let datapoints_to_alarm = f.i64("DatapointsToAlarm");
     if datapoints_to_alarm.is_some_and(|m| m < 1 || m > evaluation_periods) {
-        return Err(invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods."));
+        return Err(invalid(
+            "DatapointsToAlarm must be between 1 and EvaluationPeriods.",
+        ));
     }
-    let comparison = f.str("ComparisonOperator").ok_or_else(|| missing("ComparisonOperator"))?.to_string();
+    let comparison = f
+        .str("ComparisonOperator")
+        .ok_or_else(|| missing("ComparisonOperator"))?
+        .to_string();
     if !COMPARISONS.contains(&comparison.as_str()) {
         return Err(invalid(format!(
             "ComparisonOperator {comparison} is not supported by the emulator (static thresholds only: {}).",
@@ -809,7 +1069,10 @@ fn put_metric_alarm(world: &mut World, region: &str, body: &Value) -> Result<Rep
         )));
     }
     let treat_missing = f.str("TreatMissingData").unwrap_or("missing").to_string();
-    if !matches!(treat_missing.as_str(), "missing" | "ignore" | "breaching" | "notBreaching") {
+    if !matches!(
+        treat_missing.as_str(),
+        "missing" | "ignore" | "breaching" | "notBreaching"
+    ) {
         return Err(invalid(format!(
             "TreatMissingData {treat_missing} is not one of breaching, notBreaching, ignore, missing."
         )));
@@ -830,17 +1093,31 @@ fn put_metric_alarm(world: &mut World, region: &str, body: &Value) -> Result<Rep
         (None, None, None)
     } else {
         let metric = parse_metric(body)?;
-        let statistic = f.str("Statistic").ok_or_else(|| missing("Statistic"))?.to_string();
-        if !matches!(statistic.as_str(), "SampleCount" | "Average" | "Sum" | "Minimum" | "Maximum") {
-            return Err(invalid(format!("Statistic {statistic} is not one of SampleCount, Average, Sum, Minimum, Maximum.")));
+        let statistic = f
+            .str("Statistic")
+            .ok_or_else(|| missing("Statistic"))?
+            .to_string();
+        if !matches!(
+            statistic.as_str(),
+            "SampleCount" | "Average" | "Sum" | "Minimum" | "Maximum"
+        ) {
+            return Err(invalid(format!(
+                "Statistic {statistic} is not one of SampleCount, Average, Sum, Minimum, Maximum."
+            )));
         }
         let period = f.i64("Period").ok_or_else(|| missing("Period"))?;
         if period < 10 || (period >= 60 && period % 60 != 0) {
-            return Err(invalid(format!("Period {period} must be 10, 30 or a multiple of 60.")));
+            return Err(invalid(format!(
+                "Period {period} must be 10, 30 or a multiple of 60."
+            )));
         }
         (Some(metric), Some(statistic), Some(period))
     };
-    let all_actions = [f.strings("OKActions"), f.strings("AlarmActions"), f.strings("InsufficientDataActions")];
+    let all_actions = [
+        f.strings("OKActions"),
+        f.strings("AlarmActions"),
+        f.strings("InsufficientDataActions"),
+    ];
     for a in all_actions.iter().flatten() {
         if !a.starts_with("arn:aws:") {
             return Err(invalid(format!("Invalid action ARN '{a}'.")));
@@ -848,7 +1125,10 @@ fn put_metric_alarm(world: &mut World, region: &str, body: &Value) -> Result<Rep
     }
     let [ok_actions, alarm_actions, insufficient_data_actions] = all_actions;
     let now = world.now;
-    let arn = format!("arn:aws:cloudwatch:{region}:{}:alarm:{name}", world.account_id);
+    let arn = format!(
+        "arn:aws:cloudwatch:{region}:{}:alarm:{name}",
+        world.account_id
+    );
     let r = world.region_mut(region);
     let previous = r.alarms.get(&name).cloned();
     let alarm = Alarm {
@@ -860,11 +1140,20 @@ fn put_metric_alarm(world: &mut World, region: &str, body: &Value) -> Result<Rep
         alarm_actions,
         insufficient_data_actions,
         // Updating an alarm keeps its state; a new one starts with no data.
-        state: previous.as_ref().map(|p| p.state.clone()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
-        state_reason: previous.as_ref().map(|p| p.state_reason.clone()).unwrap_or_else(|| "Unchecked: Initial alarm creation".into()),
+        state: previous
+            .as_ref()
+            .map(|p| p.state.clone())
+            .unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
+        state_reason: previous
+            .as_ref()
+            .map(|p| p.state_reason.clone())
+            .unwrap_or_else(|| "Unchecked: Initial alarm creation".into()),
         state_reason_data: previous.as_ref().and_then(|p| p.state_reason_data.clone()),
         state_updated: previous.as_ref().map(|p| p.state_updated).unwrap_or(now),
-        state_transitioned: previous.as_ref().map(|p| p.state_transitioned).unwrap_or(now),
+        state_transitioned: previous
+            .as_ref()
+            .map(|p| p.state_transitioned)
+            .unwrap_or(now),
         configuration_updated: now,
         metric,
         statistic,
@@ -889,15 +1178,24 @@ fn alarm_cbor(a: &Alarm) -> Value {
     let mut e = vec![
         ("AlarmName", cbor::text(a.name.clone())),
         ("AlarmArn", cbor::text(a.arn.clone())),
-        ("AlarmConfigurationUpdatedTimestamp", cbor::timestamp(a.configuration_updated)),
+        (
+            "AlarmConfigurationUpdatedTimestamp",
+            cbor::timestamp(a.configuration_updated),
+        ),
         ("ActionsEnabled", Value::Bool(a.actions_enabled)),
         ("OKActions", strings_cbor(&a.ok_actions)),
         ("AlarmActions", strings_cbor(&a.alarm_actions)),
-        ("InsufficientDataActions", strings_cbor(&a.insufficient_data_actions)),
+        (
+            "InsufficientDataActions",
+            strings_cbor(&a.insufficient_data_actions),
+        ),
         ("StateValue", cbor::text(a.state.clone())),
         ("StateReason", cbor::text(a.state_reason.clone())),
         ("StateUpdatedTimestamp", cbor::timestamp(a.state_updated)),
-        ("StateTransitionedTimestamp", cbor::timestamp(a.state_transitioned)),
+        (
+            "StateTransitionedTimestamp",
+            cbor::timestamp(a.state_transitioned),
+        ),
         ("EvaluationPeriods", cbor::int(a.evaluation_periods)),
         ("ComparisonOperator", cbor::text(a.comparison.clone())),
         ("TreatMissingData", cbor::text(a.treat_missing_data.clone())),
@@ -957,7 +1255,11 @@ fn describe_alarms(world: &mut World, region: &str, body: &Value) -> Result<Repl
         .filter(|a| state.is_none_or(|s| a.state == s))
         .filter(|a| {
             action_prefix.is_none_or(|p| {
-                a.alarm_actions.iter().chain(&a.ok_actions).chain(&a.insufficient_data_actions).any(|x| x.starts_with(p))
+                a.alarm_actions
+                    .iter()
+                    .chain(&a.ok_actions)
+                    .chain(&a.insufficient_data_actions)
+                    .any(|x| x.starts_with(p))
             })
         })
         .collect();
@@ -968,7 +1270,12 @@ fn describe_alarms(world: &mut World, region: &str, body: &Value) -> Result<Repl
             .position(|a| a.name == token)
             .ok_or_else(|| ApiError::new("InvalidNextToken", 400, "The NextToken is not valid."))?,
     };
-    let page: Vec<Value> = matching.iter().skip(start).take(max).map(|a| alarm_cbor(a)).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|a| alarm_cbor(a))
+        .collect();
     let mut out = vec![
         ("MetricAlarms", Value::Array(page)),
         ("CompositeAlarms", Value::Array(vec![])),
@@ -981,20 +1288,39 @@ fn describe_alarms(world: &mut World, region: &str, body: &Value) -> Result<Repl
 
 fn set_alarm_state(world: &mut World, region: &str, body: &Value) -> Result<Reply, ApiError> {
     let f = Fields::of(body);
-    let name = f.str("AlarmName").ok_or_else(|| missing("AlarmName"))?.to_string();
-    let state = f.str("StateValue").ok_or_else(|| missing("StateValue"))?.to_string();
+    let name = f
+        .str("AlarmName")
+        .ok_or_else(|| missing("AlarmName"))?
+        .to_string();
+    let state = f
+        .str("StateValue")
+        .ok_or_else(|| missing("StateValue"))?
+        .to_string();
     if !matches!(state.as_str(), "OK" | "ALARM" | "INSUFFICIENT_DATA") {
-        return Err(invalid(format!("StateValue {state} is not one of OK, ALARM, INSUFFICIENT_DATA.")));
+        return Err(invalid(format!(
+            "StateValue {state} is not one of OK, ALARM, INSUFFICIENT_DATA."
+        )));
     }
-    let reason = f.str("StateReason").ok_or_else(|| missing("StateReason"))?.to_string();
+    let reason = f
+        .str("StateReason")
+        .ok_or_else(|| missing("StateReason"))?
+        .to_string();
     let reason_data = f.str("StateReasonData").map(str::to_string);
     if let Some(d) = &reason_data {
         if serde_json::from_str::<serde_json::Value>(d).is_err() {
-            return Err(ApiError::new("InvalidFormat", 400, "StateReasonData must be valid JSON."));
+            return Err(ApiError::new(
+                "InvalidFormat",
+                400,
+                "StateReasonData must be valid JSON.",
+            ));
         }
     }
     if !world.region_mut(region).alarms.contains_key(&name) {
-        return Err(ApiError::new("ResourceNotFound", 404, format!("Alarm {name} does not exist.")));
+        return Err(ApiError::new(
+            "ResourceNotFound",
+            404,
+            format!("Alarm {name} does not exist."),
+        ));
     }
     let now = world.now;
     // The state holds until the next evaluation, and its actions run now.
@@ -1006,7 +1332,11 @@ fn delete_alarms(world: &mut World, region: &str, body: &Value) -> Result<Reply,
     let names = Fields::of(body).strings("AlarmNames");
     let r = world.region_mut(region);
     if let Some(missing_name) = names.iter().find(|n| !r.alarms.contains_key(*n)) {
-        return Err(ApiError::new("ResourceNotFound", 404, format!("Alarm {missing_name} does not exist.")));
+        return Err(ApiError::new(
+            "ResourceNotFound",
+            404,
+            format!("Alarm {missing_name} does not exist."),
+        ));
     }
     for n in names {
         r.alarms.remove(&n);

@@ -127,7 +127,10 @@ fn short_region(region: &str) -> String {
     let parts: Vec<&str> = region.split('-').collect();
     match parts.as_slice() {
         [geo, dir, num] => format!("{geo}{}{num}", dir.chars().next().unwrap_or('x')),
-        _ => region.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+        _ => region
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect(),
     }
 }
 
@@ -194,11 +197,15 @@ mod tests {
         for s in &r.subnets {
             assert!(s.id.starts_with("subnet-0"), "{}", s.id);
             assert_eq!(s.id.len(), "subnet-".len() + 17, "{}", s.id);
-            assert!(s.id["subnet-".len()..].chars().all(|c| c.is_ascii_hexdigit()));
+            assert!(s.id["subnet-".len()..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit()));
         }
         assert_eq!(r.subnets[0].availability_zone, "us-east-1a");
         assert_eq!(r.security_groups.len(), 2);
-        assert!(r.security_groups[0].id["sg-".len()..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(r.security_groups[0].id["sg-".len()..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit()));
         let other = generated_region("us-west-2");
         assert_ne!(r.subnets[0].id, other.subnets[0].id);
     }

@@ -1,8 +1,8 @@
 //! The control API under `/_emulator/`: inspect state and the call log, move
 //! the clock, inject faults, write data as a client would, read SNS messages.
 
-use crate::cloudwatch::Datapoint;
 use crate::clock::iso8601;
+use crate::cloudwatch::Datapoint;
 use crate::faults::FaultUpdate;
 use crate::http::Reply;
 use crate::model::ReplicationFault;
@@ -15,11 +15,15 @@ fn error(status: u16, message: impl Into<String>) -> Reply {
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, Reply> {
-    serde_json::from_slice(body).map_err(|e| error(400, format!("invalid request body: {e}. Expected {shape}")))
+    serde_json::from_slice(body)
+        .map_err(|e| error(400, format!("invalid request body: {e}. Expected {shape}")))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +65,13 @@ struct ConfigRequest {
     durations: Option<crate::config::Durations>,
 }
 
-pub fn handle(shared: &Shared, method: &str, path: &str, query: &[(String, String)], body: &[u8]) -> Reply {
+pub fn handle(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Reply {
     let route = path.trim_start_matches("/_emulator").trim_end_matches('/');
     let result = match (method, route) {
         ("GET", "/health") => Ok(Reply::json(200, &json!({"ok": true}))),
@@ -197,7 +207,9 @@ fn clock(shared: &Shared) -> Reply {
 
 fn calls(shared: &Shared, query: &[(String, String)]) -> Reply {
     let w = shared.world();
-    let since: u64 = param(query, "since").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let since: u64 = param(query, "since")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mutating_only = param(query, "mutating") == Some("true");
     let region = param(query, "region");
     let service = param(query, "service");
@@ -213,7 +225,8 @@ fn calls(shared: &Shared, query: &[(String, String)]) -> Reply {
 }
 
 fn files(shared: &Shared, query: &[(String, String)]) -> Reply {
-    let (Some(region), Some(fs_id)) = (param(query, "region"), param(query, "file_system_id")) else {
+    let (Some(region), Some(fs_id)) = (param(query, "region"), param(query, "file_system_id"))
+    else {
         return error(400, "give region and file_system_id, e.g. /_emulator/files?region=us-east-1&file_system_id=fs-...");
     };
     let w = shared.world();
@@ -224,9 +237,15 @@ fn files(shared: &Shared, query: &[(String, String)]) -> Reply {
                 .iter()
                 .map(|(p, f)| json!({"path": p, "content": f.content, "seq": f.seq, "written_at": f.written_at}))
                 .collect();
-            Reply::json(200, &json!({"region": region, "file_system_id": fs_id, "files": list}))
+            Reply::json(
+                200,
+                &json!({"region": region, "file_system_id": fs_id, "files": list}),
+            )
         }
-        None => error(404, format!("file system {fs_id} does not exist in {region}")),
+        None => error(
+            404,
+            format!("file system {fs_id} does not exist in {region}"),
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::http::{percent_decode, Reply, ServiceRequest};
 use crate::model::{
-    AccessPoint, FileSystem, LifeCycle, MountTarget, Protection, ReplicationFault, Replication,
+    AccessPoint, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationFault,
     SideState, World,
 };
 use serde_json::{json, Map, Value};
@@ -129,7 +129,9 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(ApiError::bad_request("The request body must be a JSON object.")),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        )),
         Err(e) => Err(ApiError::bad_request(format!(
             "The request body is not valid JSON: {e}"
         ))),
@@ -144,7 +146,13 @@ fn is_hex_id(s: &str, prefix: &str) -> bool {
 
 /// A resource ID given as an ID or as an ARN of this Region and account.
 /// An ARN for another Region names nothing here (it is not found).
-fn resource_id(world: &World, region: &str, raw: &str, prefix: &str, kind: &str) -> Result<String, ApiError> {
+fn resource_id(
+    world: &World,
+    region: &str,
+    raw: &str,
+    prefix: &str,
+    kind: &str,
+) -> Result<String, ApiError> {
     let id_prefix = format!("{prefix}-");
     if is_hex_id(raw, &id_prefix) {
         return Ok(raw.to_string());
@@ -178,7 +186,9 @@ fn str_field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
 
 fn required<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     str_field(body, name).ok_or_else(|| {
-        ApiError::bad_request(format!("The request is missing the required member '{name}'."))
+        ApiError::bad_request(format!(
+            "The request is missing the required member '{name}'."
+        ))
     })
 }
 
@@ -188,7 +198,11 @@ fn existing_fs<'a>(world: &'a World, region: &str, id: &str) -> Result<&'a FileS
         .ok_or_else(|| ApiError::file_system_not_found(id.trim_end_matches("@elsewhere")))
 }
 
-fn fs_mut<'a>(world: &'a mut World, region: &str, id: &str) -> Result<&'a mut FileSystem, ApiError> {
+fn fs_mut<'a>(
+    world: &'a mut World,
+    region: &str,
+    id: &str,
+) -> Result<&'a mut FileSystem, ApiError> {
     world
         .region_mut(region)
         .file_systems
@@ -205,8 +219,10 @@ fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> 
         .ok_or_else(|| ApiError::bad_request("Tags must be a list of {Key, Value}."))?;
     let mut tags = Vec::new();
     for t in list {
-        let key = str_field(t, "Key").ok_or_else(|| ApiError::bad_request("Every tag needs a Key."))?;
-        let value = str_field(t, "Value").ok_or_else(|| ApiError::bad_request("Every tag needs a Value."))?;
+        let key =
+            str_field(t, "Key").ok_or_else(|| ApiError::bad_request("Every tag needs a Key."))?;
+        let value = str_field(t, "Value")
+            .ok_or_else(|| ApiError::bad_request("Every tag needs a Value."))?;
         if key.is_empty() || key.len() > 128 || value.len() > 256 {
             return Err(ApiError::bad_request(format!(
                 "Tag '{key}': keys are 1 to 128 characters, values at most 256."
@@ -222,7 +238,10 @@ fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> 
     Ok(tags)
 }
 
-fn merge_tags(existing: &mut Vec<(String, String)>, new: Vec<(String, String)>) -> Result<(), ApiError> {
+fn merge_tags(
+    existing: &mut Vec<(String, String)>,
+    new: Vec<(String, String)>,
+) -> Result<(), ApiError> {
     for (k, v) in new {
         match existing.iter_mut().find(|(ek, _)| *ek == k) {
             Some(slot) => slot.1 = v,
@@ -230,13 +249,19 @@ fn merge_tags(existing: &mut Vec<(String, String)>, new: Vec<(String, String)>) 
         }
     }
     if existing.len() > 50 {
-        return Err(ApiError::bad_request("A resource can have at most 50 tags."));
+        return Err(ApiError::bad_request(
+            "A resource can have at most 50 tags.",
+        ));
     }
     Ok(())
 }
 
 fn tags_json(tags: &[(String, String)]) -> Value {
-    Value::Array(tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect())
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
 }
 
 fn page_size(req: &ServiceRequest, name: &str, default: usize) -> Result<usize, ApiError> {
@@ -244,21 +269,31 @@ fn page_size(req: &ServiceRequest, name: &str, default: usize) -> Result<usize, 
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n >= 1 => Ok(n.min(default)),
-            _ => Err(ApiError::bad_request(format!("{name} must be a positive integer, got '{v}'."))),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be a positive integer, got '{v}'."
+            ))),
         },
     }
 }
 
 /// Pages over items whose keys are IDs: the token is the key of the first item of the next page.
-fn paginate<T: Clone>(items: Vec<(String, T)>, start: Option<&str>, size: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn paginate<T: Clone>(
+    items: Vec<(String, T)>,
+    start: Option<&str>,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let from = match start {
         None => 0,
-        Some(token) => items
-            .iter()
-            .position(|(k, _)| k == token)
-            .ok_or_else(|| ApiError::bad_request(format!("The pagination token '{token}' is not valid.")))?,
+        Some(token) => items.iter().position(|(k, _)| k == token).ok_or_else(|| {
+            ApiError::bad_request(format!("The pagination token '{token}' is not valid."))
+        })?,
     };
-    let page: Vec<T> = items.iter().skip(from).take(size).map(|(_, v)| v.clone()).collect();
+    let page: Vec<T> = items
+        .iter()
+        .skip(from)
+        .take(size)
+        .map(|(_, v)| v.clone())
+        .collect();
     let next = items.get(from + size).map(|(k, _)| k.clone());
     Ok((page, next))
 }
@@ -273,14 +308,23 @@ fn az_id(az: &str) -> String {
         [geo, dir, num] => format!("{geo}{}{num}", dir.chars().next().unwrap_or('x')),
         _ => region.to_string(),
     };
-    let n = letter.chars().next().map(|c| (c as u32).saturating_sub('a' as u32) + 1).unwrap_or(1);
+    let n = letter
+        .chars()
+        .next()
+        .map(|c| (c as u32).saturating_sub('a' as u32) + 1)
+        .unwrap_or(1);
     format!("{short}-az{n}")
 }
 
 fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
     let mount_targets = world
         .region(region)
-        .map(|r| r.mount_targets.values().filter(|m| m.file_system_id == fs.id).count())
+        .map(|r| {
+            r.mount_targets
+                .values()
+                .filter(|m| m.file_system_id == fs.id)
+                .count()
+        })
         .unwrap_or(0);
     let size = fs.size_bytes();
     let mut v = json!({
@@ -382,7 +426,9 @@ fn ap_json(world: &World, ap: &AccessPoint) -> Value {
 fn create_file_system(world: &mut World, region: &str, body: &Value) -> Result<Reply, ApiError> {
     let token = required(body, "CreationToken")?;
     if token.is_empty() || token.len() > 64 {
-        return Err(ApiError::bad_request("CreationToken must be 1 to 64 characters."));
+        return Err(ApiError::bad_request(
+            "CreationToken must be 1 to 64 characters.",
+        ));
     }
     let performance_mode = str_field(body, "PerformanceMode").unwrap_or("generalPurpose");
     if !matches!(performance_mode, "generalPurpose" | "maxIO") {
@@ -396,20 +442,31 @@ fn create_file_system(world: &mut World, region: &str, body: &Value) -> Result<R
             "ThroughputMode '{throughput_mode}' is not one of bursting, provisioned, elastic."
         )));
     }
-    let provisioned = body.get("ProvisionedThroughputInMibps").and_then(Value::as_f64);
+    let provisioned = body
+        .get("ProvisionedThroughputInMibps")
+        .and_then(Value::as_f64);
     if throughput_mode == "provisioned" && provisioned.is_none_or(|p| p < 1.0) {
         return Err(ApiError::bad_request(
             "ThroughputMode provisioned needs ProvisionedThroughputInMibps of at least 1.",
         ));
     }
     let kms_key_id = str_field(body, "KmsKeyId").map(str::to_string);
-    let encrypted = body.get("Encrypted").and_then(Value::as_bool).unwrap_or(false);
+    let encrypted = body
+        .get("Encrypted")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if kms_key_id.is_some() && !encrypted {
-        return Err(ApiError::bad_request("KmsKeyId is only allowed with Encrypted set to true."));
+        return Err(ApiError::bad_request(
+            "KmsKeyId is only allowed with Encrypted set to true.",
+        ));
     }
     let az = str_field(body, "AvailabilityZoneName").map(str::to_string);
     if let Some(az) = &az {
-        let known = world.region_mut(region).subnets.iter().any(|s| &s.availability_zone == az);
+        let known = world
+            .region_mut(region)
+            .subnets
+            .iter()
+            .any(|s| &s.availability_zone == az);
         if !known {
             return Err(ApiError::new(
                 "UnsupportedAvailabilityZone",
@@ -436,9 +493,24 @@ fn create_file_system(world: &mut World, region: &str, body: &Value) -> Result<R
             "You have reached the maximum number of file systems allowed in this Region.",
         ));
     }
-    let fs = new_file_system(world, region, token, tags, encrypted, kms_key_id, az, performance_mode, throughput_mode, provisioned, Protection::Enabled);
+    let fs = new_file_system(
+        world,
+        region,
+        token,
+        tags,
+        encrypted,
+        kms_key_id,
+        az,
+        performance_mode,
+        throughput_mode,
+        provisioned,
+        Protection::Enabled,
+    );
     let out = fs_json(world, region, &fs);
-    world.region_mut(region).file_systems.insert(fs.id.clone(), fs);
+    world
+        .region_mut(region)
+        .file_systems
+        .insert(fs.id.clone(), fs);
     Ok(Reply::json(201, &out))
 }
 
@@ -477,14 +549,23 @@ fn new_file_system(
     }
 }
 
-fn describe_file_systems(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn describe_file_systems(
+    world: &mut World,
+    region: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let size = page_size(req, "MaxItems", 100)?;
-    let by_id = req.query_param("FileSystemId").map(|raw| fs_id(world, region, raw)).transpose()?;
+    let by_id = req
+        .query_param("FileSystemId")
+        .map(|raw| fs_id(world, region, raw))
+        .transpose()?;
     let token = req.query_param("CreationToken");
     let r = world.region_mut(region);
     if let Some(id) = &by_id {
         if !r.file_systems.contains_key(id) {
-            return Err(ApiError::file_system_not_found(id.trim_end_matches("@elsewhere")));
+            return Err(ApiError::file_system_not_found(
+                id.trim_end_matches("@elsewhere"),
+            ));
         }
     }
     let items: Vec<(String, String)> = r
@@ -547,7 +628,12 @@ fn delete_file_system(world: &mut World, region: &str, raw: &str) -> Result<Repl
     Ok(Reply::empty(204))
 }
 
-fn update_protection(world: &mut World, region: &str, raw: &str, body: &Value) -> Result<Reply, ApiError> {
+fn update_protection(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    body: &Value,
+) -> Result<Reply, ApiError> {
     let id = fs_id(world, region, raw)?;
     let wanted = match str_field(body, "ReplicationOverwriteProtection") {
         Some("ENABLED") => Protection::Enabled,
@@ -572,7 +658,10 @@ fn update_protection(world: &mut World, region: &str, raw: &str, body: &Value) -
         return Err(ApiError::new(
             "IncorrectFileSystemLifeCycleState",
             409,
-            format!("File system '{id}' is {}, not available.", fs.life_cycle.as_str()),
+            format!(
+                "File system '{id}' is {}, not available.",
+                fs.life_cycle.as_str()
+            ),
         ));
     }
     if fs.protection != wanted && world.replication_of(region, &id).is_some() {
@@ -586,7 +675,10 @@ fn update_protection(world: &mut World, region: &str, raw: &str, body: &Value) -
     }
     let fs = fs_mut(world, region, &id)?;
     fs.protection = wanted;
-    Ok(Reply::json(200, &json!({"ReplicationOverwriteProtection": wanted.as_str()})))
+    Ok(Reply::json(
+        200,
+        &json!({"ReplicationOverwriteProtection": wanted.as_str()}),
+    ))
 }
 
 // ---- replication ----------------------------------------------------------------------
@@ -595,7 +687,10 @@ fn valid_region_name(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
 }
 
@@ -606,12 +701,19 @@ fn peer_unreachable(peer: &str) -> ApiError {
     ))
 }
 
-fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) -> Result<Reply, ApiError> {
+fn create_replication(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    body: &Value,
+) -> Result<Reply, ApiError> {
     let source_id = fs_id(world, region, raw)?;
     let destinations = body
         .get("Destinations")
         .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad_request("The request is missing the required member 'Destinations'."))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("The request is missing the required member 'Destinations'.")
+        })?;
     if destinations.len() != 1 {
         return Err(ApiError::bad_request(format!(
             "Destinations must contain exactly one destination, got {}.",
@@ -621,17 +723,24 @@ fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) 
     let dest = &destinations[0];
     let dest_region = required(dest, "Region")?.to_string();
     if !valid_region_name(&dest_region) {
-        return Err(ApiError::bad_request(format!("'{dest_region}' is not a valid Region name.")));
+        return Err(ApiError::bad_request(format!(
+            "'{dest_region}' is not a valid Region name."
+        )));
     }
     let source = existing_fs(world, region, &source_id)?.clone();
     if source.life_cycle != LifeCycle::Available {
         return Err(ApiError::new(
             "IncorrectFileSystemLifeCycleState",
             409,
-            format!("File system '{source_id}' is {}, not available.", source.life_cycle.as_str()),
+            format!(
+                "File system '{source_id}' is {}, not available.",
+                source.life_cycle.as_str()
+            ),
         ));
     }
-    if world.replication_of(region, &source_id).is_some() || source.protection == Protection::Replicating {
+    if world.replication_of(region, &source_id).is_some()
+        || source.protection == Protection::Replicating
+    {
         return Err(ApiError::new(
             "ReplicationAlreadyExists",
             409,
@@ -643,7 +752,11 @@ fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) 
     }
     let az = str_field(dest, "AvailabilityZoneName").map(str::to_string);
     if let Some(az) = &az {
-        let ok = world.region_mut(&dest_region).subnets.iter().any(|s| &s.availability_zone == az);
+        let ok = world
+            .region_mut(&dest_region)
+            .subnets
+            .iter()
+            .any(|s| &s.availability_zone == az);
         if !ok {
             return Err(ApiError::new(
                 "UnsupportedAvailabilityZone",
@@ -657,13 +770,18 @@ fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) 
             let id = fs_id(world, &dest_region, raw_dest)?;
             let existing = existing_fs(world, &dest_region, &id)?;
             if id == source_id && dest_region == region {
-                return Err(ApiError::bad_request("The destination cannot be the source file system."));
+                return Err(ApiError::bad_request(
+                    "The destination cannot be the source file system.",
+                ));
             }
             if existing.life_cycle != LifeCycle::Available {
                 return Err(ApiError::new(
                     "IncorrectFileSystemLifeCycleState",
                     409,
-                    format!("Destination file system '{id}' is {}, not available.", existing.life_cycle.as_str()),
+                    format!(
+                        "Destination file system '{id}' is {}, not available.",
+                        existing.life_cycle.as_str()
+                    ),
                 ));
             }
             if world.replication_of(&dest_region, &id).is_some() {
@@ -694,9 +812,24 @@ fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) 
             // EFS creates a new, encrypted, read-only destination.
             let token = format!("replication-{}", world.rng.uuid());
             let kms = str_field(dest, "KmsKeyId").map(str::to_string);
-            let fs = new_file_system(world, &dest_region, &token, Vec::new(), true, kms, az, &source.performance_mode, "bursting", None, Protection::Replicating);
+            let fs = new_file_system(
+                world,
+                &dest_region,
+                &token,
+                Vec::new(),
+                true,
+                kms,
+                az,
+                &source.performance_mode,
+                "bursting",
+                None,
+                Protection::Replicating,
+            );
             let id = fs.id.clone();
-            world.region_mut(&dest_region).file_systems.insert(id.clone(), fs);
+            world
+                .region_mut(&dest_region)
+                .file_systems
+                .insert(id.clone(), fs);
             id
         }
     };
@@ -722,7 +855,11 @@ fn create_replication(world: &mut World, region: &str, raw: &str, body: &Value) 
     Ok(Reply::json(200, &out))
 }
 
-fn describe_replications(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn describe_replications(
+    world: &mut World,
+    region: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let size = page_size(req, "MaxResults", 100)?;
     let indices: Vec<usize> = match req.query_param("FileSystemId") {
         Some(raw) => {
@@ -759,7 +896,12 @@ fn describe_replications(world: &mut World, region: &str, req: &ServiceRequest) 
     Ok(Reply::json(200, &out))
 }
 
-fn delete_replication(world: &mut World, region: &str, raw: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn delete_replication(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let source_id = fs_id(world, region, raw)?;
     let local_only = match req.query_param("deletionMode") {
         None | Some("ALL_CONFIGURATIONS") => false,
@@ -792,7 +934,11 @@ fn delete_replication(world: &mut World, region: &str, raw: &str, req: &ServiceR
     if matches!(local, SideState::Deleting { .. }) {
         return Ok(Reply::empty(204));
     }
-    let peer_region = if is_source_side { rep.destination_region.clone() } else { rep.source_region.clone() };
+    let peer_region = if is_source_side {
+        rep.destination_region.clone()
+    } else {
+        rep.source_region.clone()
+    };
     if local_only && rep.source_region == rep.destination_region {
         return Err(ApiError::bad_request(
             "deletionMode LOCAL_CONFIGURATION_ONLY is not supported for a replication within one Region.",
@@ -821,12 +967,20 @@ fn delete_replication(world: &mut World, region: &str, raw: &str, req: &ServiceR
 
 // ---- mount targets --------------------------------------------------------------------
 
-fn check_security_groups(world: &mut World, region: &str, vpc_id: &str, groups: &[String]) -> Result<(), ApiError> {
+fn check_security_groups(
+    world: &mut World,
+    region: &str,
+    vpc_id: &str,
+    groups: &[String],
+) -> Result<(), ApiError> {
     if groups.len() > 5 {
         return Err(ApiError::new(
             "SecurityGroupLimitExceeded",
             400,
-            format!("A mount target can have at most 5 security groups, got {}.", groups.len()),
+            format!(
+                "A mount target can have at most 5 security groups, got {}.",
+                groups.len()
+            ),
         ));
     }
     let r = world.region_mut(region);
@@ -837,7 +991,10 @@ fn check_security_groups(world: &mut World, region: &str, vpc_id: &str, groups: 
                 return Err(ApiError::new(
                     "SecurityGroupNotFound",
                     400,
-                    format!("Security group '{g}' is in {}, not in the subnet's VPC {vpc_id}.", s.vpc_id),
+                    format!(
+                        "Security group '{g}' is in {}, not in the subnet's VPC {vpc_id}.",
+                        s.vpc_id
+                    ),
                 ))
             }
             None => {
@@ -857,10 +1014,16 @@ fn string_list(body: &Value, name: &str) -> Result<Option<Vec<String>>, ApiError
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::bad_request(format!("{name} must be a list of strings."))))
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::bad_request(format!("{name} must be a list of strings."))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(ApiError::bad_request(format!("{name} must be a list of strings."))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{name} must be a list of strings."
+        ))),
     }
 }
 
@@ -868,14 +1031,19 @@ fn create_mount_target(world: &mut World, region: &str, body: &Value) -> Result<
     let id = fs_id(world, region, required(body, "FileSystemId")?)?;
     let subnet_id = required(body, "SubnetId")?.to_string();
     if !is_hex_id(&subnet_id, "subnet-") {
-        return Err(ApiError::bad_request(format!("Invalid subnet ID '{subnet_id}'.")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid subnet ID '{subnet_id}'."
+        )));
     }
     let fs = existing_fs(world, region, &id)?.clone();
     if fs.life_cycle != LifeCycle::Available {
         return Err(ApiError::new(
             "IncorrectFileSystemLifeCycleState",
             409,
-            format!("File system '{id}' is {}, not available.", fs.life_cycle.as_str()),
+            format!(
+                "File system '{id}' is {}, not available.",
+                fs.life_cycle.as_str()
+            ),
         ));
     }
     let subnet = world
@@ -884,13 +1052,22 @@ fn create_mount_target(world: &mut World, region: &str, body: &Value) -> Result<
         .iter()
         .find(|s| s.id == subnet_id)
         .cloned()
-        .ok_or_else(|| ApiError::new("SubnetNotFound", 400, format!("Subnet '{subnet_id}' does not exist in {region}.")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                "SubnetNotFound",
+                400,
+                format!("Subnet '{subnet_id}' does not exist in {region}."),
+            )
+        })?;
     if let Some(az) = &fs.availability_zone {
         if az != &subnet.availability_zone {
             return Err(ApiError::new(
                 "AvailabilityZonesMismatch",
                 400,
-                format!("File system '{id}' is One Zone in {az}; subnet '{subnet_id}' is in {}.", subnet.availability_zone),
+                format!(
+                    "File system '{id}' is One Zone in {az}; subnet '{subnet_id}' is in {}.",
+                    subnet.availability_zone
+                ),
             ));
         }
     }
@@ -928,17 +1105,31 @@ fn create_mount_target(world: &mut World, region: &str, body: &Value) -> Result<
     let ip = match str_field(body, "IpAddress") {
         Some(ip) => {
             if !ip.starts_with(&format!("{}.", subnet.cidr_prefix)) {
-                return Err(ApiError::bad_request(format!("IP address {ip} is not in subnet '{subnet_id}'.")));
+                return Err(ApiError::bad_request(format!(
+                    "IP address {ip} is not in subnet '{subnet_id}'."
+                )));
             }
             if r.mount_targets.values().any(|m| m.ip_address == ip) {
-                return Err(ApiError::new("IpAddressInUse", 409, format!("IP address {ip} is already in use.")));
+                return Err(ApiError::new(
+                    "IpAddressInUse",
+                    409,
+                    format!("IP address {ip} is already in use."),
+                ));
             }
             ip.to_string()
         }
         None => {
-            let s = r.subnets.iter_mut().find(|s| s.id == subnet_id).expect("found above");
+            let s = r
+                .subnets
+                .iter_mut()
+                .find(|s| s.id == subnet_id)
+                .expect("found above");
             if s.next_host > 254 {
-                return Err(ApiError::new("NoFreeAddressesInSubnet", 409, format!("Subnet '{subnet_id}' has no free addresses.")));
+                return Err(ApiError::new(
+                    "NoFreeAddressesInSubnet",
+                    409,
+                    format!("Subnet '{subnet_id}' has no free addresses."),
+                ));
             }
             let ip = format!("{}.{}", s.cidr_prefix, s.next_host);
             s.next_host += 1;
@@ -958,7 +1149,10 @@ fn create_mount_target(world: &mut World, region: &str, body: &Value) -> Result<
         transition_at: Some(world.now + world.durations.mount_target_create),
     };
     let out = mt_json(world, &mt);
-    world.region_mut(region).mount_targets.insert(mt.id.clone(), mt);
+    world
+        .region_mut(region)
+        .mount_targets
+        .insert(mt.id.clone(), mt);
     Ok(Reply::json(200, &out))
 }
 
@@ -966,15 +1160,25 @@ fn mount_target_id(raw: &str) -> Result<String, ApiError> {
     if is_hex_id(raw, "fsmt-") {
         Ok(raw.to_string())
     } else {
-        Err(ApiError::bad_request(format!("Invalid mount target ID '{raw}'.")))
+        Err(ApiError::bad_request(format!(
+            "Invalid mount target ID '{raw}'."
+        )))
     }
 }
 
 fn mt_not_found(id: &str) -> ApiError {
-    ApiError::new("MountTargetNotFound", 404, format!("Mount target '{id}' does not exist."))
+    ApiError::new(
+        "MountTargetNotFound",
+        404,
+        format!("Mount target '{id}' does not exist."),
+    )
 }
 
-fn describe_mount_targets(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn describe_mount_targets(
+    world: &mut World,
+    region: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let size = page_size(req, "MaxItems", 100)?;
     let fs = req.query_param("FileSystemId");
     let mt = req.query_param("MountTargetId");
@@ -1043,24 +1247,52 @@ fn delete_mount_target(world: &mut World, region: &str, raw: &str) -> Result<Rep
     Ok(Reply::empty(204))
 }
 
-fn describe_mt_security_groups(world: &mut World, region: &str, raw: &str) -> Result<Reply, ApiError> {
+fn describe_mt_security_groups(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+) -> Result<Reply, ApiError> {
     let id = mount_target_id(raw)?;
-    let mt = world.region_mut(region).mount_targets.get(&id).ok_or_else(|| mt_not_found(&id))?;
+    let mt = world
+        .region_mut(region)
+        .mount_targets
+        .get(&id)
+        .ok_or_else(|| mt_not_found(&id))?;
     if mt.life_cycle == LifeCycle::Deleting {
-        return Err(ApiError::new("IncorrectMountTargetState", 409, format!("Mount target '{id}' is deleting.")));
+        return Err(ApiError::new(
+            "IncorrectMountTargetState",
+            409,
+            format!("Mount target '{id}' is deleting."),
+        ));
     }
-    Ok(Reply::json(200, &json!({ "SecurityGroups": mt.security_groups })))
+    Ok(Reply::json(
+        200,
+        &json!({ "SecurityGroups": mt.security_groups }),
+    ))
 }
 
-fn modify_mt_security_groups(world: &mut World, region: &str, raw: &str, body: &Value) -> Result<Reply, ApiError> {
+fn modify_mt_security_groups(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    body: &Value,
+) -> Result<Reply, ApiError> {
     let id = mount_target_id(raw)?;
     let groups = string_list(body, "SecurityGroups")?.unwrap_or_default();
-    let mt = world.region_mut(region).mount_targets.get(&id).cloned().ok_or_else(|| mt_not_found(&id))?;
+    let mt = world
+        .region_mut(region)
+        .mount_targets
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| mt_not_found(&id))?;
     if mt.life_cycle != LifeCycle::Available {
         return Err(ApiError::new(
             "IncorrectMountTargetState",
             409,
-            format!("Mount target '{id}' is {}, not available.", mt.life_cycle.as_str()),
+            format!(
+                "Mount target '{id}' is {}, not available.",
+                mt.life_cycle.as_str()
+            ),
         ));
     }
     check_security_groups(world, region, &mt.vpc_id, &groups)?;
@@ -1080,14 +1312,23 @@ fn ap_not_found(id: &str) -> ApiError {
     ApiError::new(
         "AccessPointNotFound",
         404,
-        format!("Access point '{}' does not exist.", id.trim_end_matches("@elsewhere")),
+        format!(
+            "Access point '{}' does not exist.",
+            id.trim_end_matches("@elsewhere")
+        ),
     )
 }
 
 fn validate_posix_user(v: &Value) -> Result<(), ApiError> {
-    let ok_id = |k: &str| v.get(k).and_then(Value::as_u64).is_some_and(|n| n <= 4_294_967_295);
+    let ok_id = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n <= 4_294_967_295)
+    };
     if !ok_id("Uid") || !ok_id("Gid") {
-        return Err(ApiError::bad_request("PosixUser needs Uid and Gid between 0 and 4294967295."));
+        return Err(ApiError::bad_request(
+            "PosixUser needs Uid and Gid between 0 and 4294967295.",
+        ));
     }
     Ok(())
 }
@@ -1103,8 +1344,10 @@ fn validate_root_directory(v: &Value) -> Result<(), ApiError> {
     }
     if let Some(ci) = v.get("CreationInfo") {
         let perms = ci.get("Permissions").and_then(Value::as_str).unwrap_or("");
-        let perms_ok = (3..=4).contains(&perms.len()) && perms.chars().all(|c| ('0'..='7').contains(&c));
-        let ids_ok = ci.get("OwnerUid").and_then(Value::as_u64).is_some() && ci.get("OwnerGid").and_then(Value::as_u64).is_some();
+        let perms_ok =
+            (3..=4).contains(&perms.len()) && perms.chars().all(|c| ('0'..='7').contains(&c));
+        let ids_ok = ci.get("OwnerUid").and_then(Value::as_u64).is_some()
+            && ci.get("OwnerGid").and_then(Value::as_u64).is_some();
         if !perms_ok || !ids_ok {
             return Err(ApiError::bad_request(
                 "RootDirectory CreationInfo needs OwnerUid, OwnerGid and octal Permissions such as '0755'.",
@@ -1117,7 +1360,9 @@ fn validate_root_directory(v: &Value) -> Result<(), ApiError> {
 fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<Reply, ApiError> {
     let token = required(body, "ClientToken")?.to_string();
     if token.is_empty() || token.len() > 64 {
-        return Err(ApiError::bad_request("ClientToken must be 1 to 64 characters."));
+        return Err(ApiError::bad_request(
+            "ClientToken must be 1 to 64 characters.",
+        ));
     }
     let id = fs_id(world, region, required(body, "FileSystemId")?)?;
     let posix_user = body.get("PosixUser").cloned();
@@ -1134,15 +1379,25 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
         return Err(ApiError::new(
             "IncorrectFileSystemLifeCycleState",
             409,
-            format!("File system '{id}' is {}, not available.", fs.life_cycle.as_str()),
+            format!(
+                "File system '{id}' is {}, not available.",
+                fs.life_cycle.as_str()
+            ),
         ));
     }
-    let fingerprint = serde_json::to_string(&json!([id, posix_user, root_directory, tags])).unwrap_or_default();
+    let fingerprint =
+        serde_json::to_string(&json!([id, posix_user, root_directory, tags])).unwrap_or_default();
     let r = world.region_mut(region);
     if let Some(existing) = r.access_points.values().find(|a| a.client_token == token) {
         if existing.request_fingerprint == fingerprint {
             // A retry of the same request: the same access point, never a second one.
-            let out = ap_json(world, world.region(region).and_then(|r| r.access_points.values().find(|a| a.client_token == token)).expect("found above"));
+            let out = ap_json(
+                world,
+                world
+                    .region(region)
+                    .and_then(|r| r.access_points.values().find(|a| a.client_token == token))
+                    .expect("found above"),
+            );
             return Ok(Reply::json(200, &out));
         }
         let existing_id = existing.id.clone();
@@ -1153,7 +1408,12 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
         )
         .with("AccessPointId", existing_id));
     }
-    if r.access_points.values().filter(|a| a.file_system_id == id).count() >= world.access_point_limit {
+    if r.access_points
+        .values()
+        .filter(|a| a.file_system_id == id)
+        .count()
+        >= world.access_point_limit
+    {
         return Err(ApiError::new(
             "AccessPointLimitExceeded",
             403,
@@ -1162,7 +1422,10 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
     }
     let ap_id = world.rng.id("fsap");
     let ap = AccessPoint {
-        arn: format!("arn:aws:elasticfilesystem:{region}:{}:access-point/{ap_id}", world.account_id),
+        arn: format!(
+            "arn:aws:elasticfilesystem:{region}:{}:access-point/{ap_id}",
+            world.account_id
+        ),
         id: ap_id,
         file_system_id: id,
         client_token: token,
@@ -1174,22 +1437,33 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
         request_fingerprint: fingerprint,
     };
     let out = ap_json(world, &ap);
-    world.region_mut(region).access_points.insert(ap.id.clone(), ap);
+    world
+        .region_mut(region)
+        .access_points
+        .insert(ap.id.clone(), ap);
     Ok(Reply::json(200, &out))
 }
 
-fn describe_access_points(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn describe_access_points(
+    world: &mut World,
+    region: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let size = page_size(req, "MaxResults", 100)?;
     let fs = req.query_param("FileSystemId");
     let ap = req.query_param("AccessPointId");
     if fs.is_some() && ap.is_some() {
-        return Err(ApiError::bad_request("Specify FileSystemId or AccessPointId, not both."));
+        return Err(ApiError::bad_request(
+            "Specify FileSystemId or AccessPointId, not both.",
+        ));
     }
     let filter_fs = fs.map(|raw| fs_id(world, region, raw)).transpose()?;
     if let Some(id) = &filter_fs {
         existing_fs(world, region, id)?;
     }
-    let filter_ap = ap.map(|raw| access_point_id(world, region, raw)).transpose()?;
+    let filter_ap = ap
+        .map(|raw| access_point_id(world, region, raw))
+        .transpose()?;
     let r = world.region_mut(region);
     if let Some(id) = &filter_ap {
         if !r.access_points.contains_key(id) {
@@ -1244,7 +1518,11 @@ fn resource(world: &mut World, region: &str, raw: &str) -> Result<Resource, ApiE
     }
 }
 
-fn tags_of<'a>(world: &'a mut World, region: &str, res: &Resource) -> &'a mut Vec<(String, String)> {
+fn tags_of<'a>(
+    world: &'a mut World,
+    region: &str,
+    res: &Resource,
+) -> &'a mut Vec<(String, String)> {
     let r = world.region_mut(region);
     match res {
         Resource::FileSystem(id) => &mut r.file_systems.get_mut(id).expect("checked").tags,
@@ -1252,10 +1530,17 @@ fn tags_of<'a>(world: &'a mut World, region: &str, res: &Resource) -> &'a mut Ve
     }
 }
 
-fn tag_resource(world: &mut World, region: &str, raw: &str, body: &Value) -> Result<Reply, ApiError> {
+fn tag_resource(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    body: &Value,
+) -> Result<Reply, ApiError> {
     let res = resource(world, region, raw)?;
     if body.get("Tags").is_none() {
-        return Err(ApiError::bad_request("The request is missing the required member 'Tags'."));
+        return Err(ApiError::bad_request(
+            "The request is missing the required member 'Tags'.",
+        ));
     }
     let new = parse_tags(body.get("Tags"))?;
     let tags = tags_of(world, region, &res);
@@ -1265,21 +1550,38 @@ fn tag_resource(world: &mut World, region: &str, raw: &str, body: &Value) -> Res
     Ok(Reply::empty(200))
 }
 
-fn untag_resource(world: &mut World, region: &str, raw: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn untag_resource(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let res = resource(world, region, raw)?;
-    let keys: Vec<String> = req.query_all("tagKeys").into_iter().map(str::to_string).collect();
+    let keys: Vec<String> = req
+        .query_all("tagKeys")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     if keys.is_empty() {
-        return Err(ApiError::bad_request("The request is missing the required member 'TagKeys'."));
+        return Err(ApiError::bad_request(
+            "The request is missing the required member 'TagKeys'.",
+        ));
     }
     tags_of(world, region, &res).retain(|(k, _)| !keys.contains(k));
     Ok(Reply::empty(200))
 }
 
-fn list_tags(world: &mut World, region: &str, raw: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+fn list_tags(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
     let res = resource(world, region, raw)?;
     let size = page_size(req, "MaxResults", 100)?;
     let tags = tags_of(world, region, &res).clone();
-    let items: Vec<(String, (String, String))> = tags.into_iter().map(|t| (t.0.clone(), t)).collect();
+    let items: Vec<(String, (String, String))> =
+        tags.into_iter().map(|t| (t.0.clone(), t)).collect();
     let (page, next) = paginate(items, req.query_param("NextToken"), size)?;
     let mut out = json!({ "Tags": tags_json(&page) });
     if let Some(n) = next {

@@ -32,7 +32,11 @@ impl ApiError {
     }
 
     pub fn file_system_not_found(id: &str) -> Self {
-        Self::new("FileSystemNotFound", 404, format!("File system '{id}' does not exist."))
+        Self::new(
+            "FileSystemNotFound",
+            404,
+            format!("File system '{id}' does not exist."),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

@@ -127,7 +127,10 @@ mod tests {
 
     #[test]
     fn bucket_allows_burst_then_refuses() {
-        let mut b = TokenBucket::new(Throttle { rate: 0.001, burst: 3.0 });
+        let mut b = TokenBucket::new(Throttle {
+            rate: 0.001,
+            burst: 3.0,
+        });
         assert!(b.try_take() && b.try_take() && b.try_take());
         assert!(!b.try_take());
     }
@@ -135,13 +138,17 @@ mod tests {
     #[test]
     fn null_throttle_switches_it_off() {
         let mut f = RegionFaults::default();
-        let on: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","throttle":{"rate":5,"burst":5}}"#).unwrap();
+        let on: FaultUpdate =
+            serde_json::from_str(r#"{"region":"us-east-1","throttle":{"rate":5,"burst":5}}"#)
+                .unwrap();
         f.apply(&on).unwrap();
         assert!(f.throttle.is_some());
-        let off: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","throttle":null}"#).unwrap();
+        let off: FaultUpdate =
+            serde_json::from_str(r#"{"region":"us-east-1","throttle":null}"#).unwrap();
         f.apply(&off).unwrap();
         assert!(f.throttle.is_none() && f.bucket.is_none());
-        let bad: FaultUpdate = serde_json::from_str(r#"{"region":"us-east-1","error_rate":2}"#).unwrap();
+        let bad: FaultUpdate =
+            serde_json::from_str(r#"{"region":"us-east-1","error_rate":2}"#).unwrap();
         assert!(f.apply(&bad).is_err());
     }
 }

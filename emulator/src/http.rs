@@ -7,6 +7,8 @@ pub struct ServiceRequest<'a> {
     pub query: Vec<(String, String)>,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+    /// Also sent as `x-amzn-RequestId`; Query services repeat it in the body.
+    pub request_id: &'a str,
 }
 
 impl ServiceRequest<'_> {

@@ -89,7 +89,11 @@ async fn main() -> ExitCode {
             };
             let config = EmulatorConfig {
                 seed,
-                clock: if manual_clock { ClockMode::Manual } else { ClockMode::Scaled { scale: time_scale } },
+                clock: if manual_clock {
+                    ClockMode::Manual
+                } else {
+                    ClockMode::Scaled { scale: time_scale }
+                },
                 start_time: None,
                 rng_seed,
                 lambda_endpoint,

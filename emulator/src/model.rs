@@ -86,7 +86,11 @@ impl FileSystem {
 
     pub fn size_bytes(&self) -> u64 {
         // Every file system carries a small amount of metadata, as EFS reports 6 KiB for an empty one.
-        6144 + self.files.values().map(|f| f.content.len() as u64).sum::<u64>()
+        6144 + self
+            .files
+            .values()
+            .map(|f| f.content.len() as u64)
+            .sum::<u64>()
     }
 }
 
@@ -481,9 +485,15 @@ impl World {
             }
         };
         for r in self.regions.values() {
-            r.file_systems.values().for_each(|f| consider(f.transition_at));
-            r.mount_targets.values().for_each(|m| consider(m.transition_at));
-            r.access_points.values().for_each(|a| consider(a.transition_at));
+            r.file_systems
+                .values()
+                .for_each(|f| consider(f.transition_at));
+            r.mount_targets
+                .values()
+                .for_each(|m| consider(m.transition_at));
+            r.access_points
+                .values()
+                .for_each(|a| consider(a.transition_at));
         }
         for rep in &self.replications {
             for side in [rep.source_side, rep.destination_side] {
@@ -506,25 +516,33 @@ impl World {
         let now = self.now;
         for region in self.regions.values_mut() {
             for fs in region.file_systems.values_mut() {
-                if fs.transition_at.is_some_and(|t| t <= now) && fs.life_cycle == LifeCycle::Creating {
+                if fs.transition_at.is_some_and(|t| t <= now)
+                    && fs.life_cycle == LifeCycle::Creating
+                {
                     fs.life_cycle = LifeCycle::Available;
                     fs.transition_at = None;
                 }
             }
-            region
-                .file_systems
-                .retain(|_, fs| !(fs.life_cycle == LifeCycle::Deleting && fs.transition_at.is_some_and(|t| t <= now)));
+            region.file_systems.retain(|_, fs| {
+                !(fs.life_cycle == LifeCycle::Deleting
+                    && fs.transition_at.is_some_and(|t| t <= now))
+            });
             for mt in region.mount_targets.values_mut() {
-                if mt.transition_at.is_some_and(|t| t <= now) && mt.life_cycle == LifeCycle::Creating {
+                if mt.transition_at.is_some_and(|t| t <= now)
+                    && mt.life_cycle == LifeCycle::Creating
+                {
                     mt.life_cycle = LifeCycle::Available;
                     mt.transition_at = None;
                 }
             }
-            region
-                .mount_targets
-                .retain(|_, mt| !(mt.life_cycle == LifeCycle::Deleting && mt.transition_at.is_some_and(|t| t <= now)));
+            region.mount_targets.retain(|_, mt| {
+                !(mt.life_cycle == LifeCycle::Deleting
+                    && mt.transition_at.is_some_and(|t| t <= now))
+            });
             for ap in region.access_points.values_mut() {
-                if ap.transition_at.is_some_and(|t| t <= now) && ap.life_cycle == LifeCycle::Creating {
+                if ap.transition_at.is_some_and(|t| t <= now)
+                    && ap.life_cycle == LifeCycle::Creating
+                {
                     ap.life_cycle = LifeCycle::Available;
                     ap.transition_at = None;
                 }
@@ -553,18 +571,27 @@ impl World {
                 if let SideState::Deleting { done_at } = rep.destination_side {
                     if done_at <= now {
                         rep.destination_side = SideState::Gone;
-                        promoted = Some((rep.destination_region.clone(), rep.destination_file_system_id.clone()));
+                        promoted = Some((
+                            rep.destination_region.clone(),
+                            rep.destination_file_system_id.clone(),
+                        ));
                     }
                 }
                 if rep.source_side == SideState::Gone && rep.destination_side == SideState::Gone {
                     finished.push(i);
-                } else if rep.source_side == SideState::Gone || rep.destination_side == SideState::Gone {
+                } else if rep.source_side == SideState::Gone
+                    || rep.destination_side == SideState::Gone
+                {
                     rep.orphaned = true;
                 }
             }
             if let Some((region, fs_id)) = promoted {
                 // Only once the destination's side is gone is the replica writable again.
-                if let Some(fs) = self.regions.get_mut(&region).and_then(|r| r.file_systems.get_mut(&fs_id)) {
+                if let Some(fs) = self
+                    .regions
+                    .get_mut(&region)
+                    .and_then(|r| r.file_systems.get_mut(&fs_id))
+                {
                     fs.protection = Protection::Enabled;
                 }
             }
@@ -601,8 +628,15 @@ impl World {
             if let (true, Some(sync)) = (ok, sync) {
                 rep.last_replicated = Some(sync.started_at);
                 rep.next_sync_at = rep.next_sync_at.max(now);
-                let (region, fs_id) = (rep.destination_region.clone(), rep.destination_file_system_id.clone());
-                if let Some(fs) = self.regions.get_mut(&region).and_then(|r| r.file_systems.get_mut(&fs_id)) {
+                let (region, fs_id) = (
+                    rep.destination_region.clone(),
+                    rep.destination_file_system_id.clone(),
+                );
+                if let Some(fs) = self
+                    .regions
+                    .get_mut(&region)
+                    .and_then(|r| r.file_systems.get_mut(&fs_id))
+                {
                     // EFS makes the destination match the source: added, changed and removed files.
                     fs.files = sync.snapshot;
                 }

@@ -57,7 +57,10 @@ impl EmulatorConfig {
 pub struct Shared {
     world: Mutex<World>,
     clock: Mutex<Clock>,
-    http: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
 }
 
 impl Shared {
@@ -80,7 +83,10 @@ impl Shared {
 
     /// Moves emulated time forward and runs what falls due, then delivers SNS messages.
     pub fn advance(&self, seconds: f64) {
-        self.clock.lock().unwrap_or_else(|p| p.into_inner()).advance(seconds);
+        self.clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .advance(seconds);
         let outbox = {
             let mut w = self.world();
             std::mem::take(&mut w.outbox)
@@ -95,18 +101,31 @@ impl Shared {
 
     /// Sets a replication fault on the configuration `file_system_id` (source or
     /// destination) takes part in.
-    pub fn set_replication_fault(&self, file_system_id: &str, fault: ReplicationFault) -> Result<(), String> {
+    pub fn set_replication_fault(
+        &self,
+        file_system_id: &str,
+        fault: ReplicationFault,
+    ) -> Result<(), String> {
         let mut w = self.world();
         let rep = w
             .replications
             .iter_mut()
-            .find(|r| r.source_file_system_id == file_system_id || r.destination_file_system_id == file_system_id)
+            .find(|r| {
+                r.source_file_system_id == file_system_id
+                    || r.destination_file_system_id == file_system_id
+            })
             .ok_or_else(|| format!("no replication configuration involves {file_system_id}"))?;
         rep.fault = fault;
         Ok(())
     }
 
-    pub fn write(&self, region: &str, fs_id: &str, path: &str, content: &str) -> Result<WriteRecord, String> {
+    pub fn write(
+        &self,
+        region: &str,
+        fs_id: &str,
+        path: &str,
+        content: &str,
+    ) -> Result<WriteRecord, String> {
         self.world().write(region, fs_id, path, content)
     }
 
@@ -140,12 +159,20 @@ impl Shared {
                     .header("x-amz-invocation-type", "Event")
                     .body(Full::new(Bytes::from(d.payload)));
                 let result = match request {
-                    Ok(r) => client.request(r).await.map(|resp| resp.status().as_u16()).map_err(|e| e.to_string()),
+                    Ok(r) => client
+                        .request(r)
+                        .await
+                        .map(|resp| resp.status().as_u16())
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 match result {
-                    Ok(status) if status < 300 => tracing::debug!(%url, status, "delivered SNS message to Lambda"),
-                    Ok(status) => tracing::warn!(%url, status, "Lambda endpoint refused SNS delivery"),
+                    Ok(status) if status < 300 => {
+                        tracing::debug!(%url, status, "delivered SNS message to Lambda")
+                    }
+                    Ok(status) => {
+                        tracing::warn!(%url, status, "Lambda endpoint refused SNS delivery")
+                    }
                     Err(e) => tracing::warn!(%url, error = %e, "SNS delivery to Lambda failed"),
                 }
             });
@@ -177,16 +204,25 @@ impl Drop for EmulatorHandle {
 }
 
 /// Starts the emulator on `addr` (port 0 picks a free port).
-pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<EmulatorHandle, EmulatorError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| EmulatorError::Bind {
-        addr: addr.to_string(),
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
-        addr: addr.to_string(),
-        source,
-    })?;
-    let start = config.start_time.unwrap_or_else(crate::clock::wall_clock_now);
+pub async fn start(
+    config: EmulatorConfig,
+    addr: SocketAddr,
+) -> Result<EmulatorHandle, EmulatorError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let start = config
+        .start_time
+        .unwrap_or_else(crate::clock::wall_clock_now);
     let mut world = World::new(&config.seed, start, config.rng_seed);
     world.lambda_endpoint = config.lambda_endpoint;
     let shared = Arc::new(Shared {
@@ -253,8 +289,11 @@ pub fn credential_scope(authorization: &str) -> Option<(String, String)> {
     }
 }
 
-fn to_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
+fn to_response(reply: Reply, request_id: &str, now: f64) -> Response<Full<Bytes>> {
     let mut builder = Response::builder().status(reply.status);
+    // Emulated time, so clients that follow the server's clock see the emulator's.
+    let date = std::time::UNIX_EPOCH + Duration::from_secs_f64(now.max(0.0));
+    builder = builder.header("date", httpdate::fmt_http_date(date));
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
@@ -277,7 +316,7 @@ impl std::error::Error for Dropped {}
 
 enum Service {
     Efs,
-    CloudWatch,
+    CloudWatch(cloudwatch::Protocol),
     Sns,
 }
 
@@ -285,16 +324,16 @@ impl Service {
     fn name(&self) -> &'static str {
         match self {
             Service::Efs => "elasticfilesystem",
-            Service::CloudWatch => "monitoring",
+            Service::CloudWatch(_) => "monitoring",
             Service::Sns => "sns",
         }
     }
 
-    fn error_reply(&self, err: &ApiError) -> Reply {
+    fn error_reply(&self, err: &ApiError, request_id: &str) -> Reply {
         match self {
             Service::Efs => efs::error_reply(err),
-            Service::CloudWatch => cloudwatch::error_reply(err),
-            Service::Sns => sns::error_reply(err),
+            Service::CloudWatch(p) => cloudwatch::error_reply(err, *p),
+            Service::Sns => sns::error_reply(err, request_id),
         }
     }
 
@@ -307,8 +346,12 @@ impl Service {
 
     fn internal(&self) -> ApiError {
         match self {
-            Service::Efs => ApiError::internal("We encountered an internal error. Please try again."),
-            Service::CloudWatch => ApiError::new("InternalServiceError", 500, "Internal service error."),
+            Service::Efs => {
+                ApiError::internal("We encountered an internal error. Please try again.")
+            }
+            Service::CloudWatch(_) => {
+                ApiError::new("InternalServiceError", 500, "Internal service error.")
+            }
             Service::Sns => ApiError::new("InternalError", 500, "Internal error."),
         }
     }
@@ -321,7 +364,10 @@ enum Gate {
     ServerError,
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -332,23 +378,36 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     let method = parts.method.as_str().to_string();
     if path.starts_with("/_emulator") {
         let reply = control::handle(&shared, &method, &path, &query, &body);
-        return Ok(to_response(reply, "control"));
+        return Ok(to_response(reply, "control", shared.now()));
     }
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let auth = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str()).unwrap_or("");
+    let auth = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let Some((region, service_name)) = credential_scope(auth) else {
-        let err = ApiError::new("MissingAuthenticationTokenException", 403, "Missing Authentication Token");
+        let err = ApiError::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        );
         let mut reply = Reply::json(403, &serde_json::json!({"message": err.message}));
         reply.headers.push(("x-amzn-ErrorType".into(), err.code));
-        return Ok(to_response(reply, "none"));
+        return Ok(to_response(reply, "none", shared.now()));
     };
     let service = match service_name.as_str() {
         "elasticfilesystem" => Service::Efs,
-        "monitoring" => Service::CloudWatch,
+        "monitoring" => Service::CloudWatch(cloudwatch::protocol(&headers)),
         "sns" => Service::Sns,
         other => {
             let err = ApiError::new(
@@ -356,7 +415,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
                 400,
                 format!("The emulator serves elasticfilesystem, monitoring and sns, not {other}."),
             );
-            return Ok(to_response(efs::error_reply(&err), "none"));
+            return Ok(to_response(efs::error_reply(&err), "none", shared.now()));
         }
     };
     let (operation, mutating) = match service {
@@ -364,7 +423,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             let (op, m) = efs::operation(&method, &path);
             (op.to_string(), m)
         }
-        Service::CloudWatch => cloudwatch::operation(&path),
+        Service::CloudWatch(_) => cloudwatch::operation(&path, &headers),
         Service::Sns => sns::operation(&body),
     };
     let (gate, latency_ms) = {
@@ -421,12 +480,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Gate::Throttled => {
             let err = service.throttled();
             log(&mut shared.world(), err.status, Some(err.code.clone()));
-            service.error_reply(&err)
+            service.error_reply(&err, &request_id)
         }
         Gate::ServerError => {
             let err = service.internal();
             log(&mut shared.world(), err.status, Some(err.code.clone()));
-            service.error_reply(&err)
+            service.error_reply(&err, &request_id)
         }
         Gate::Pass => {
             let service_req = ServiceRequest {
@@ -435,11 +494,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
                 query,
                 headers: &headers,
                 body: &body,
+                request_id: &request_id,
             };
             let mut w = shared.world();
             let result = match service {
                 Service::Efs => efs::handle(&mut w, &region, &service_req),
-                Service::CloudWatch => cloudwatch::handle(&mut w, &region, &service_req),
+                Service::CloudWatch(_) => cloudwatch::handle(&mut w, &region, &service_req),
                 Service::Sns => sns::handle(&mut w, &region, &service_req),
             };
             match result {
@@ -449,14 +509,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
                 }
                 Err(err) => {
                     log(&mut w, err.status, Some(err.code.clone()));
-                    service.error_reply(&err)
+                    service.error_reply(&err, &request_id)
                 }
             }
         }
     };
     let outbox = std::mem::take(&mut shared.world().outbox);
     shared.deliver(outbox);
-    Ok(to_response(reply, &request_id))
+    Ok(to_response(reply, &request_id, shared.now()))
 }
 
 #[cfg(test)]
@@ -471,6 +531,9 @@ mod tests {
             Some(("us-west-2".to_string(), "elasticfilesystem".to_string()))
         );
         assert_eq!(credential_scope("Bearer x"), None);
-        assert_eq!(credential_scope("AWS4-HMAC-SHA256 Credential=AKID/20261121//sns/aws4_request"), None);
+        assert_eq!(
+            credential_scope("AWS4-HMAC-SHA256 Credential=AKID/20261121//sns/aws4_request"),
+            None
+        );
     }
 }

@@ -85,13 +85,18 @@ fn xml_reply(action: &str, result: &str, request_id: &str) -> Reply {
     }
 }
 
-pub fn error_reply(err: &ApiError) -> Reply {
-    let fault = if err.status >= 500 { "Receiver" } else { "Sender" };
+pub fn error_reply(err: &ApiError, request_id: &str) -> Reply {
+    let fault = if err.status >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    };
     let body = format!(
         "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error>\
-         <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>",
+         <RequestId>{}</RequestId></ErrorResponse>",
         xml_escape(&err.code),
-        xml_escape(&err.message)
+        xml_escape(&err.message),
+        xml_escape(request_id)
     );
     Reply {
         status: err.status,
@@ -112,7 +117,10 @@ struct Params(Vec<(String, String)>);
 
 impl Params {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn required(&self, name: &str) -> Result<&str, ApiError> {
@@ -141,7 +149,7 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         .collect();
     pairs.extend(req.query.iter().cloned());
     let p = Params(pairs);
-    let request_id = world.rng.uuid();
+    let request_id = req.request_id.to_string();
     let action = p.get("Action").unwrap_or("").to_string();
     world.region_mut(region);
     match action.as_str() {
@@ -150,7 +158,11 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         "Publish" => publish(world, region, &p, &request_id),
         "ListSubscriptionsByTopic" => list_subscriptions(world, region, &p, &request_id),
         "ListTopics" => list_topics(world, region, &request_id),
-        "" => Err(ApiError::new("MissingAction", 400, "The request has no Action parameter.")),
+        "" => Err(ApiError::new(
+            "MissingAction",
+            400,
+            "The request has no Action parameter.",
+        )),
         other => Err(ApiError::new(
             "InvalidAction",
             400,
@@ -159,10 +171,20 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
     }
 }
 
-fn create_topic(world: &mut World, region: &str, p: &Params, request_id: &str) -> Result<Reply, ApiError> {
+fn create_topic(
+    world: &mut World,
+    region: &str,
+    p: &Params,
+    request_id: &str,
+) -> Result<Reply, ApiError> {
     let name = p.required("Name")?;
     let base = name.strip_suffix(".fifo").unwrap_or(name);
-    if base.is_empty() || name.len() > 256 || !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if base.is_empty()
+        || name.len() > 256
+        || !base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(invalid(format!(
             "Invalid parameter: Topic Name '{name}': use 1 to 256 letters, digits, hyphens and underscores."
         )));
@@ -175,12 +197,18 @@ fn create_topic(world: &mut World, region: &str, p: &Params, request_id: &str) -
         name: name.to_string(),
         attributes,
     });
-    Ok(xml_reply("CreateTopic", &format!("<TopicArn>{}</TopicArn>", xml_escape(&arn)), request_id))
+    Ok(xml_reply(
+        "CreateTopic",
+        &format!("<TopicArn>{}</TopicArn>", xml_escape(&arn)),
+        request_id,
+    ))
 }
 
 fn topic_in<'a>(world: &'a mut World, region: &str, arn: &str) -> Result<&'a Topic, ApiError> {
     if !arn.starts_with("arn:aws:sns:") {
-        return Err(invalid(format!("Invalid parameter: TopicArn '{arn}' is not an SNS topic ARN.")));
+        return Err(invalid(format!(
+            "Invalid parameter: TopicArn '{arn}' is not an SNS topic ARN."
+        )));
     }
     world
         .region_mut(region)
@@ -189,20 +217,34 @@ fn topic_in<'a>(world: &'a mut World, region: &str, arn: &str) -> Result<&'a Top
         .ok_or_else(|| not_found(format!("Topic does not exist: {arn}")))
 }
 
-fn subscribe(world: &mut World, region: &str, p: &Params, request_id: &str) -> Result<Reply, ApiError> {
+fn subscribe(
+    world: &mut World,
+    region: &str,
+    p: &Params,
+    request_id: &str,
+) -> Result<Reply, ApiError> {
     let topic_arn = p.required("TopicArn")?.to_string();
     let protocol = p.required("Protocol")?.to_string();
     let endpoint = p.get("Endpoint").unwrap_or("").to_string();
     topic_in(world, region, &topic_arn)?;
     match protocol.as_str() {
         "lambda" if !endpoint.starts_with("arn:aws:lambda:") => {
-            return Err(invalid(format!("Invalid parameter: Lambda endpoint '{endpoint}' must be a function ARN.")))
+            return Err(invalid(format!(
+                "Invalid parameter: Lambda endpoint '{endpoint}' must be a function ARN."
+            )))
         }
         "email" | "email-json" if !endpoint.contains('@') => {
-            return Err(invalid(format!("Invalid parameter: Email address '{endpoint}'.")))
+            return Err(invalid(format!(
+                "Invalid parameter: Email address '{endpoint}'."
+            )))
         }
-        "lambda" | "email" | "email-json" | "sqs" | "http" | "https" | "sms" | "application" | "firehose" => {}
-        other => return Err(invalid(format!("Invalid parameter: Amazon SNS does not support protocol '{other}'."))),
+        "lambda" | "email" | "email-json" | "sqs" | "http" | "https" | "sms" | "application"
+        | "firehose" => {}
+        other => {
+            return Err(invalid(format!(
+                "Invalid parameter: Amazon SNS does not support protocol '{other}'."
+            )))
+        }
     }
     let r = world.region_mut(region);
     let existing = r
@@ -232,10 +274,19 @@ fn subscribe(world: &mut World, region: &str, p: &Params, request_id: &str) -> R
     } else {
         arn
     };
-    Ok(xml_reply("Subscribe", &format!("<SubscriptionArn>{}</SubscriptionArn>", xml_escape(&shown)), request_id))
+    Ok(xml_reply(
+        "Subscribe",
+        &format!("<SubscriptionArn>{}</SubscriptionArn>", xml_escape(&shown)),
+        request_id,
+    ))
 }
 
-fn publish(world: &mut World, region: &str, p: &Params, request_id: &str) -> Result<Reply, ApiError> {
+fn publish(
+    world: &mut World,
+    region: &str,
+    p: &Params,
+    request_id: &str,
+) -> Result<Reply, ApiError> {
     let topic_arn = p
         .get("TopicArn")
         .or_else(|| p.get("TargetArn"))
@@ -246,7 +297,9 @@ fn publish(world: &mut World, region: &str, p: &Params, request_id: &str) -> Res
         return Err(invalid("Invalid parameter: Empty message."));
     }
     if message.len() > 262_144 {
-        return Err(invalid("Invalid parameter: Message too long (over 256 KB)."));
+        return Err(invalid(
+            "Invalid parameter: Message too long (over 256 KB).",
+        ));
     }
     let subject = p.get("Subject");
     if let Some(s) = subject {
@@ -259,14 +312,26 @@ fn publish(world: &mut World, region: &str, p: &Params, request_id: &str) -> Res
     }
     topic_in(world, region, &topic_arn)?;
     let id = publish_internal(world, &topic_arn, subject, message)?;
-    Ok(xml_reply("Publish", &format!("<MessageId>{id}</MessageId>"), request_id))
+    Ok(xml_reply(
+        "Publish",
+        &format!("<MessageId>{id}</MessageId>"),
+        request_id,
+    ))
 }
 
 /// Publishes to a topic (by ARN, in the ARN's Region) and fans out to its
 /// subscribers. Used by Publish and by alarm actions.
-pub fn publish_internal(world: &mut World, topic_arn: &str, subject: Option<&str>, message: &str) -> Result<String, ApiError> {
+pub fn publish_internal(
+    world: &mut World,
+    topic_arn: &str,
+    subject: Option<&str>,
+    message: &str,
+) -> Result<String, ApiError> {
     let region = topic_arn.split(':').nth(3).unwrap_or("").to_string();
-    if !world.region(&region).is_some_and(|r| r.topics.contains_key(topic_arn)) {
+    if !world
+        .region(&region)
+        .is_some_and(|r| r.topics.contains_key(topic_arn))
+    {
         return Err(not_found(format!("Topic does not exist: {topic_arn}")));
     }
     let message_id = world.rng.uuid();
@@ -319,7 +384,12 @@ pub fn publish_internal(world: &mut World, topic_arn: &str, subject: Option<&str
     Ok(message_id)
 }
 
-fn list_subscriptions(world: &mut World, region: &str, p: &Params, request_id: &str) -> Result<Reply, ApiError> {
+fn list_subscriptions(
+    world: &mut World,
+    region: &str,
+    p: &Params,
+    request_id: &str,
+) -> Result<Reply, ApiError> {
     let topic_arn = p.required("TopicArn")?.to_string();
     topic_in(world, region, &topic_arn)?;
     let account = world.account_id.clone();
@@ -354,5 +424,9 @@ fn list_topics(world: &mut World, region: &str, request_id: &str) -> Result<Repl
         .keys()
         .map(|arn| format!("<member><TopicArn>{}</TopicArn></member>", xml_escape(arn)))
         .collect();
-    Ok(xml_reply("ListTopics", &format!("<Topics>{members}</Topics>"), request_id))
+    Ok(xml_reply(
+        "ListTopics",
+        &format!("<Topics>{members}</Topics>"),
+        request_id,
+    ))
 }

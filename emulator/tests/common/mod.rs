@@ -14,9 +14,12 @@ pub const EAST: &str = "us-east-1";
 pub const WEST: &str = "us-west-2";
 
 pub async fn emulator() -> EmulatorHandle {
-    start(EmulatorConfig::manual(), "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("emulator starts")
+    start(
+        EmulatorConfig::manual(),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("emulator starts")
 }
 
 fn creds() -> Credentials {
@@ -27,7 +30,12 @@ pub fn efs(emu: &EmulatorHandle, region: &str) -> aws_sdk_efs::Client {
     efs_with(emu, region, 1, None)
 }
 
-pub fn efs_with(emu: &EmulatorHandle, region: &str, attempts: u32, timeout: Option<Duration>) -> aws_sdk_efs::Client {
+pub fn efs_with(
+    emu: &EmulatorHandle,
+    region: &str,
+    attempts: u32,
+    timeout: Option<Duration>,
+) -> aws_sdk_efs::Client {
     let mut timeouts = TimeoutConfig::builder();
     if let Some(t) = timeout {
         timeouts = timeouts.operation_attempt_timeout(t);
@@ -133,27 +141,45 @@ pub struct FakeLambda {
 pub async fn fake_lambda() -> FakeLambda {
     use http_body_util::{BodyExt, Full};
     use hyper_util::rt::TokioIo;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let invocations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen = invocations.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let seen = seen.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        seen.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned()));
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder().status(202).body(Full::new(bytes::Bytes::new())).unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let seen = seen.clone();
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            seen.lock()
+                                .unwrap()
+                                .push((path, String::from_utf8_lossy(&body).into_owned()));
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(202)
+                                    .body(Full::new(bytes::Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });

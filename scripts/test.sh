@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, every Rust test tier, then the
+# conformance tier (boto3 and the AWS CLI against the emulator).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# One build cache outside the clone, reused across clones and CI runs.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/efs-dr/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo build (binaries used by the end-to-end and conformance tiers)"
+cargo build --workspace --bins --locked
+step "cargo test"
+cargo test --workspace --locked
+step "conformance: boto3 and the AWS CLI against the emulator"
+EFS_DR_EMULATOR_BIN="$CARGO_TARGET_DIR/debug/efs-dr-emulator" scripts/conformance.sh

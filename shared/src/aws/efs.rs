@@ -1,0 +1,278 @@
+//! The `Efs` port over aws-sdk-efs.
+
+use super::aws_error;
+use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::model::{DeletionMode, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationStatus};
+use crate::ports::{AwsResult, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs};
+use aws_sdk_efs::error::ProvideErrorMetadata;
+use aws_sdk_efs::types as t;
+use aws_sdk_efs::Client;
+
+#[derive(Clone)]
+pub struct EfsClient {
+    client: Client,
+    region: RegionName,
+}
+
+impl EfsClient {
+    pub fn new(client: Client, region: RegionName) -> Self {
+        EfsClient { client, region }
+    }
+
+    pub fn sdk(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn protection(p: Option<&t::FileSystemProtectionDescription>) -> Protection {
+    match p.and_then(|p| p.replication_overwrite_protection()) {
+        Some(t::ReplicationOverwriteProtection::Disabled) => Protection::Disabled,
+        Some(t::ReplicationOverwriteProtection::Replicating) => Protection::Replicating,
+        _ => Protection::Enabled,
+    }
+}
+
+fn file_system(region: &RegionName, d: &t::FileSystemDescription) -> Option<FileSystem> {
+    Some(FileSystem {
+        id: FileSystemId::parse(d.file_system_id()).ok()?,
+        region: region.clone(),
+        arn: d.file_system_arn().unwrap_or_default().to_string(),
+        life_cycle: LifeCycle::parse(d.life_cycle_state().as_str()),
+        protection: protection(d.file_system_protection()),
+        name: d.name().map(str::to_string),
+        tags: d.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        mount_target_count: d.number_of_mount_targets(),
+    })
+}
+
+fn replication(d: &t::ReplicationConfigurationDescription) -> Option<Replication> {
+    let dest = d.destinations().first()?;
+    Some(Replication {
+        source_file_system_id: FileSystemId::parse(d.source_file_system_id()).ok()?,
+        source_region: RegionName::parse(d.source_file_system_region()).ok()?,
+        destination_file_system_id: FileSystemId::parse(dest.file_system_id()).ok()?,
+        destination_region: RegionName::parse(dest.region()).ok()?,
+        status: ReplicationStatus::parse(dest.status().as_str()),
+        status_message: dest.status_message().map(str::to_string),
+        last_replicated: dest.last_replicated_timestamp().map(|t| t.as_secs_f64()),
+    })
+}
+
+fn mount_target(d: &t::MountTargetDescription) -> Option<MountTarget> {
+    Some(MountTarget {
+        id: d.mount_target_id().to_string(),
+        file_system_id: FileSystemId::parse(d.file_system_id()).ok()?,
+        subnet_id: d.subnet_id().to_string(),
+        availability_zone: d.availability_zone_name().map(str::to_string),
+        ip_address: d.ip_address().map(str::to_string),
+        life_cycle: LifeCycle::parse(d.life_cycle_state().as_str()),
+    })
+}
+
+impl Efs for EfsClient {
+    fn region(&self) -> &RegionName {
+        &self.region
+    }
+
+    async fn describe_file_system(&self, id: &FileSystemId) -> AwsResult<Option<FileSystem>> {
+        match self.client.describe_file_systems().file_system_id(id.as_str()).send().await {
+            Ok(out) => Ok(out.file_systems().first().and_then(|d| file_system(&self.region, d))),
+            Err(e) if e.code() == Some("FileSystemNotFound") => Ok(None),
+            Err(e) => Err(aws_error("DescribeFileSystems", &self.region, &e)),
+        }
+    }
+
+    async fn list_file_systems(&self) -> AwsResult<Vec<FileSystem>> {
+        let mut out = Vec::new();
+        let mut pages = self.client.describe_file_systems().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeFileSystems", &self.region, &e))?;
+            out.extend(page.file_systems().iter().filter_map(|d| file_system(&self.region, d)));
+        }
+        Ok(out)
+    }
+
+    async fn describe_replication(&self, id: &FileSystemId) -> AwsResult<Option<Replication>> {
+        match self.client.describe_replication_configurations().file_system_id(id.as_str()).send().await {
+            Ok(out) => Ok(out.replications().first().and_then(replication)),
+            Err(e) if e.code() == Some("ReplicationNotFound") => Ok(None),
+            Err(e) => Err(aws_error("DescribeReplicationConfigurations", &self.region, &e)),
+        }
+    }
+
+    async fn list_replications(&self) -> AwsResult<Vec<Replication>> {
+        let mut out = Vec::new();
+        let mut pages = self.client.describe_replication_configurations().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeReplicationConfigurations", &self.region, &e))?;
+            out.extend(page.replications().iter().filter_map(replication));
+        }
+        Ok(out)
+    }
+
+    async fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> AwsResult<DeleteOutcome> {
+        let mode = match mode {
+            DeletionMode::AllConfigurations => t::DeletionMode::AllConfigurations,
+            DeletionMode::LocalConfigurationOnly => t::DeletionMode::LocalConfigurationOnly,
+        };
+        match self
+            .client
+            .delete_replication_configuration()
+            .source_file_system_id(source.as_str())
+            .deletion_mode(mode)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(DeleteOutcome::Accepted),
+            Err(e) if e.code() == Some("ReplicationNotFound") => Ok(DeleteOutcome::NotFound),
+            Err(e) => Err(aws_error("DeleteReplicationConfiguration", &self.region, &e)),
+        }
+    }
+
+    async fn create_replication(
+        &self,
+        source: &FileSystemId,
+        destination_region: &RegionName,
+        destination: Option<&FileSystemId>,
+    ) -> AwsResult<CreateReplicationOutcome> {
+        let dest = t::DestinationToCreate::builder()
+            .region(destination_region.as_str())
+            .set_file_system_id(destination.map(|d| d.to_string()))
+            .build();
+        match self
+            .client
+            .create_replication_configuration()
+            .source_file_system_id(source.as_str())
+            .destinations(dest)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let described = t::ReplicationConfigurationDescription::builder()
+                    .source_file_system_id(out.source_file_system_id())
+                    .source_file_system_region(out.source_file_system_region())
+                    .set_destinations(Some(out.destinations().to_vec()))
+                    .source_file_system_arn(out.source_file_system_arn())
+                    .original_source_file_system_arn(out.original_source_file_system_arn())
+                    .creation_time(out.creation_time().to_owned())
+                    .build();
+                match described.ok().as_ref().and_then(replication) {
+                    Some(r) => Ok(CreateReplicationOutcome::Created(r)),
+                    None => Ok(CreateReplicationOutcome::AlreadyExists(
+                        "created, but the answer could not be read; re-read the configuration".into(),
+                    )),
+                }
+            }
+            Err(e) if e.code() == Some("ReplicationAlreadyExists") => {
+                Ok(CreateReplicationOutcome::AlreadyExists(e.message().unwrap_or_default().to_string()))
+            }
+            Err(e) => Err(aws_error("CreateReplicationConfiguration", &self.region, &e)),
+        }
+    }
+
+    async fn update_protection(&self, id: &FileSystemId, protection: Protection) -> AwsResult<()> {
+        let p = match protection {
+            Protection::Enabled => t::ReplicationOverwriteProtection::Enabled,
+            Protection::Disabled => t::ReplicationOverwriteProtection::Disabled,
+            Protection::Replicating => t::ReplicationOverwriteProtection::Replicating,
+        };
+        self.client
+            .update_file_system_protection()
+            .file_system_id(id.as_str())
+            .replication_overwrite_protection(p)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("UpdateFileSystemProtection", &self.region, &e))
+    }
+
+    async fn tag_file_system(&self, id: &FileSystemId, tags: &[(String, String)]) -> AwsResult<()> {
+        let tags: Vec<t::Tag> = tags.iter().filter_map(|(k, v)| t::Tag::builder().key(k).value(v).build().ok()).collect();
+        self.client
+            .tag_resource()
+            .resource_id(id.as_str())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("TagResource", &self.region, &e))
+    }
+
+    async fn describe_mount_targets(&self, id: &FileSystemId) -> AwsResult<Vec<MountTarget>> {
+        let mut out = Vec::new();
+        let mut pages = self.client.describe_mount_targets().file_system_id(id.as_str()).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeMountTargets", &self.region, &e))?;
+            out.extend(page.mount_targets().iter().filter_map(mount_target));
+        }
+        Ok(out)
+    }
+
+    async fn mount_target_security_groups(&self, mount_target_id: &str) -> AwsResult<Vec<String>> {
+        self.client
+            .describe_mount_target_security_groups()
+            .mount_target_id(mount_target_id)
+            .send()
+            .await
+            .map(|o| o.security_groups().to_vec())
+            .map_err(|e| aws_error("DescribeMountTargetSecurityGroups", &self.region, &e))
+    }
+
+    async fn create_mount_target(
+        &self,
+        id: &FileSystemId,
+        subnet: &SubnetId,
+        security_groups: &[SecurityGroupId],
+    ) -> AwsResult<CreateMountTargetOutcome> {
+        let groups = (!security_groups.is_empty()).then(|| security_groups.iter().map(|g| g.to_string()).collect());
+        match self
+            .client
+            .create_mount_target()
+            .file_system_id(id.as_str())
+            .subnet_id(subnet.as_str())
+            .set_security_groups(groups)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let described = t::MountTargetDescription::builder()
+                    .mount_target_id(out.mount_target_id())
+                    .file_system_id(out.file_system_id())
+                    .subnet_id(out.subnet_id())
+                    .life_cycle_state(out.life_cycle_state().clone())
+                    .set_ip_address(out.ip_address().map(str::to_string))
+                    .set_availability_zone_name(out.availability_zone_name().map(str::to_string))
+                    .build();
+                match described.ok().as_ref().and_then(mount_target) {
+                    Some(mt) => Ok(CreateMountTargetOutcome::Created(mt)),
+                    None => Ok(CreateMountTargetOutcome::Conflict("created, but the answer could not be read".into())),
+                }
+            }
+            Err(e) if e.code() == Some("MountTargetConflict") => {
+                Ok(CreateMountTargetOutcome::Conflict(e.message().unwrap_or("MountTargetConflict").to_string()))
+            }
+            Err(e) => Err(aws_error("CreateMountTarget", &self.region, &e)),
+        }
+    }
+
+    async fn set_mount_target_security_groups(&self, mount_target_id: &str, security_groups: &[SecurityGroupId]) -> AwsResult<()> {
+        self.client
+            .modify_mount_target_security_groups()
+            .mount_target_id(mount_target_id)
+            .set_security_groups(Some(security_groups.iter().map(|g| g.to_string()).collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("ModifyMountTargetSecurityGroups", &self.region, &e))
+    }
+
+    async fn probe(&self) -> AwsResult<()> {
+        self.client
+            .describe_file_systems()
+            .max_items(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("DescribeFileSystems", &self.region, &e))
+    }
+}

@@ -1,0 +1,316 @@
+//! Adapters from the ports to the AWS SDK: clients for any Region from one
+//! loaded configuration, retries with backoff, a timeout on every call (a
+//! short one for calls into the source Region), and a clock that follows the
+//! AWS side's `Date` header.
+
+mod cloudwatch;
+mod efs;
+mod sns;
+
+pub use cloudwatch::CloudWatchMetrics;
+pub use efs::EfsClient;
+pub use sns::SnsNotifier;
+
+use crate::error::{AwsError, AwsErrorKind};
+use crate::ids::RegionName;
+use crate::ports::{CallBudget, Clock, Platform};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Timeouts and retries. Defaults suit a Lambda function in the DR Region.
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    /// One attempt of a call in the Region we work in.
+    pub attempt_timeout: Duration,
+    /// A whole call including retries.
+    pub operation_timeout: Duration,
+    /// A whole call into the source Region, which may be the one that failed.
+    pub source_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            attempt_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(30),
+            source_timeout: Duration::from_secs(3),
+            max_attempts: 6,
+        }
+    }
+}
+
+impl AwsSettings {
+    /// Overrides from `EFS_DR_CALL_TIMEOUT_MS`, `EFS_DR_SOURCE_TIMEOUT_MS`, `EFS_DR_MAX_ATTEMPTS`.
+    pub fn from_env() -> Self {
+        let mut s = AwsSettings::default();
+        let ms = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        if let Some(d) = ms("EFS_DR_CALL_TIMEOUT_MS") {
+            s.attempt_timeout = d;
+            s.operation_timeout = d * 6;
+        }
+        if let Some(d) = ms("EFS_DR_SOURCE_TIMEOUT_MS") {
+            s.source_timeout = d;
+        }
+        if let Some(n) = std::env::var("EFS_DR_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()) {
+            s.max_attempts = n;
+        }
+        s
+    }
+}
+
+
+/// Time as the AWS side tells it (the `Date` header of its answers), so that
+/// lags computed against LastReplicatedTimestamp do not suffer local clock skew.
+#[derive(Clone, Debug, Default)]
+pub struct AwsClock {
+    last: Arc<Mutex<Option<(f64, Instant)>>>,
+}
+
+fn system_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl AwsClock {
+    fn observe(&self, server_epoch: f64) {
+        if let Ok(mut last) = self.last.lock() {
+            // The Date header has second precision: keep the later estimate so time never runs backwards.
+            let candidate = server_epoch + 0.5;
+            let keep = match *last {
+                Some((s, at)) => candidate > s + at.elapsed().as_secs_f64(),
+                None => true,
+            };
+            if keep {
+                *last = Some((candidate, Instant::now()));
+            }
+        }
+    }
+}
+
+impl Clock for AwsClock {
+    fn now(&self) -> f64 {
+        match self.last.lock().ok().and_then(|l| *l) {
+            Some((server, at)) => server + at.elapsed().as_secs_f64(),
+            None => system_now(),
+        }
+    }
+
+    fn monotonic(&self) -> Duration {
+        process_start().elapsed()
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await
+    }
+}
+
+fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+#[derive(Debug)]
+struct ServerClockInterceptor(AwsClock);
+
+impl Intercept for ServerClockInterceptor {
+    fn name(&self) -> &'static str {
+        "ServerClock"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            if let Ok(t) = httpdate::parse_http_date(date) {
+                if let Ok(d) = t.duration_since(UNIX_EPOCH) {
+                    self.0.observe(d.as_secs_f64());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One loaded AWS configuration, from which clients for any Region are made.
+#[derive(Clone)]
+pub struct AwsContext {
+    sdk: SdkConfig,
+    settings: AwsSettings,
+    clock: AwsClock,
+}
+
+impl AwsContext {
+    /// Credentials, endpoint overrides (`AWS_ENDPOINT_URL`…) and Region from the environment.
+    pub async fn load() -> Self {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self::from_sdk_config(sdk, AwsSettings::from_env())
+    }
+
+    pub fn from_sdk_config(sdk: SdkConfig, settings: AwsSettings) -> Self {
+        AwsContext {
+            sdk,
+            settings,
+            clock: AwsClock::default(),
+        }
+    }
+
+    /// The Region the functions run in (the DR Region).
+    pub fn home_region(&self) -> Option<RegionName> {
+        self.sdk.region().and_then(|r| RegionName::parse(r.as_ref()).ok())
+    }
+
+    pub fn clock(&self) -> AwsClock {
+        self.clock.clone()
+    }
+
+    fn retry(&self, budget: CallBudget) -> RetryConfig {
+        match budget {
+            CallBudget::Normal => RetryConfig::standard()
+                .with_max_attempts(self.settings.max_attempts)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(5)),
+            // The source Region is a signal, not a dependency: one quick look, no waiting on retries.
+            CallBudget::Short => RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(100)),
+        }
+    }
+
+    fn timeouts(&self, budget: CallBudget) -> TimeoutConfig {
+        let (attempt, operation) = match budget {
+            CallBudget::Normal => (self.settings.attempt_timeout, self.settings.operation_timeout),
+            CallBudget::Short => (self.settings.source_timeout / 2, self.settings.source_timeout),
+        };
+        TimeoutConfig::builder()
+            .connect_timeout(attempt.min(Duration::from_secs(3)))
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
+            .build()
+    }
+
+    pub fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
+        let conf = aws_sdk_efs::config::Builder::from(&self.sdk)
+            .region(aws_sdk_efs::config::Region::new(region.to_string()))
+            .retry_config(self.retry(budget))
+            .timeout_config(self.timeouts(budget))
+            .interceptor(ServerClockInterceptor(self.clock.clone()))
+            .build();
+        EfsClient::new(aws_sdk_efs::Client::from_conf(conf), region.clone())
+    }
+
+    pub fn notifier(&self, region: &RegionName) -> SnsNotifier {
+        let conf = aws_sdk_sns::config::Builder::from(&self.sdk)
+            .region(aws_sdk_sns::config::Region::new(region.to_string()))
+            .retry_config(self.retry(CallBudget::Normal))
+            .timeout_config(self.timeouts(CallBudget::Normal))
+            .interceptor(ServerClockInterceptor(self.clock.clone()))
+            .build();
+        SnsNotifier::new(aws_sdk_sns::Client::from_conf(conf), region.clone())
+    }
+
+    pub fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
+        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+            .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
+            .retry_config(self.retry(CallBudget::Normal))
+            .timeout_config(self.timeouts(CallBudget::Normal))
+            .interceptor(ServerClockInterceptor(self.clock.clone()))
+            .build();
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::from_conf(conf), region.clone())
+    }
+}
+
+/// Classifies an SDK failure for the workflows.
+pub(crate) fn aws_error<E, R>(operation: &'static str, region: &RegionName, err: &SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HttpStatus + std::fmt::Debug,
+{
+    let status = err.raw_response().map(|r| r.status_code());
+    let code = err.code().map(str::to_string);
+    let kind = match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsErrorKind::Unreachable,
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+            let throttled = matches!(
+                code.as_deref(),
+                Some("ThrottlingException" | "Throttling" | "ThrottledException" | "TooManyRequestsException" | "RequestLimitExceeded")
+            );
+            if throttled {
+                AwsErrorKind::Throttled
+            } else if status.is_some_and(|s| s >= 500) {
+                AwsErrorKind::ServerError
+            } else if matches!(err, SdkError::ResponseError(_)) {
+                AwsErrorKind::Other
+            } else {
+                AwsErrorKind::Service
+            }
+        }
+        _ => AwsErrorKind::Other,
+    };
+    let message = match (err.message(), &code) {
+        (Some(m), Some(c)) => format!("{c}: {m}"),
+        (Some(m), None) => m.to_string(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => {
+            use std::error::Error as _;
+            let mut text = err.to_string();
+            let mut source = err.source();
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    };
+    AwsError {
+        operation,
+        region: region.to_string(),
+        kind,
+        code,
+        status,
+        message,
+    }
+}
+
+pub(crate) trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl Platform for AwsContext {
+    type Efs = EfsClient;
+    type Notifier = SnsNotifier;
+    type Metrics = CloudWatchMetrics;
+    type Clock = AwsClock;
+
+    fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
+        AwsContext::efs(self, region, budget)
+    }
+
+    fn notifier(&self, region: &RegionName) -> SnsNotifier {
+        AwsContext::notifier(self, region)
+    }
+
+    fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
+        AwsContext::metrics(self, region)
+    }
+
+    fn clock(&self) -> &AwsClock {
+        &self.clock
+    }
+}

@@ -1,0 +1,164 @@
+//! Deployment configuration from the environment (set by the SAM template),
+//! so that a manual invoke with `{}` does the configured thing.
+
+use crate::error::{Error, Result};
+use crate::ids::{FileSystemRef, RegionName};
+use crate::model::MountTargetSpec;
+use crate::report::Mode;
+use crate::runner::Backoff;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A protected pair as configured: source (primary) and its replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairConfig {
+    pub source_file_system_id: FileSystemRef,
+    #[serde(default)]
+    pub source_region: Option<RegionName>,
+    #[serde(default)]
+    pub destination_file_system_id: Option<FileSystemRef>,
+    #[serde(default)]
+    pub destination_region: Option<RegionName>,
+    #[serde(default)]
+    pub mount_targets: Option<Vec<MountTargetSpec>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub pairs: Vec<PairConfig>,
+    /// Where the functions run (the DR Region): `EFS_DR_DESTINATION_REGION`, else `AWS_REGION`.
+    pub destination_region: Option<RegionName>,
+    pub source_region: Option<RegionName>,
+    pub default_mode: Mode,
+    pub max_rpo_seconds: u64,
+    pub mount_targets: Vec<MountTargetSpec>,
+    pub alerts_topic_arn: Option<String>,
+    pub failover_topic_arn: Option<String>,
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    pub margin: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pairs: Vec::new(),
+            destination_region: None,
+            source_region: None,
+            default_mode: Mode::Plan,
+            max_rpo_seconds: 900,
+            mount_targets: Vec::new(),
+            alerts_topic_arn: None,
+            failover_topic_arn: None,
+            concurrency: 10,
+            backoff: Backoff::default(),
+            margin: Duration::from_secs(10),
+        }
+    }
+}
+
+fn parse_env<T>(name: &str, value: &str, what: &str, parse: impl FnOnce(&str) -> std::result::Result<T, String>) -> Result<T> {
+    parse(value).map_err(|e| Error::InvalidInput(format!("environment variable {name}: {e}. Expected {what}.")))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads `EFS_DR_*` variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut c = Config::default();
+        let region = |name: &str| -> Result<Option<RegionName>> {
+            lookup(name).map(|v| parse_env(name, &v, "a Region name such as us-west-2", RegionName::parse)).transpose()
+        };
+        c.destination_region = match region("EFS_DR_DESTINATION_REGION")? {
+            Some(r) => Some(r),
+            None => region("AWS_REGION")?,
+        };
+        c.source_region = region("EFS_DR_SOURCE_REGION")?;
+        if let Some(v) = lookup("EFS_DR_PAIRS") {
+            c.pairs = parse_env("EFS_DR_PAIRS", &v, "a JSON list of {source_file_system_id, source_region, destination_file_system_id}", |s| {
+                serde_json::from_str(s).map_err(|e| e.to_string())
+            })?;
+        } else if let Some(src) = lookup("EFS_DR_SOURCE_FILE_SYSTEM_ID") {
+            let source = parse_env("EFS_DR_SOURCE_FILE_SYSTEM_ID", &src, "fs-… or its ARN", FileSystemRef::parse)?;
+            let dest = lookup("EFS_DR_DESTINATION_FILE_SYSTEM_ID")
+                .map(|v| parse_env("EFS_DR_DESTINATION_FILE_SYSTEM_ID", &v, "fs-… or its ARN", FileSystemRef::parse))
+                .transpose()?;
+            c.pairs.push(PairConfig {
+                source_file_system_id: source,
+                source_region: None,
+                destination_file_system_id: dest,
+                destination_region: None,
+                mount_targets: None,
+            });
+        }
+        if let Some(v) = lookup("EFS_DR_DEFAULT_MODE") {
+            c.default_mode = parse_env("EFS_DR_DEFAULT_MODE", &v, "plan or execute", |s| match s {
+                "plan" => Ok(Mode::Plan),
+                "execute" => Ok(Mode::Execute),
+                other => Err(format!("'{other}' is not a mode")),
+            })?;
+        }
+        if let Some(v) = lookup("EFS_DR_MAX_RPO_SECONDS") {
+            c.max_rpo_seconds = parse_env("EFS_DR_MAX_RPO_SECONDS", &v, "a whole number of seconds", |s| s.parse().map_err(|_| format!("'{s}' is not a number")))?;
+        }
+        if let Some(v) = lookup("EFS_DR_MOUNT_TARGETS") {
+            c.mount_targets = parse_env("EFS_DR_MOUNT_TARGETS", &v, "a JSON list of {subnet_id, security_groups}", |s| {
+                serde_json::from_str(s).map_err(|e| e.to_string())
+            })?;
+        }
+        c.alerts_topic_arn = lookup("EFS_DR_ALERTS_TOPIC_ARN");
+        c.failover_topic_arn = lookup("EFS_DR_FAILOVER_TOPIC_ARN");
+        if let Some(v) = lookup("EFS_DR_CONCURRENCY") {
+            c.concurrency = parse_env("EFS_DR_CONCURRENCY", &v, "a number from 1 to 100", |s| match s.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => Ok(n),
+                _ => Err(format!("'{s}' is out of range")),
+            })?;
+        }
+        if let Some(v) = lookup("EFS_DR_POLL_MS") {
+            let ms: u64 = parse_env("EFS_DR_POLL_MS", &v, "milliseconds", |s| s.parse().map_err(|_| format!("'{s}' is not a number")))?;
+            c.backoff = Backoff {
+                initial: Duration::from_millis(ms.max(1)),
+                max: Duration::from_millis(ms.max(1) * 6),
+            };
+            c.margin = c.margin.min(Duration::from_millis(ms.max(1) * 2));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_a_single_pair_and_region_defaults() {
+        let c = Config::from_lookup(lookup(&[
+            ("AWS_REGION", "us-west-2"),
+            ("EFS_DR_SOURCE_FILE_SYSTEM_ID", "fs-0123456789abcdef0"),
+            ("EFS_DR_SOURCE_REGION", "us-east-1"),
+            ("EFS_DR_DEFAULT_MODE", "execute"),
+        ]))
+        .unwrap();
+        assert_eq!(c.destination_region.unwrap().as_str(), "us-west-2");
+        assert_eq!(c.pairs.len(), 1);
+        assert_eq!(c.default_mode, Mode::Execute);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(lookup(&[("EFS_DR_MAX_RPO_SECONDS", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("EFS_DR_MAX_RPO_SECONDS"), "{err}");
+        let err = Config::from_lookup(lookup(&[("EFS_DR_PAIRS", "[{\"source_file_system_id\":\"fs-1\"}]")])).unwrap_err().to_string();
+        assert!(err.contains("EFS_DR_PAIRS") && err.contains("fs-1"), "{err}");
+    }
+}

@@ -1,0 +1,122 @@
+//! The ports the workflows talk to. Adapters over the AWS SDK live in `aws`;
+//! tests wrap them to inject crashes and count calls.
+
+use crate::error::AwsError;
+use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::model::{DeletionMode, FileSystem, MetricPoint, MountTarget, Protection, Replication};
+use std::future::Future;
+use std::time::Duration;
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// How far a call may go: normal calls, or short ones into a Region that may be down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallBudget {
+    Normal,
+    Short,
+}
+
+/// Where the workflows get their ports from: clients for any Region and a clock.
+pub trait Platform: Send + Sync {
+    type Efs: Efs;
+    type Notifier: Notifier;
+    type Metrics: Metrics;
+    type Clock: Clock;
+    fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs;
+    fn notifier(&self, region: &RegionName) -> Self::Notifier;
+    fn metrics(&self, region: &RegionName) -> Self::Metrics;
+    fn clock(&self) -> &Self::Clock;
+}
+
+/// Answer to DeleteReplicationConfiguration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeleteOutcome {
+    Accepted,
+    /// ReplicationNotFound: nothing to delete (already gone).
+    NotFound,
+}
+
+/// Answer to CreateMountTarget.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateMountTargetOutcome {
+    Created(MountTarget),
+    /// MountTargetConflict: the AZ already has a target, or another VPC is in use.
+    Conflict(String),
+}
+
+/// Answer to CreateReplicationConfiguration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateReplicationOutcome {
+    Created(Replication),
+    /// ReplicationAlreadyExists: one of the file systems is already in a configuration.
+    AlreadyExists(String),
+}
+
+/// EFS in one Region.
+pub trait Efs: Send + Sync {
+    fn region(&self) -> &RegionName;
+
+    /// `None` when the file system does not exist in this Region.
+    fn describe_file_system(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Option<FileSystem>>> + Send;
+
+    fn list_file_systems(&self) -> impl Future<Output = AwsResult<Vec<FileSystem>>> + Send;
+
+    /// The configuration the file system takes part in, as this Region reports it.
+    fn describe_replication(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Option<Replication>>> + Send;
+
+    /// Every configuration visible in this Region.
+    fn list_replications(&self) -> impl Future<Output = AwsResult<Vec<Replication>>> + Send;
+
+    fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> impl Future<Output = AwsResult<DeleteOutcome>> + Send;
+
+    fn create_replication(
+        &self,
+        source: &FileSystemId,
+        destination_region: &RegionName,
+        destination: Option<&FileSystemId>,
+    ) -> impl Future<Output = AwsResult<CreateReplicationOutcome>> + Send;
+
+    fn update_protection(&self, id: &FileSystemId, protection: Protection) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn tag_file_system(&self, id: &FileSystemId, tags: &[(String, String)]) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn describe_mount_targets(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Vec<MountTarget>>> + Send;
+
+    fn mount_target_security_groups(&self, mount_target_id: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+
+    fn create_mount_target(
+        &self,
+        id: &FileSystemId,
+        subnet: &SubnetId,
+        security_groups: &[SecurityGroupId],
+    ) -> impl Future<Output = AwsResult<CreateMountTargetOutcome>> + Send;
+
+    fn set_mount_target_security_groups(
+        &self,
+        mount_target_id: &str,
+        security_groups: &[SecurityGroupId],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// A cheap read with a short timeout: does this Region's EFS answer at all?
+    fn probe(&self) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Notifications to people and to other functions.
+pub trait Notifier: Send + Sync {
+    fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Our own metrics (namespace `EfsDr`).
+pub trait Metrics: Send + Sync {
+    fn put(&self, points: &[MetricPoint]) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Time. In production the AWS side's clock (LastReplicatedTimestamp is stamped
+/// by AWS); in tests a virtual clock that moves the emulator's.
+pub trait Clock: Send + Sync {
+    /// Epoch seconds.
+    fn now(&self) -> f64;
+    /// Monotonic time since an arbitrary start, the basis of invocation deadlines.
+    fn monotonic(&self) -> Duration;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,168 @@
+//! Two ways to run a workflow: one reconcile pass (Step Functions loops with
+//! Wait states, so no Lambda is billed for sleeping), or passes until done or
+//! until the invocation's deadline minus a margin.
+
+use crate::error::{Error, Result};
+use crate::ports::Clock;
+use crate::report::{Report, ReportError, Status};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Loop inside the invocation until done or out of time.
+    #[default]
+    ToCompletion,
+    /// One reconcile pass; the caller waits `wait_seconds` and calls again.
+    Step,
+}
+
+/// What one pass concluded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pass {
+    Done,
+    /// AWS is mid-transition; look again after the poll interval.
+    Wait,
+}
+
+pub trait Workflow: Send {
+    fn pass(&mut self) -> impl std::future::Future<Output = Result<Pass>> + Send;
+    fn report(&mut self) -> &mut Report;
+}
+
+/// Poll intervals, growing from `initial` to `max`.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    pub fn from_env() -> Self {
+        let mut b = Backoff::default();
+        if let Some(ms) = std::env::var("EFS_DR_POLL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            b.initial = Duration::from_millis(ms.max(1));
+            b.max = b.initial * 6;
+        }
+        b
+    }
+
+    pub fn nth(&self, n: u32) -> Duration {
+        let grown = self.initial.as_secs_f64() * 1.5f64.powi(n.min(20) as i32);
+        Duration::from_secs_f64(grown.min(self.max.as_secs_f64()))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunLimits {
+    pub mode: RunMode,
+    /// Time left in the invocation, from `Clock::monotonic` at the start.
+    pub remaining: Option<Duration>,
+    /// Stop this long before the deadline to return a report in time.
+    pub margin: Duration,
+    pub backoff: Backoff,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            mode: RunMode::ToCompletion,
+            remaining: None,
+            margin: Duration::from_secs(10),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// Drives a workflow and leaves the outcome in its report.
+/// Transient AWS failures (throttling, 5xx, no answer) are retried while time allows.
+pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &RunLimits) {
+    let start = clock.monotonic();
+    let deadline = limits.remaining.map(|r| start + r.saturating_sub(limits.margin));
+    let mut polls = 0u32;
+    let mut failures = 0u32;
+    loop {
+        let result = workflow.pass().await;
+        let wait = match result {
+            Ok(Pass::Done) => {
+                let r = workflow.report();
+                if r.status == Status::InProgress {
+                    r.status = Status::Completed;
+                }
+                r.wait_seconds = None;
+                break;
+            }
+            Ok(Pass::Wait) => {
+                polls += 1;
+                failures = 0;
+                limits.backoff.nth(polls - 1)
+            }
+            Err(e) if e.is_transient() && limits.mode == RunMode::ToCompletion => {
+                failures += 1;
+                let r = workflow.report();
+                r.warn(format!("retrying after a transient AWS failure: {e}"));
+                limits.backoff.nth(failures)
+            }
+            Err(e) => {
+                record_error(workflow.report(), &e);
+                break;
+            }
+        };
+        let r = workflow.report();
+        r.wait_seconds = Some(wait.as_secs_f64());
+        if limits.mode == RunMode::Step {
+            r.status = Status::InProgress;
+            break;
+        }
+        if let Some(deadline) = deadline {
+            if clock.monotonic() + wait > deadline {
+                r.status = Status::InProgress;
+                r.next(format!(
+                    "time ran out in phase '{}': invoke again with the same input to continue from the observed state",
+                    r.phase
+                ));
+                break;
+            }
+        }
+        clock.sleep(wait).await;
+    }
+    let now = clock.now();
+    workflow.report().finish(now);
+}
+
+pub fn record_error(report: &mut Report, e: &Error) {
+    report.status = match e {
+        Error::Refused(r) => {
+            report.next(r.remedy.clone());
+            Status::Refused
+        }
+        _ => Status::Failed,
+    };
+    report.error = Some(ReportError {
+        error_type: e.error_type(),
+        message: e.to_string(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap() {
+        let b = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(10) };
+        assert_eq!(b.nth(0), Duration::from_secs(2));
+        assert_eq!(b.nth(1), Duration::from_secs(3));
+        assert_eq!(b.nth(10), Duration::from_secs(10));
+    }
+}

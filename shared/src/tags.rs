@@ -1,0 +1,14 @@
+//! Tags the workflows write on file systems, so that later runs and other
+//! functions (cool-downs, discovery after a crash) can see what happened.
+
+pub const ROLE: &str = "efs-dr:role";
+pub const ROLE_PRIMARY: &str = "primary";
+pub const ROLE_REPLICA: &str = "replica";
+/// `fs-…@region` of the source a replica was promoted from.
+pub const FAILOVER_SOURCE: &str = "efs-dr:failover-source";
+/// LastReplicatedTimestamp read before promotion (epoch seconds).
+pub const RECOVERY_POINT: &str = "efs-dr:recovery-point";
+/// When the promotion was requested (epoch seconds).
+pub const PROMOTED_AT: &str = "efs-dr:promoted-at";
+pub const FAILOVER_COMPLETED_AT: &str = "efs-dr:failover-completed-at";
+pub const FAILBACK_COMPLETED_AT: &str = "efs-dr:failback-completed-at";

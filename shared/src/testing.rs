@@ -1,0 +1,184 @@
+//! Test support: a platform wrapper that counts mutating EFS calls and
+//! "crashes" (stops the run with an error, as a killed process would) right
+//! after the k-th one, and a virtual clock.
+
+use crate::error::{AwsError, AwsErrorKind};
+use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::model::{DeletionMode, FileSystem, MountTarget, Protection, Replication};
+use crate::ports::{AwsResult, CallBudget, Clock, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs, Platform};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts mutating calls across every client of a platform.
+#[derive(Clone, Default)]
+pub struct MutationBudget {
+    done: Arc<AtomicUsize>,
+    crash_after: Option<usize>,
+}
+
+impl MutationBudget {
+    pub fn crash_after(k: usize) -> Self {
+        MutationBudget { done: Arc::default(), crash_after: Some(k) }
+    }
+
+    pub fn count(&self) -> usize {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    /// Called after a mutating call went through: past the budget, the "process" dies.
+    fn after_mutation<T>(&self, region: &RegionName, result: AwsResult<T>) -> AwsResult<T> {
+        let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.crash_after {
+            Some(k) if n >= k => Err(AwsError {
+                operation: "crash",
+                region: region.to_string(),
+                kind: AwsErrorKind::Other,
+                code: Some("InjectedCrash".into()),
+                status: None,
+                message: format!("process killed after mutating call {n}"),
+            }),
+            _ => result,
+        }
+    }
+
+    /// Refuses every call once the process has "died".
+    fn alive(&self, region: &RegionName) -> AwsResult<()> {
+        match self.crash_after {
+            Some(k) if self.count() >= k => Err(AwsError {
+                operation: "crash",
+                region: region.to_string(),
+                kind: AwsErrorKind::Other,
+                code: Some("InjectedCrash".into()),
+                status: None,
+                message: "process is dead".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub struct CrashingEfs<E> {
+    inner: E,
+    budget: MutationBudget,
+}
+
+macro_rules! read {
+    ($self:ident, $call:expr) => {{
+        $self.budget.alive($self.inner.region())?;
+        $call.await
+    }};
+}
+
+macro_rules! write {
+    ($self:ident, $call:expr) => {{
+        $self.budget.alive($self.inner.region())?;
+        let r = $call.await;
+        if r.is_ok() {
+            $self.budget.after_mutation($self.inner.region(), r)
+        } else {
+            r
+        }
+    }};
+}
+
+impl<E: Efs> Efs for CrashingEfs<E> {
+    fn region(&self) -> &RegionName {
+        self.inner.region()
+    }
+    async fn describe_file_system(&self, id: &FileSystemId) -> AwsResult<Option<FileSystem>> {
+        read!(self, self.inner.describe_file_system(id))
+    }
+    async fn list_file_systems(&self) -> AwsResult<Vec<FileSystem>> {
+        read!(self, self.inner.list_file_systems())
+    }
+    async fn describe_replication(&self, id: &FileSystemId) -> AwsResult<Option<Replication>> {
+        read!(self, self.inner.describe_replication(id))
+    }
+    async fn list_replications(&self) -> AwsResult<Vec<Replication>> {
+        read!(self, self.inner.list_replications())
+    }
+    async fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> AwsResult<DeleteOutcome> {
+        write!(self, self.inner.delete_replication(source, mode))
+    }
+    async fn create_replication(&self, source: &FileSystemId, region: &RegionName, dest: Option<&FileSystemId>) -> AwsResult<CreateReplicationOutcome> {
+        write!(self, self.inner.create_replication(source, region, dest))
+    }
+    async fn update_protection(&self, id: &FileSystemId, p: Protection) -> AwsResult<()> {
+        write!(self, self.inner.update_protection(id, p))
+    }
+    async fn tag_file_system(&self, id: &FileSystemId, tags: &[(String, String)]) -> AwsResult<()> {
+        write!(self, self.inner.tag_file_system(id, tags))
+    }
+    async fn describe_mount_targets(&self, id: &FileSystemId) -> AwsResult<Vec<MountTarget>> {
+        read!(self, self.inner.describe_mount_targets(id))
+    }
+    async fn mount_target_security_groups(&self, id: &str) -> AwsResult<Vec<String>> {
+        read!(self, self.inner.mount_target_security_groups(id))
+    }
+    async fn create_mount_target(&self, id: &FileSystemId, subnet: &SubnetId, sgs: &[SecurityGroupId]) -> AwsResult<CreateMountTargetOutcome> {
+        write!(self, self.inner.create_mount_target(id, subnet, sgs))
+    }
+    async fn set_mount_target_security_groups(&self, id: &str, sgs: &[SecurityGroupId]) -> AwsResult<()> {
+        write!(self, self.inner.set_mount_target_security_groups(id, sgs))
+    }
+    async fn probe(&self) -> AwsResult<()> {
+        read!(self, self.inner.probe())
+    }
+}
+
+/// Virtual time: `sleep` moves time forward at once through `advance`
+/// (typically the emulator's manual clock).
+#[derive(Clone)]
+pub struct VirtualClock {
+    now: Arc<dyn Fn() -> f64 + Send + Sync>,
+    advance: Arc<dyn Fn(f64) + Send + Sync>,
+    start: f64,
+}
+
+impl VirtualClock {
+    pub fn new(now: impl Fn() -> f64 + Send + Sync + 'static, advance: impl Fn(f64) + Send + Sync + 'static) -> Self {
+        let start = now();
+        VirtualClock { now: Arc::new(now), advance: Arc::new(advance), start }
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> f64 {
+        (self.now)()
+    }
+    fn monotonic(&self) -> Duration {
+        Duration::from_secs_f64(((self.now)() - self.start).max(0.0))
+    }
+    async fn sleep(&self, d: Duration) {
+        (self.advance)(d.as_secs_f64());
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A platform whose EFS clients share one crash budget and whose clock is virtual.
+pub struct TestPlatform<P: Platform> {
+    pub inner: P,
+    pub clock: VirtualClock,
+    pub budget: MutationBudget,
+}
+
+impl<P: Platform> Platform for TestPlatform<P> {
+    type Efs = CrashingEfs<P::Efs>;
+    type Notifier = P::Notifier;
+    type Metrics = P::Metrics;
+    type Clock = VirtualClock;
+
+    fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs {
+        CrashingEfs { inner: self.inner.efs(region, budget), budget: self.budget.clone() }
+    }
+    fn notifier(&self, region: &RegionName) -> P::Notifier {
+        self.inner.notifier(region)
+    }
+    fn metrics(&self, region: &RegionName) -> P::Metrics {
+        self.inner.metrics(region)
+    }
+    fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+}
