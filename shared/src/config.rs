@@ -58,8 +58,17 @@ impl Default for Config {
     }
 }
 
-fn parse_env<T>(name: &str, value: &str, what: &str, parse: impl FnOnce(&str) -> std::result::Result<T, String>) -> Result<T> {
-    parse(value).map_err(|e| Error::InvalidInput(format!("environment variable {name}: {e}. Expected {what}.")))
+fn parse_env<T>(
+    name: &str,
+    value: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    parse(value).map_err(|e| {
+        Error::InvalidInput(format!(
+            "environment variable {name}: {e}. Expected {what}."
+        ))
+    })
 }
 
 impl Config {
@@ -71,7 +80,16 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let mut c = Config::default();
         let region = |name: &str| -> Result<Option<RegionName>> {
-            lookup(name).map(|v| parse_env(name, &v, "a Region name such as us-west-2", RegionName::parse)).transpose()
+            lookup(name)
+                .map(|v| {
+                    parse_env(
+                        name,
+                        &v,
+                        "a Region name such as us-west-2",
+                        RegionName::parse,
+                    )
+                })
+                .transpose()
         };
         c.destination_region = match region("EFS_DR_DESTINATION_REGION")? {
             Some(r) => Some(r),
@@ -79,13 +97,28 @@ impl Config {
         };
         c.source_region = region("EFS_DR_SOURCE_REGION")?;
         if let Some(v) = lookup("EFS_DR_PAIRS") {
-            c.pairs = parse_env("EFS_DR_PAIRS", &v, "a JSON list of {source_file_system_id, source_region, destination_file_system_id}", |s| {
-                serde_json::from_str(s).map_err(|e| e.to_string())
-            })?;
+            c.pairs = parse_env(
+                "EFS_DR_PAIRS",
+                &v,
+                "a JSON list of {source_file_system_id, source_region, destination_file_system_id}",
+                |s| serde_json::from_str(s).map_err(|e| e.to_string()),
+            )?;
         } else if let Some(src) = lookup("EFS_DR_SOURCE_FILE_SYSTEM_ID") {
-            let source = parse_env("EFS_DR_SOURCE_FILE_SYSTEM_ID", &src, "fs-… or its ARN", FileSystemRef::parse)?;
+            let source = parse_env(
+                "EFS_DR_SOURCE_FILE_SYSTEM_ID",
+                &src,
+                "fs-… or its ARN",
+                FileSystemRef::parse,
+            )?;
             let dest = lookup("EFS_DR_DESTINATION_FILE_SYSTEM_ID")
-                .map(|v| parse_env("EFS_DR_DESTINATION_FILE_SYSTEM_ID", &v, "fs-… or its ARN", FileSystemRef::parse))
+                .map(|v| {
+                    parse_env(
+                        "EFS_DR_DESTINATION_FILE_SYSTEM_ID",
+                        &v,
+                        "fs-… or its ARN",
+                        FileSystemRef::parse,
+                    )
+                })
                 .transpose()?;
             c.pairs.push(PairConfig {
                 source_file_system_id: source,
@@ -96,30 +129,47 @@ impl Config {
             });
         }
         if let Some(v) = lookup("EFS_DR_DEFAULT_MODE") {
-            c.default_mode = parse_env("EFS_DR_DEFAULT_MODE", &v, "plan or execute", |s| match s {
-                "plan" => Ok(Mode::Plan),
-                "execute" => Ok(Mode::Execute),
-                other => Err(format!("'{other}' is not a mode")),
-            })?;
+            c.default_mode =
+                parse_env("EFS_DR_DEFAULT_MODE", &v, "plan or execute", |s| match s {
+                    "plan" => Ok(Mode::Plan),
+                    "execute" => Ok(Mode::Execute),
+                    other => Err(format!("'{other}' is not a mode")),
+                })?;
         }
         if let Some(v) = lookup("EFS_DR_MAX_RPO_SECONDS") {
-            c.max_rpo_seconds = parse_env("EFS_DR_MAX_RPO_SECONDS", &v, "a whole number of seconds", |s| s.parse().map_err(|_| format!("'{s}' is not a number")))?;
+            c.max_rpo_seconds = parse_env(
+                "EFS_DR_MAX_RPO_SECONDS",
+                &v,
+                "a whole number of seconds",
+                |s| s.parse().map_err(|_| format!("'{s}' is not a number")),
+            )?;
         }
         if let Some(v) = lookup("EFS_DR_MOUNT_TARGETS") {
-            c.mount_targets = parse_env("EFS_DR_MOUNT_TARGETS", &v, "a JSON list of {subnet_id, security_groups}", |s| {
-                serde_json::from_str(s).map_err(|e| e.to_string())
-            })?;
+            c.mount_targets = parse_env(
+                "EFS_DR_MOUNT_TARGETS",
+                &v,
+                "a JSON list of {subnet_id, security_groups}",
+                |s| serde_json::from_str(s).map_err(|e| e.to_string()),
+            )?;
         }
         c.alerts_topic_arn = lookup("EFS_DR_ALERTS_TOPIC_ARN");
         c.failover_topic_arn = lookup("EFS_DR_FAILOVER_TOPIC_ARN");
         if let Some(v) = lookup("EFS_DR_CONCURRENCY") {
-            c.concurrency = parse_env("EFS_DR_CONCURRENCY", &v, "a number from 1 to 100", |s| match s.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => Ok(n),
-                _ => Err(format!("'{s}' is out of range")),
-            })?;
+            c.concurrency =
+                parse_env(
+                    "EFS_DR_CONCURRENCY",
+                    &v,
+                    "a number from 1 to 100",
+                    |s| match s.parse::<usize>() {
+                        Ok(n) if (1..=100).contains(&n) => Ok(n),
+                        _ => Err(format!("'{s}' is out of range")),
+                    },
+                )?;
         }
         if let Some(v) = lookup("EFS_DR_POLL_MS") {
-            let ms: u64 = parse_env("EFS_DR_POLL_MS", &v, "milliseconds", |s| s.parse().map_err(|_| format!("'{s}' is not a number")))?;
+            let ms: u64 = parse_env("EFS_DR_POLL_MS", &v, "milliseconds", |s| {
+                s.parse().map_err(|_| format!("'{s}' is not a number"))
+            })?;
             c.backoff = Backoff {
                 initial: Duration::from_millis(ms.max(1)),
                 max: Duration::from_millis(ms.max(1) * 6),
@@ -136,7 +186,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -156,9 +209,19 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Config::from_lookup(lookup(&[("EFS_DR_MAX_RPO_SECONDS", "soon")])).unwrap_err().to_string();
+        let err = Config::from_lookup(lookup(&[("EFS_DR_MAX_RPO_SECONDS", "soon")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("EFS_DR_MAX_RPO_SECONDS"), "{err}");
-        let err = Config::from_lookup(lookup(&[("EFS_DR_PAIRS", "[{\"source_file_system_id\":\"fs-1\"}]")])).unwrap_err().to_string();
-        assert!(err.contains("EFS_DR_PAIRS") && err.contains("fs-1"), "{err}");
+        let err = Config::from_lookup(lookup(&[(
+            "EFS_DR_PAIRS",
+            "[{\"source_file_system_id\":\"fs-1\"}]",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("EFS_DR_PAIRS") && err.contains("fs-1"),
+            "{err}"
+        );
     }
 }

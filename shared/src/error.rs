@@ -21,7 +21,10 @@ pub enum AwsErrorKind {
 impl AwsErrorKind {
     /// Worth trying again later within the same run.
     pub fn is_transient(self) -> bool {
-        matches!(self, AwsErrorKind::Unreachable | AwsErrorKind::Throttled | AwsErrorKind::ServerError)
+        matches!(
+            self,
+            AwsErrorKind::Unreachable | AwsErrorKind::Throttled | AwsErrorKind::ServerError
+        )
     }
 }
 

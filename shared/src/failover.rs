@@ -7,7 +7,9 @@
 use crate::config::{Config, PairConfig};
 use crate::error::{Error, Refusal, Result};
 use crate::ids::{FileSystemId, FileSystemRef, RegionName};
-use crate::model::{DeletionMode, FileSystem, MetricPoint, MountTargetSpec, Protection, ReplicationStatus};
+use crate::model::{
+    DeletionMode, FileSystem, MetricPoint, MountTargetSpec, Protection, ReplicationStatus,
+};
 use crate::mount_targets;
 use crate::ports::{CallBudget, Clock, DeleteOutcome, Efs, Metrics, Notifier, Platform};
 use crate::report::{iso8601, Location, Mode, Outcome, RecoveryPoint, Report, Status};
@@ -73,7 +75,11 @@ pub struct FailoverTarget {
     pub reason: Option<String>,
 }
 
-fn region_of(r: &FileSystemRef, given: Option<&RegionName>, field: &str) -> Result<Option<RegionName>> {
+fn region_of(
+    r: &FileSystemRef,
+    given: Option<&RegionName>,
+    field: &str,
+) -> Result<Option<RegionName>> {
     match (&r.arn_region, given) {
         (Some(a), Some(g)) if a != g => Err(Error::InvalidInput(format!(
             "{field} is an ARN in {a} but the Region given for it is {g}; they must agree"
@@ -88,23 +94,36 @@ fn region_of(r: &FileSystemRef, given: Option<&RegionName>, field: &str) -> Resu
 pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<FailoverTarget>> {
     let pairs: Vec<PairConfig> = if let Some(pairs) = &request.pairs {
         if request.source_file_system_id.is_some() {
-            return Err(Error::InvalidInput("give either pairs or source_file_system_id, not both".into()));
+            return Err(Error::InvalidInput(
+                "give either pairs or source_file_system_id, not both".into(),
+            ));
         }
         if pairs.is_empty() {
-            return Err(Error::InvalidInput("pairs is empty: name at least one file system".into()));
+            return Err(Error::InvalidInput(
+                "pairs is empty: name at least one file system".into(),
+            ));
         }
         pairs.clone()
     } else if let Some(src) = &request.source_file_system_id {
-        let configured = config.pairs.iter().find(|p| p.source_file_system_id.id == src.id);
+        let configured = config
+            .pairs
+            .iter()
+            .find(|p| p.source_file_system_id.id == src.id);
         vec![PairConfig {
             source_file_system_id: src.clone(),
-            source_region: request.source_region.clone().or_else(|| configured.and_then(|p| p.source_region.clone())),
+            source_region: request
+                .source_region
+                .clone()
+                .or_else(|| configured.and_then(|p| p.source_region.clone())),
             destination_file_system_id: request
                 .destination_file_system_id
                 .clone()
                 .or_else(|| configured.and_then(|p| p.destination_file_system_id.clone())),
             destination_region: request.destination_region.clone(),
-            mount_targets: request.mount_targets.clone().or_else(|| configured.and_then(|p| p.mount_targets.clone())),
+            mount_targets: request
+                .mount_targets
+                .clone()
+                .or_else(|| configured.and_then(|p| p.mount_targets.clone())),
         }]
     } else if !config.pairs.is_empty() {
         config.pairs.clone()
@@ -118,21 +137,37 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
     let mode = request.mode.unwrap_or(config.default_mode);
     let max_rpo_seconds = request.max_rpo_seconds.unwrap_or(config.max_rpo_seconds);
     if max_rpo_seconds == 0 {
-        return Err(Error::InvalidInput("max_rpo_seconds must be at least 1".into()));
+        return Err(Error::InvalidInput(
+            "max_rpo_seconds must be at least 1".into(),
+        ));
     }
     let mut targets = Vec::new();
     for p in pairs {
-        let source_region = region_of(&p.source_file_system_id, p.source_region.as_ref().or(request.source_region.as_ref()).or(config.source_region.as_ref()), "source_file_system_id")?
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "source_region is required for {} (or give the file system's ARN)",
-                    p.source_file_system_id.id
-                ))
-            })?;
+        let source_region = region_of(
+            &p.source_file_system_id,
+            p.source_region
+                .as_ref()
+                .or(request.source_region.as_ref())
+                .or(config.source_region.as_ref()),
+            "source_file_system_id",
+        )?
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "source_region is required for {} (or give the file system's ARN)",
+                p.source_file_system_id.id
+            ))
+        })?;
         let dest_ref = p.destination_file_system_id.clone().or_else(|| {
-            request.destination_file_system_id.clone().filter(|_| request.pairs.is_none())
+            request
+                .destination_file_system_id
+                .clone()
+                .filter(|_| request.pairs.is_none())
         });
-        let given_dest_region = p.destination_region.as_ref().or(request.destination_region.as_ref()).or(config.destination_region.as_ref());
+        let given_dest_region = p
+            .destination_region
+            .as_ref()
+            .or(request.destination_region.as_ref())
+            .or(config.destination_region.as_ref());
         let destination_region = match &dest_ref {
             Some(d) => region_of(d, given_dest_region, "destination_file_system_id")?,
             None => given_dest_region.cloned(),
@@ -144,14 +179,21 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             ))
         })?;
         let destination_id = dest_ref.map(|d| d.id);
-        if destination_id.as_ref() == Some(&p.source_file_system_id.id) && destination_region == source_region {
+        if destination_id.as_ref() == Some(&p.source_file_system_id.id)
+            && destination_region == source_region
+        {
             return Err(Error::InvalidInput(format!(
                 "source and destination are the same file system ({} in {source_region})",
                 p.source_file_system_id.id
             )));
         }
-        if targets.iter().any(|t: &FailoverTarget| t.source_id == p.source_file_system_id.id && t.source_region == source_region) {
-            return Err(Error::InvalidInput(format!("{} is named twice", p.source_file_system_id.id)));
+        if targets.iter().any(|t: &FailoverTarget| {
+            t.source_id == p.source_file_system_id.id && t.source_region == source_region
+        }) {
+            return Err(Error::InvalidInput(format!(
+                "{} is named twice",
+                p.source_file_system_id.id
+            )));
         }
         targets.push(FailoverTarget {
             source_id: p.source_file_system_id.id.clone(),
@@ -161,7 +203,11 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             mode,
             max_rpo_seconds,
             force: request.force.unwrap_or(false),
-            mount_targets: p.mount_targets.clone().or_else(|| request.mount_targets.clone()).unwrap_or_else(|| config.mount_targets.clone()),
+            mount_targets: p
+                .mount_targets
+                .clone()
+                .or_else(|| request.mount_targets.clone())
+                .unwrap_or_else(|| config.mount_targets.clone()),
             reason: request.reason.clone(),
         });
     }
@@ -187,8 +233,14 @@ impl<'a, P: Platform> Failover<'a, P> {
         let mut report = Report::new(
             "failover",
             target.mode,
-            Location { file_system_id: Some(target.source_id.clone()), region: target.source_region.clone() },
-            Location { file_system_id: target.destination_id.clone(), region: target.destination_region.clone() },
+            Location {
+                file_system_id: Some(target.source_id.clone()),
+                region: target.source_region.clone(),
+            },
+            Location {
+                file_system_id: target.destination_id.clone(),
+                region: target.destination_region.clone(),
+            },
             now,
         );
         report.reason = target.reason.clone();
@@ -214,10 +266,16 @@ impl<'a, P: Platform> Failover<'a, P> {
 
     fn guard(&mut self, guardrail: &'static str, message: String, remedy: String) -> Result<()> {
         if self.target.force {
-            self.report.warn(format!("guardrail {guardrail} overridden by force: {message}"));
+            self.report.warn(format!(
+                "guardrail {guardrail} overridden by force: {message}"
+            ));
             return Ok(());
         }
-        Err(Error::Refused(Refusal { guardrail, message, remedy }))
+        Err(Error::Refused(Refusal {
+            guardrail,
+            message,
+            remedy,
+        }))
     }
 
     fn source_tag(&self) -> String {
@@ -237,7 +295,10 @@ impl<'a, P: Platform> Failover<'a, P> {
             if reachable {
                 format!("{} answers", self.target.source_region)
             } else {
-                format!("{} does not answer (a signal only; failover does not need it)", self.target.source_region)
+                format!(
+                    "{} does not answer (a signal only; failover does not need it)",
+                    self.target.source_region
+                )
             },
         );
         reachable
@@ -248,7 +309,10 @@ impl<'a, P: Platform> Failover<'a, P> {
     async fn discover(&mut self) -> Result<FileSystemId> {
         let region = &self.target.destination_region;
         for r in self.dest.list_replications().await? {
-            if r.source_file_system_id == self.target.source_id && r.source_region == self.target.source_region && &r.destination_region == region {
+            if r.source_file_system_id == self.target.source_id
+                && r.source_region == self.target.source_region
+                && &r.destination_region == region
+            {
                 return Ok(r.destination_file_system_id);
             }
         }
@@ -266,18 +330,36 @@ impl<'a, P: Platform> Failover<'a, P> {
     }
 
     async fn promote(&mut self, last_replicated: f64) -> Result<()> {
-        let dest_id = self.report.destination.file_system_id.clone().ok_or_else(|| Error::Topology("destination unknown".into()))?;
+        let dest_id = self
+            .report
+            .destination
+            .file_system_id
+            .clone()
+            .ok_or_else(|| Error::Topology("destination unknown".into()))?;
         let started = self.now();
         // The recovery point disappears with the configuration: keep it on the file system first.
         let marks = vec![
             (tags::FAILOVER_SOURCE.to_string(), self.source_tag()),
-            (tags::RECOVERY_POINT.to_string(), format!("{last_replicated:.3}")),
+            (
+                tags::RECOVERY_POINT.to_string(),
+                format!("{last_replicated:.3}"),
+            ),
             (tags::PROMOTED_AT.to_string(), format!("{started:.3}")),
         ];
         self.dest.tag_file_system(&dest_id, &marks).await?;
-        self.report.step("record recovery point", Outcome::Done, started, self.now(), format!("last replicated {}", iso8601(last_replicated)));
+        self.report.step(
+            "record recovery point",
+            Outcome::Done,
+            started,
+            self.now(),
+            format!("last replicated {}", iso8601(last_replicated)),
+        );
         let started = self.now();
-        match self.dest.delete_replication(&self.target.source_id, DeletionMode::AllConfigurations).await {
+        match self
+            .dest
+            .delete_replication(&self.target.source_id, DeletionMode::AllConfigurations)
+            .await
+        {
             Ok(outcome) => {
                 self.report.deletion_mode = Some(DeletionMode::AllConfigurations);
                 let (o, d) = match outcome {
@@ -293,7 +375,13 @@ impl<'a, P: Platform> Failover<'a, P> {
                 if reachable {
                     return Err(full.into());
                 }
-                let outcome = self.dest.delete_replication(&self.target.source_id, DeletionMode::LocalConfigurationOnly).await?;
+                let outcome = self
+                    .dest
+                    .delete_replication(
+                        &self.target.source_id,
+                        DeletionMode::LocalConfigurationOnly,
+                    )
+                    .await?;
                 self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
                 self.report.step(
                     "promote",
@@ -329,13 +417,34 @@ impl<'a, P: Platform> Failover<'a, P> {
 
     fn plan(&mut self, source_reachable: bool, last_replicated: Option<f64>) {
         let now = self.now();
-        let mode = if source_reachable { "ALL_CONFIGURATIONS" } else { "ALL_CONFIGURATIONS, then LOCAL_CONFIGURATION_ONLY if the source Region still does not answer" };
-        let lrt = last_replicated.map(iso8601).unwrap_or_else(|| "never".into());
+        let mode = if source_reachable {
+            "ALL_CONFIGURATIONS"
+        } else {
+            "ALL_CONFIGURATIONS, then LOCAL_CONFIGURATION_ONLY if the source Region still does not answer"
+        };
+        let lrt = last_replicated
+            .map(iso8601)
+            .unwrap_or_else(|| "never".into());
         for (name, detail) in [
-            ("record recovery point", format!("tag the replica with its last replicated time ({lrt})")),
-            ("promote", format!("DeleteReplicationConfiguration from {} ({mode})", self.target.destination_region)),
-            ("wait until writable", "until no configuration is left and overwrite protection is ENABLED".to_string()),
-            ("mount targets", format!("{} configured", self.target.mount_targets.len())),
+            (
+                "record recovery point",
+                format!("tag the replica with its last replicated time ({lrt})"),
+            ),
+            (
+                "promote",
+                format!(
+                    "DeleteReplicationConfiguration from {} ({mode})",
+                    self.target.destination_region
+                ),
+            ),
+            (
+                "wait until writable",
+                "until no configuration is left and overwrite protection is ENABLED".to_string(),
+            ),
+            (
+                "mount targets",
+                format!("{} configured", self.target.mount_targets.len()),
+            ),
             ("finish", "tag, metrics and notification".to_string()),
         ] {
             self.report.step(name, Outcome::Planned, now, now, detail);
@@ -350,13 +459,20 @@ impl<'a, P: Platform> Failover<'a, P> {
         }
         self.report.status = Status::Planned;
         self.report.phase = "planned".into();
-        self.report.next("run again with mode: execute to fail over");
+        self.report
+            .next("run again with mode: execute to fail over");
     }
 
     async fn after_promotion(&mut self, fs: FileSystem) -> Result<Pass> {
         let now = self.now();
         if let Some(since) = self.waiting_since.take() {
-            self.report.step("wait until writable", Outcome::Done, since, now, "no configuration left, overwrite protection ENABLED");
+            self.report.step(
+                "wait until writable",
+                Outcome::Done,
+                since,
+                now,
+                "no configuration left, overwrite protection ENABLED",
+            );
         }
         let ours = fs.tag(tags::FAILOVER_SOURCE) == Some(self.source_tag().as_str());
         if !ours {
@@ -368,29 +484,54 @@ impl<'a, P: Platform> Failover<'a, P> {
         self.recovery_point_from_tags(&fs);
         self.report.phase = "mount targets".into();
         let started = self.now();
-        let mts = mount_targets::ensure(&self.dest, &fs.id, &self.target.mount_targets, self.target.mode).await?;
+        let mts = mount_targets::ensure(
+            &self.dest,
+            &fs.id,
+            &self.target.mount_targets,
+            self.target.mode,
+        )
+        .await?;
         for c in &mts.conflicts {
             self.report.warn(format!("mount target conflict: {c}"));
         }
         self.report.mount_targets = mts.targets.clone();
         if !mts.actions.is_empty() {
-            self.report.step("mount targets", Outcome::Done, started, self.now(), mts.actions.join("; "));
+            self.report.step(
+                "mount targets",
+                Outcome::Done,
+                started,
+                self.now(),
+                mts.actions.join("; "),
+            );
         }
         if mts.pending {
-            self.report.step("wait for mount targets", Outcome::Waiting, started, self.now(), "mount targets not yet available");
+            self.report.step(
+                "wait for mount targets",
+                Outcome::Waiting,
+                started,
+                self.now(),
+                "mount targets not yet available",
+            );
             return Ok(Pass::Wait);
         }
         if self.target.mount_targets.is_empty() && mts.targets.is_empty() {
-            self.report.warn(format!("{} has no mount targets: clients cannot mount it until some are created", fs.id));
+            self.report.warn(format!(
+                "{} has no mount targets: clients cannot mount it until some are created",
+                fs.id
+            ));
         }
-        let completed = fs.tag(tags::FAILOVER_COMPLETED_AT).is_some() && fs.tag(tags::ROLE) == Some(tags::ROLE_PRIMARY);
+        let completed = fs.tag(tags::FAILOVER_COMPLETED_AT).is_some()
+            && fs.tag(tags::ROLE) == Some(tags::ROLE_PRIMARY);
         if completed {
             self.report.step(
                 "finish",
                 Outcome::AlreadyDone,
                 started,
                 self.now(),
-                format!("failover already completed at {}", fs.tag(tags::FAILOVER_COMPLETED_AT).unwrap_or("?")),
+                format!(
+                    "failover already completed at {}",
+                    fs.tag(tags::FAILOVER_COMPLETED_AT).unwrap_or("?")
+                ),
             );
         } else {
             self.needs_completion_mark = true;
@@ -441,7 +582,13 @@ impl<P: Platform> Workflow for Failover<'_, P> {
             }
             if self.target.mode == Mode::Plan {
                 let now = self.now();
-                self.report.step("promote", Outcome::AlreadyDone, now, now, format!("{dest_id} is already writable"));
+                self.report.step(
+                    "promote",
+                    Outcome::AlreadyDone,
+                    now,
+                    now,
+                    format!("{dest_id} is already writable"),
+                );
                 self.report.status = Status::Planned;
                 self.report.phase = "already promoted".into();
                 return Ok(Pass::Done);
@@ -454,7 +601,9 @@ impl<P: Platform> Workflow for Failover<'_, P> {
                 r.destination_file_system_id, r.destination_region
             )));
         }
-        if r.source_file_system_id != self.target.source_id || r.source_region != self.target.source_region {
+        if r.source_file_system_id != self.target.source_id
+            || r.source_region != self.target.source_region
+        {
             self.guard(
                 "WrongSource",
                 format!(
@@ -467,14 +616,26 @@ impl<P: Platform> Workflow for Failover<'_, P> {
         if r.status == ReplicationStatus::Deleting {
             if self.target.mode == Mode::Plan {
                 let now = self.now();
-                self.report.step("promote", Outcome::AlreadyDone, now, now, "promotion already under way (DELETING)");
+                self.report.step(
+                    "promote",
+                    Outcome::AlreadyDone,
+                    now,
+                    now,
+                    "promotion already under way (DELETING)",
+                );
                 self.report.status = Status::Planned;
                 return Ok(Pass::Done);
             }
             let now = self.now();
             self.waiting_since.get_or_insert(now);
             self.report.phase = "promoting".into();
-            self.report.step("wait until writable", Outcome::Waiting, now, now, "replication configuration DELETING");
+            self.report.step(
+                "wait until writable",
+                Outcome::Waiting,
+                now,
+                now,
+                "replication configuration DELETING",
+            );
             return Ok(Pass::Wait);
         }
         if r.status == ReplicationStatus::Enabling || r.last_replicated.is_none() {
@@ -494,8 +655,15 @@ impl<P: Platform> Workflow for Failover<'_, P> {
                 "restore the most recent backup of the failed file system to a new file system, or set force: true to promote the replica as it is".into(),
             )?;
         }
-        if matches!(r.status, ReplicationStatus::Paused | ReplicationStatus::Pausing) {
-            self.report.warn(format!("replication is {:?}: {}", r.status, r.status_message.clone().unwrap_or_default()));
+        if matches!(
+            r.status,
+            ReplicationStatus::Paused | ReplicationStatus::Pausing
+        ) {
+            self.report.warn(format!(
+                "replication is {:?}: {}",
+                r.status,
+                r.status_message.clone().unwrap_or_default()
+            ));
         }
         let now = self.now();
         if let Some(lrt) = r.last_replicated {
@@ -526,7 +694,12 @@ impl<P: Platform> Workflow for Failover<'_, P> {
 
 /// Runs the failover of every named file system, with bounded concurrency,
 /// then one notification and the metrics.
-pub async fn run<P: Platform>(platform: &P, config: &Config, request: &FailoverRequest, remaining: Option<Duration>) -> Result<RunSummary> {
+pub async fn run<P: Platform>(
+    platform: &P,
+    config: &Config,
+    request: &FailoverRequest,
+    remaining: Option<Duration>,
+) -> Result<RunSummary> {
     let targets = resolve(request, config)?;
     let limits = RunLimits {
         mode: request.run_mode.unwrap_or_default(),
@@ -558,10 +731,27 @@ pub async fn run<P: Platform>(platform: &P, config: &Config, request: &FailoverR
     }
     let summary = RunSummary::new("failover", reports);
     let points = |r: &Report| -> Vec<MetricPoint> {
-        let dims = vec![("FileSystemId".to_string(), r.destination.file_system_id.as_ref().map(|f| f.to_string()).unwrap_or_default())];
-        let mut p = vec![MetricPoint { name: "FailoverDurationSeconds", value: r.duration_seconds, unit: "Seconds", dimensions: dims.clone() }];
+        let dims = vec![(
+            "FileSystemId".to_string(),
+            r.destination
+                .file_system_id
+                .as_ref()
+                .map(|f| f.to_string())
+                .unwrap_or_default(),
+        )];
+        let mut p = vec![MetricPoint {
+            name: "FailoverDurationSeconds",
+            value: r.duration_seconds,
+            unit: "Seconds",
+            dimensions: dims.clone(),
+        }];
         if let Some(rp) = &r.recovery_point {
-            p.push(MetricPoint { name: "RecoveryPointSeconds", value: rp.recovery_point_seconds, unit: "Seconds", dimensions: dims });
+            p.push(MetricPoint {
+                name: "RecoveryPointSeconds",
+                value: rp.recovery_point_seconds,
+                unit: "Seconds",
+                dimensions: dims,
+            });
         }
         p
     };
@@ -585,13 +775,22 @@ pub async fn run<P: Platform>(platform: &P, config: &Config, request: &FailoverR
 }
 
 #[allow(dead_code)]
-fn _assert_send<P: Platform + 'static>(p: &'static P, c: &'static Config, r: &'static FailoverRequest) {
+fn _assert_send<P: Platform + 'static>(
+    p: &'static P,
+    c: &'static Config,
+    r: &'static FailoverRequest,
+) {
     fn is_send<T: Send>(_: T) {}
     is_send(run(p, c, r, None));
 }
 
 /// Helpers used by the notification code of every workflow.
-pub(crate) async fn publish_best_effort<N: Notifier>(n: &N, topic: &str, subject: &str, body: &str) -> Option<String> {
+pub(crate) async fn publish_best_effort<N: Notifier>(
+    n: &N,
+    topic: &str,
+    subject: &str,
+    body: &str,
+) -> Option<String> {
     match n.publish(topic, subject, body).await {
         Ok(()) => None,
         Err(e) => Some(format!("notification to {topic} failed: {e}")),
@@ -603,4 +802,32 @@ pub(crate) async fn put_best_effort<M: Metrics>(m: &M, points: &[MetricPoint]) -
         Ok(()) => None,
         Err(e) => Some(format!("metrics not published: {e}")),
     }
+}
+
+/// The failover function's handler: direct invoke, SNS message(s), or Step Functions step.
+pub async fn handle_event<P: Platform>(
+    platform: &P,
+    config: &Config,
+    event: serde_json::Value,
+    remaining: Option<Duration>,
+) -> Result<serde_json::Value> {
+    let mut messages = crate::events::unwrap_sns(event)?.into_iter();
+    let requests = messages
+        .by_ref()
+        .map(FailoverRequest::from_json)
+        .collect::<Result<Vec<_>>>()?;
+    let mut summaries = Vec::new();
+    for request in &requests {
+        summaries.push(run(platform, config, request, remaining).await?);
+    }
+    let summary = if summaries.len() == 1 {
+        summaries.remove(0)
+    } else {
+        RunSummary::new(
+            "failover",
+            summaries.into_iter().flat_map(|s| s.results).collect(),
+        )
+    };
+    serde_json::to_value(&summary)
+        .map_err(|e| Error::Topology(format!("cannot render the result: {e}")))
 }

@@ -114,14 +114,20 @@ impl FileSystemRef {
                 if let Some(id) = resource.strip_prefix("file-system/") {
                     let id = FileSystemId::parse(id)?;
                     let region = RegionName::parse(region)?;
-                    return Ok(FileSystemRef { id, arn_region: Some(region) });
+                    return Ok(FileSystemRef {
+                        id,
+                        arn_region: Some(region),
+                    });
                 }
             }
             return Err(format!(
                 "'{raw}' is not a valid EFS file system ARN (expected arn:aws:elasticfilesystem:REGION:ACCOUNT:file-system/fs-…)"
             ));
         }
-        Ok(FileSystemRef { id: FileSystemId::parse(raw)?, arn_region: None })
+        Ok(FileSystemRef {
+            id: FileSystemId::parse(raw)?,
+            arn_region: None,
+        })
     }
 }
 
@@ -158,9 +164,15 @@ mod tests {
 
     #[test]
     fn arn_names_its_region() {
-        let r = FileSystemRef::parse("arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0").unwrap();
+        let r = FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0",
+        )
+        .unwrap();
         assert_eq!(r.id.as_str(), "fs-0123456789abcdef0");
         assert_eq!(r.arn_region.as_ref().map(|r| r.as_str()), Some("us-east-1"));
-        assert!(FileSystemRef::parse("arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-0123456789abcdef0").is_err());
+        assert!(FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-0123456789abcdef0"
+        )
+        .is_err());
     }
 }

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod failover;
 pub mod ids;
 pub mod model;

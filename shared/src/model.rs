@@ -52,7 +52,10 @@ pub struct FileSystem {
 
 impl FileSystem {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The DNS name clients mount: `fs-….efs.REGION.amazonaws.com`.

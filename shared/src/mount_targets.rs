@@ -39,11 +39,19 @@ fn same_groups(current: &[String], wanted: &[SecurityGroupId]) -> bool {
 
 /// One pass toward the wanted mount targets. Never creates a second target
 /// for a subnet; reports MountTargetConflict instead of failing.
-pub async fn ensure<E: Efs>(efs: &E, fs: &FileSystemId, wanted: &[MountTargetSpec], mode: Mode) -> Result<MountTargetsResult> {
+pub async fn ensure<E: Efs>(
+    efs: &E,
+    fs: &FileSystemId,
+    wanted: &[MountTargetSpec],
+    mode: Mode,
+) -> Result<MountTargetsResult> {
     let mut result = MountTargetsResult::default();
     let mut current = efs.describe_mount_targets(fs).await?;
     for spec in wanted {
-        match current.iter().find(|m| m.subnet_id == spec.subnet_id.as_str() && m.life_cycle != LifeCycle::Deleting) {
+        match current
+            .iter()
+            .find(|m| m.subnet_id == spec.subnet_id.as_str() && m.life_cycle != LifeCycle::Deleting)
+        {
             Some(mt) => {
                 if spec.security_groups.is_empty() {
                     continue;
@@ -57,31 +65,52 @@ pub async fn ensure<E: Efs>(efs: &E, fs: &FileSystemId, wanted: &[MountTargetSpe
                     mt.id,
                     mt.subnet_id,
                     groups.join(", "),
-                    spec.security_groups.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")
+                    spec.security_groups
+                        .iter()
+                        .map(|g| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 if mode == Mode::Plan {
-                    result.actions.push(format!("would set the security groups of {}", mt.id));
+                    result
+                        .actions
+                        .push(format!("would set the security groups of {}", mt.id));
                 } else if mt.life_cycle == LifeCycle::Available {
-                    efs.set_mount_target_security_groups(&mt.id, &spec.security_groups).await?;
-                    result.actions.push(format!("set the security groups of {}", mt.id));
+                    efs.set_mount_target_security_groups(&mt.id, &spec.security_groups)
+                        .await?;
+                    result
+                        .actions
+                        .push(format!("set the security groups of {}", mt.id));
                 } else {
                     // Security groups can only change once the target is available.
                     result.pending = true;
                 }
             }
             None => {
-                result.drift.push(format!("no mount target in {}", spec.subnet_id));
+                result
+                    .drift
+                    .push(format!("no mount target in {}", spec.subnet_id));
                 if mode == Mode::Plan {
-                    result.actions.push(format!("would create a mount target in {}", spec.subnet_id));
+                    result
+                        .actions
+                        .push(format!("would create a mount target in {}", spec.subnet_id));
                     continue;
                 }
-                match efs.create_mount_target(fs, &spec.subnet_id, &spec.security_groups).await? {
+                match efs
+                    .create_mount_target(fs, &spec.subnet_id, &spec.security_groups)
+                    .await?
+                {
                     CreateMountTargetOutcome::Created(mt) => {
-                        result.actions.push(format!("created mount target {} in {}", mt.id, mt.subnet_id));
+                        result.actions.push(format!(
+                            "created mount target {} in {}",
+                            mt.id, mt.subnet_id
+                        ));
                         current.push(mt);
                     }
                     CreateMountTargetOutcome::Conflict(message) => {
-                        result.conflicts.push(format!("subnet {}: {message}", spec.subnet_id));
+                        result
+                            .conflicts
+                            .push(format!("subnet {}: {message}", spec.subnet_id));
                     }
                 }
             }

@@ -57,17 +57,27 @@ pub trait Efs: Send + Sync {
     fn region(&self) -> &RegionName;
 
     /// `None` when the file system does not exist in this Region.
-    fn describe_file_system(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Option<FileSystem>>> + Send;
+    fn describe_file_system(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Option<FileSystem>>> + Send;
 
     fn list_file_systems(&self) -> impl Future<Output = AwsResult<Vec<FileSystem>>> + Send;
 
     /// The configuration the file system takes part in, as this Region reports it.
-    fn describe_replication(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Option<Replication>>> + Send;
+    fn describe_replication(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Option<Replication>>> + Send;
 
     /// Every configuration visible in this Region.
     fn list_replications(&self) -> impl Future<Output = AwsResult<Vec<Replication>>> + Send;
 
-    fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> impl Future<Output = AwsResult<DeleteOutcome>> + Send;
+    fn delete_replication(
+        &self,
+        source: &FileSystemId,
+        mode: DeletionMode,
+    ) -> impl Future<Output = AwsResult<DeleteOutcome>> + Send;
 
     fn create_replication(
         &self,
@@ -76,13 +86,27 @@ pub trait Efs: Send + Sync {
         destination: Option<&FileSystemId>,
     ) -> impl Future<Output = AwsResult<CreateReplicationOutcome>> + Send;
 
-    fn update_protection(&self, id: &FileSystemId, protection: Protection) -> impl Future<Output = AwsResult<()>> + Send;
+    fn update_protection(
+        &self,
+        id: &FileSystemId,
+        protection: Protection,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
 
-    fn tag_file_system(&self, id: &FileSystemId, tags: &[(String, String)]) -> impl Future<Output = AwsResult<()>> + Send;
+    fn tag_file_system(
+        &self,
+        id: &FileSystemId,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
 
-    fn describe_mount_targets(&self, id: &FileSystemId) -> impl Future<Output = AwsResult<Vec<MountTarget>>> + Send;
+    fn describe_mount_targets(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Vec<MountTarget>>> + Send;
 
-    fn mount_target_security_groups(&self, mount_target_id: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    fn mount_target_security_groups(
+        &self,
+        mount_target_id: &str,
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
 
     fn create_mount_target(
         &self,
@@ -103,7 +127,12 @@ pub trait Efs: Send + Sync {
 
 /// Notifications to people and to other functions.
 pub trait Notifier: Send + Sync {
-    fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// Our own metrics (namespace `EfsDr`).

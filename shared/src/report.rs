@@ -8,12 +8,17 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
 pub fn iso8601(epoch: f64) -> String {
-    DateTime::from_secs_f64(epoch).fmt(Format::DateTime).unwrap_or_else(|_| format!("{epoch}"))
+    DateTime::from_secs_f64(epoch)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| format!("{epoch}"))
 }
 
 /// SNS subjects: at most 100 printable ASCII characters, no line breaks.
 pub fn sns_subject(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if (' '..='~').contains(&c) { c } else { ' ' }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { ' ' })
+        .collect();
     let trimmed = clean.trim();
     if trimmed.len() <= 100 {
         trimmed.to_string()
@@ -120,7 +125,13 @@ pub struct ReportError {
 }
 
 impl Report {
-    pub fn new(workflow: &'static str, mode: Mode, source: Location, destination: Location, now: f64) -> Report {
+    pub fn new(
+        workflow: &'static str,
+        mode: Mode,
+        source: Location,
+        destination: Location,
+        now: f64,
+    ) -> Report {
         Report {
             workflow,
             mode,
@@ -147,14 +158,22 @@ impl Report {
     }
 
     /// Records a step that started at `started` (epoch seconds) and ended at `now`.
-    pub fn step(&mut self, name: &str, outcome: Outcome, started: f64, now: f64, detail: impl Into<String>) {
+    pub fn step(
+        &mut self,
+        name: &str,
+        outcome: Outcome,
+        started: f64,
+        now: f64,
+        detail: impl Into<String>,
+    ) {
         if outcome == Outcome::Done {
             self.changed = true;
         }
         let detail = detail.into();
         // A poll loop repeats the same waiting step: keep one entry, extended.
         if let Some(last) = self.timeline.last_mut() {
-            if last.name == name && last.outcome == Outcome::Waiting && outcome == Outcome::Waiting {
+            if last.name == name && last.outcome == Outcome::Waiting && outcome == Outcome::Waiting
+            {
                 last.duration_ms += ((now - started).max(0.0) * 1000.0) as u64;
                 last.detail = detail;
                 return;
@@ -189,7 +208,12 @@ impl Report {
 
     /// One-line headline for subjects and summaries.
     pub fn headline(&self) -> String {
-        let dest = self.destination.file_system_id.as_ref().map(|f| f.to_string()).unwrap_or_else(|| "?".into());
+        let dest = self
+            .destination
+            .file_system_id
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "?".into());
         let verb = match self.status {
             Status::Planned => "plan",
             Status::Completed => "completed",
@@ -197,7 +221,10 @@ impl Report {
             Status::Refused => "REFUSED",
             Status::Failed => "FAILED",
         };
-        format!("efs-dr {} {verb}: {} ({})", self.workflow, dest, self.destination.region)
+        format!(
+            "efs-dr {} {verb}: {} ({})",
+            self.workflow, dest, self.destination.region
+        )
     }
 
     /// A readable body: the essentials first, then the full JSON report.
@@ -209,7 +236,10 @@ impl Report {
             out.push_str(&format!("Source:      {} ({})\n", src, self.source.region));
         }
         if let Some(dst) = &self.destination.file_system_id {
-            out.push_str(&format!("Destination: {} ({})\n", dst, self.destination.region));
+            out.push_str(&format!(
+                "Destination: {} ({})\n",
+                dst, self.destination.region
+            ));
         }
         out.push_str(&format!("Phase:       {}\n", self.phase));
         if let Some(rp) = &self.recovery_point {
@@ -249,7 +279,10 @@ mod tests {
 
     #[test]
     fn waiting_steps_merge() {
-        let loc = Location { file_system_id: None, region: RegionName::parse("us-west-2").unwrap() };
+        let loc = Location {
+            file_system_id: None,
+            region: RegionName::parse("us-west-2").unwrap(),
+        };
         let mut r = Report::new("failover", Mode::Execute, loc.clone(), loc, 0.0);
         r.step("wait", Outcome::Waiting, 0.0, 5.0, "a");
         r.step("wait", Outcome::Waiting, 5.0, 10.0, "b");

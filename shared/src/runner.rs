@@ -50,7 +50,10 @@ impl Default for Backoff {
 impl Backoff {
     pub fn from_env() -> Self {
         let mut b = Backoff::default();
-        if let Some(ms) = std::env::var("EFS_DR_POLL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(ms) = std::env::var("EFS_DR_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             b.initial = Duration::from_millis(ms.max(1));
             b.max = b.initial * 6;
         }
@@ -88,7 +91,9 @@ impl Default for RunLimits {
 /// Transient AWS failures (throttling, 5xx, no answer) are retried while time allows.
 pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &RunLimits) {
     let start = clock.monotonic();
-    let deadline = limits.remaining.map(|r| start + r.saturating_sub(limits.margin));
+    let deadline = limits
+        .remaining
+        .map(|r| start + r.saturating_sub(limits.margin));
     let mut polls = 0u32;
     let mut failures = 0u32;
     loop {
@@ -160,7 +165,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_its_cap() {
-        let b = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(10) };
+        let b = Backoff {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(10),
+        };
         assert_eq!(b.nth(0), Duration::from_secs(2));
         assert_eq!(b.nth(1), Duration::from_secs(3));
         assert_eq!(b.nth(10), Duration::from_secs(10));

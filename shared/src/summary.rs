@@ -36,9 +36,16 @@ fn rank(s: Status) -> u8 {
 
 impl RunSummary {
     pub fn new(workflow: &'static str, results: Vec<Report>) -> RunSummary {
-        let status = results.iter().map(|r| r.status).max_by_key(|s| rank(*s)).unwrap_or(Status::Completed);
+        let status = results
+            .iter()
+            .map(|r| r.status)
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(Status::Completed);
         let done = results.iter().all(|r| r.status != Status::InProgress);
-        let wait_seconds = results.iter().filter_map(|r| r.wait_seconds).reduce(f64::min);
+        let wait_seconds = results
+            .iter()
+            .filter_map(|r| r.wait_seconds)
+            .reduce(f64::min);
         let count = |s: Status| results.iter().filter(|r| r.status == s).count();
         let summary = if results.len() == 1 {
             results[0].headline()
@@ -53,7 +60,14 @@ impl RunSummary {
                 count(Status::Failed)
             )
         };
-        RunSummary { workflow, status, done, wait_seconds, summary, results }
+        RunSummary {
+            workflow,
+            status,
+            done,
+            wait_seconds,
+            summary,
+            results,
+        }
     }
 
     /// Step Functions retries a step that hit a transient AWS failure: that needs a Lambda error.
@@ -61,23 +75,31 @@ impl RunSummary {
         mode == RunMode::Step
             && self.results.iter().any(|r| {
                 r.status == Status::Failed
-                    && r.error.as_ref().is_some_and(|e| matches!(e.error_type.as_str(), "AwsThrottled" | "AwsUnreachable" | "AwsServerError"))
+                    && r.error.as_ref().is_some_and(|e| {
+                        matches!(
+                            e.error_type.as_str(),
+                            "AwsThrottled" | "AwsUnreachable" | "AwsServerError"
+                        )
+                    })
             })
     }
 
     pub fn first_error(&self) -> Error {
         let e = self.results.iter().find_map(|r| r.error.clone());
         match e {
-            Some(e) => Error::Reported { error_type: e.error_type, message: e.message },
+            Some(e) => Error::Reported {
+                error_type: e.error_type,
+                message: e.message,
+            },
             None => Error::Topology("failed without an error".into()),
         }
     }
 
     /// Whether people should hear about this run.
     fn worth_notifying(&self) -> bool {
-        self.results.iter().any(|r| {
-            r.changed || matches!(r.status, Status::Refused | Status::Failed) || (r.status == Status::Completed && !r.warnings.is_empty() && r.changed)
-        })
+        self.results
+            .iter()
+            .any(|r| r.changed || matches!(r.status, Status::Refused | Status::Failed))
     }
 
     pub fn render_text(&self) -> String {
@@ -95,7 +117,9 @@ impl RunSummary {
 }
 
 fn topic_region(arn: &str) -> Option<RegionName> {
-    arn.split(':').nth(3).and_then(|r| RegionName::parse(r).ok())
+    arn.split(':')
+        .nth(3)
+        .and_then(|r| RegionName::parse(r).ok())
 }
 
 /// Publishes the run's notification (if anything happened) and metrics, and

@@ -5,7 +5,10 @@
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use crate::model::{DeletionMode, FileSystem, MountTarget, Protection, Replication};
-use crate::ports::{AwsResult, CallBudget, Clock, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs, Platform};
+use crate::ports::{
+    AwsResult, CallBudget, Clock, CreateMountTargetOutcome, CreateReplicationOutcome,
+    DeleteOutcome, Efs, Platform,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +22,10 @@ pub struct MutationBudget {
 
 impl MutationBudget {
     pub fn crash_after(k: usize) -> Self {
-        MutationBudget { done: Arc::default(), crash_after: Some(k) }
+        MutationBudget {
+            done: Arc::default(),
+            crash_after: Some(k),
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -98,10 +104,19 @@ impl<E: Efs> Efs for CrashingEfs<E> {
     async fn list_replications(&self) -> AwsResult<Vec<Replication>> {
         read!(self, self.inner.list_replications())
     }
-    async fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> AwsResult<DeleteOutcome> {
+    async fn delete_replication(
+        &self,
+        source: &FileSystemId,
+        mode: DeletionMode,
+    ) -> AwsResult<DeleteOutcome> {
         write!(self, self.inner.delete_replication(source, mode))
     }
-    async fn create_replication(&self, source: &FileSystemId, region: &RegionName, dest: Option<&FileSystemId>) -> AwsResult<CreateReplicationOutcome> {
+    async fn create_replication(
+        &self,
+        source: &FileSystemId,
+        region: &RegionName,
+        dest: Option<&FileSystemId>,
+    ) -> AwsResult<CreateReplicationOutcome> {
         write!(self, self.inner.create_replication(source, region, dest))
     }
     async fn update_protection(&self, id: &FileSystemId, p: Protection) -> AwsResult<()> {
@@ -116,10 +131,19 @@ impl<E: Efs> Efs for CrashingEfs<E> {
     async fn mount_target_security_groups(&self, id: &str) -> AwsResult<Vec<String>> {
         read!(self, self.inner.mount_target_security_groups(id))
     }
-    async fn create_mount_target(&self, id: &FileSystemId, subnet: &SubnetId, sgs: &[SecurityGroupId]) -> AwsResult<CreateMountTargetOutcome> {
+    async fn create_mount_target(
+        &self,
+        id: &FileSystemId,
+        subnet: &SubnetId,
+        sgs: &[SecurityGroupId],
+    ) -> AwsResult<CreateMountTargetOutcome> {
         write!(self, self.inner.create_mount_target(id, subnet, sgs))
     }
-    async fn set_mount_target_security_groups(&self, id: &str, sgs: &[SecurityGroupId]) -> AwsResult<()> {
+    async fn set_mount_target_security_groups(
+        &self,
+        id: &str,
+        sgs: &[SecurityGroupId],
+    ) -> AwsResult<()> {
         write!(self, self.inner.set_mount_target_security_groups(id, sgs))
     }
     async fn probe(&self) -> AwsResult<()> {
@@ -137,9 +161,16 @@ pub struct VirtualClock {
 }
 
 impl VirtualClock {
-    pub fn new(now: impl Fn() -> f64 + Send + Sync + 'static, advance: impl Fn(f64) + Send + Sync + 'static) -> Self {
+    pub fn new(
+        now: impl Fn() -> f64 + Send + Sync + 'static,
+        advance: impl Fn(f64) + Send + Sync + 'static,
+    ) -> Self {
         let start = now();
-        VirtualClock { now: Arc::new(now), advance: Arc::new(advance), start }
+        VirtualClock {
+            now: Arc::new(now),
+            advance: Arc::new(advance),
+            start,
+        }
     }
 }
 
@@ -170,7 +201,10 @@ impl<P: Platform> Platform for TestPlatform<P> {
     type Clock = VirtualClock;
 
     fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs {
-        CrashingEfs { inner: self.inner.efs(region, budget), budget: self.budget.clone() }
+        CrashingEfs {
+            inner: self.inner.efs(region, budget),
+            budget: self.budget.clone(),
+        }
     }
     fn notifier(&self, region: &RegionName) -> P::Notifier {
         self.inner.notifier(region)

@@ -1,1 +1,25 @@
-fn main() {}
+//! failover: promote the replica in the DR Region.
+//! Triggers: direct invoke, SNS (failover requests), Step Functions steps.
+
+#![recursion_limit = "256"]
+
+use efs_dr_shared::aws::AwsContext;
+use efs_dr_shared::config::Config;
+use efs_dr_shared::{failover, lambda, Error};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let aws = AwsContext::load().await;
+    let config = Config::from_env().map_err(|e| e.to_string());
+    lambda::serve("failover", |event, remaining| {
+        let (aws, config) = (&aws, &config);
+        async move {
+            let config = config
+                .as_ref()
+                .map_err(|e| Error::InvalidInput(e.clone()))?;
+            failover::handle_event(aws, config, event, remaining).await
+        }
+    })
+    .await
+}

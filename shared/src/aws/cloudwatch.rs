@@ -37,7 +37,10 @@ impl Metrics for CloudWatchMetrics {
                     .value(p.value)
                     .unit(StandardUnit::from(p.unit))
                     .set_dimensions(Some(
-                        p.dimensions.iter().map(|(n, v)| Dimension::builder().name(n).value(v).build()).collect(),
+                        p.dimensions
+                            .iter()
+                            .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                            .collect(),
                     ))
                     .build()
             })

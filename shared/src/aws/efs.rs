@@ -2,8 +2,12 @@
 
 use super::aws_error;
 use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::model::{DeletionMode, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationStatus};
-use crate::ports::{AwsResult, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs};
+use crate::model::{
+    DeletionMode, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationStatus,
+};
+use crate::ports::{
+    AwsResult, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs,
+};
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use aws_sdk_efs::types as t;
 use aws_sdk_efs::Client;
@@ -40,7 +44,11 @@ fn file_system(region: &RegionName, d: &t::FileSystemDescription) -> Option<File
         life_cycle: LifeCycle::parse(d.life_cycle_state().as_str()),
         protection: protection(d.file_system_protection()),
         name: d.name().map(str::to_string),
-        tags: d.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        tags: d
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
         mount_target_count: d.number_of_mount_targets(),
     })
 }
@@ -75,8 +83,17 @@ impl Efs for EfsClient {
     }
 
     async fn describe_file_system(&self, id: &FileSystemId) -> AwsResult<Option<FileSystem>> {
-        match self.client.describe_file_systems().file_system_id(id.as_str()).send().await {
-            Ok(out) => Ok(out.file_systems().first().and_then(|d| file_system(&self.region, d))),
+        match self
+            .client
+            .describe_file_systems()
+            .file_system_id(id.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .file_systems()
+                .first()
+                .and_then(|d| file_system(&self.region, d))),
             Err(e) if e.code() == Some("FileSystemNotFound") => Ok(None),
             Err(e) => Err(aws_error("DescribeFileSystems", &self.region, &e)),
         }
@@ -87,30 +104,53 @@ impl Efs for EfsClient {
         let mut pages = self.client.describe_file_systems().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("DescribeFileSystems", &self.region, &e))?;
-            out.extend(page.file_systems().iter().filter_map(|d| file_system(&self.region, d)));
+            out.extend(
+                page.file_systems()
+                    .iter()
+                    .filter_map(|d| file_system(&self.region, d)),
+            );
         }
         Ok(out)
     }
 
     async fn describe_replication(&self, id: &FileSystemId) -> AwsResult<Option<Replication>> {
-        match self.client.describe_replication_configurations().file_system_id(id.as_str()).send().await {
+        match self
+            .client
+            .describe_replication_configurations()
+            .file_system_id(id.as_str())
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.replications().first().and_then(replication)),
             Err(e) if e.code() == Some("ReplicationNotFound") => Ok(None),
-            Err(e) => Err(aws_error("DescribeReplicationConfigurations", &self.region, &e)),
+            Err(e) => Err(aws_error(
+                "DescribeReplicationConfigurations",
+                &self.region,
+                &e,
+            )),
         }
     }
 
     async fn list_replications(&self) -> AwsResult<Vec<Replication>> {
         let mut out = Vec::new();
-        let mut pages = self.client.describe_replication_configurations().into_paginator().send();
+        let mut pages = self
+            .client
+            .describe_replication_configurations()
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("DescribeReplicationConfigurations", &self.region, &e))?;
+            let page =
+                page.map_err(|e| aws_error("DescribeReplicationConfigurations", &self.region, &e))?;
             out.extend(page.replications().iter().filter_map(replication));
         }
         Ok(out)
     }
 
-    async fn delete_replication(&self, source: &FileSystemId, mode: DeletionMode) -> AwsResult<DeleteOutcome> {
+    async fn delete_replication(
+        &self,
+        source: &FileSystemId,
+        mode: DeletionMode,
+    ) -> AwsResult<DeleteOutcome> {
         let mode = match mode {
             DeletionMode::AllConfigurations => t::DeletionMode::AllConfigurations,
             DeletionMode::LocalConfigurationOnly => t::DeletionMode::LocalConfigurationOnly,
@@ -125,7 +165,11 @@ impl Efs for EfsClient {
         {
             Ok(_) => Ok(DeleteOutcome::Accepted),
             Err(e) if e.code() == Some("ReplicationNotFound") => Ok(DeleteOutcome::NotFound),
-            Err(e) => Err(aws_error("DeleteReplicationConfiguration", &self.region, &e)),
+            Err(e) => Err(aws_error(
+                "DeleteReplicationConfiguration",
+                &self.region,
+                &e,
+            )),
         }
     }
 
@@ -159,14 +203,21 @@ impl Efs for EfsClient {
                 match described.ok().as_ref().and_then(replication) {
                     Some(r) => Ok(CreateReplicationOutcome::Created(r)),
                     None => Ok(CreateReplicationOutcome::AlreadyExists(
-                        "created, but the answer could not be read; re-read the configuration".into(),
+                        "created, but the answer could not be read; re-read the configuration"
+                            .into(),
                     )),
                 }
             }
             Err(e) if e.code() == Some("ReplicationAlreadyExists") => {
-                Ok(CreateReplicationOutcome::AlreadyExists(e.message().unwrap_or_default().to_string()))
+                Ok(CreateReplicationOutcome::AlreadyExists(
+                    e.message().unwrap_or_default().to_string(),
+                ))
             }
-            Err(e) => Err(aws_error("CreateReplicationConfiguration", &self.region, &e)),
+            Err(e) => Err(aws_error(
+                "CreateReplicationConfiguration",
+                &self.region,
+                &e,
+            )),
         }
     }
 
@@ -187,7 +238,10 @@ impl Efs for EfsClient {
     }
 
     async fn tag_file_system(&self, id: &FileSystemId, tags: &[(String, String)]) -> AwsResult<()> {
-        let tags: Vec<t::Tag> = tags.iter().filter_map(|(k, v)| t::Tag::builder().key(k).value(v).build().ok()).collect();
+        let tags: Vec<t::Tag> = tags
+            .iter()
+            .filter_map(|(k, v)| t::Tag::builder().key(k).value(v).build().ok())
+            .collect();
         self.client
             .tag_resource()
             .resource_id(id.as_str())
@@ -200,7 +254,12 @@ impl Efs for EfsClient {
 
     async fn describe_mount_targets(&self, id: &FileSystemId) -> AwsResult<Vec<MountTarget>> {
         let mut out = Vec::new();
-        let mut pages = self.client.describe_mount_targets().file_system_id(id.as_str()).into_paginator().send();
+        let mut pages = self
+            .client
+            .describe_mount_targets()
+            .file_system_id(id.as_str())
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("DescribeMountTargets", &self.region, &e))?;
             out.extend(page.mount_targets().iter().filter_map(mount_target));
@@ -224,7 +283,8 @@ impl Efs for EfsClient {
         subnet: &SubnetId,
         security_groups: &[SecurityGroupId],
     ) -> AwsResult<CreateMountTargetOutcome> {
-        let groups = (!security_groups.is_empty()).then(|| security_groups.iter().map(|g| g.to_string()).collect());
+        let groups = (!security_groups.is_empty())
+            .then(|| security_groups.iter().map(|g| g.to_string()).collect());
         match self
             .client
             .create_mount_target()
@@ -245,21 +305,31 @@ impl Efs for EfsClient {
                     .build();
                 match described.ok().as_ref().and_then(mount_target) {
                     Some(mt) => Ok(CreateMountTargetOutcome::Created(mt)),
-                    None => Ok(CreateMountTargetOutcome::Conflict("created, but the answer could not be read".into())),
+                    None => Ok(CreateMountTargetOutcome::Conflict(
+                        "created, but the answer could not be read".into(),
+                    )),
                 }
             }
             Err(e) if e.code() == Some("MountTargetConflict") => {
-                Ok(CreateMountTargetOutcome::Conflict(e.message().unwrap_or("MountTargetConflict").to_string()))
+                Ok(CreateMountTargetOutcome::Conflict(
+                    e.message().unwrap_or("MountTargetConflict").to_string(),
+                ))
             }
             Err(e) => Err(aws_error("CreateMountTarget", &self.region, &e)),
         }
     }
 
-    async fn set_mount_target_security_groups(&self, mount_target_id: &str, security_groups: &[SecurityGroupId]) -> AwsResult<()> {
+    async fn set_mount_target_security_groups(
+        &self,
+        mount_target_id: &str,
+        security_groups: &[SecurityGroupId],
+    ) -> AwsResult<()> {
         self.client
             .modify_mount_target_security_groups()
             .mount_target_id(mount_target_id)
-            .set_security_groups(Some(security_groups.iter().map(|g| g.to_string()).collect()))
+            .set_security_groups(Some(
+                security_groups.iter().map(|g| g.to_string()).collect(),
+            ))
             .send()
             .await
             .map(|_| ())

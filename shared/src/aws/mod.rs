@@ -54,7 +54,12 @@ impl AwsSettings {
     /// Overrides from `EFS_DR_CALL_TIMEOUT_MS`, `EFS_DR_SOURCE_TIMEOUT_MS`, `EFS_DR_MAX_ATTEMPTS`.
     pub fn from_env() -> Self {
         let mut s = AwsSettings::default();
-        let ms = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        let ms = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis)
+        };
         if let Some(d) = ms("EFS_DR_CALL_TIMEOUT_MS") {
             s.attempt_timeout = d;
             s.operation_timeout = d * 6;
@@ -62,13 +67,15 @@ impl AwsSettings {
         if let Some(d) = ms("EFS_DR_SOURCE_TIMEOUT_MS") {
             s.source_timeout = d;
         }
-        if let Some(n) = std::env::var("EFS_DR_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()) {
+        if let Some(n) = std::env::var("EFS_DR_MAX_ATTEMPTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             s.max_attempts = n;
         }
         s
     }
 }
-
 
 /// Time as the AWS side tells it (the `Date` header of its answers), so that
 /// lags computed against LastReplicatedTimestamp do not suffer local clock skew.
@@ -78,7 +85,10 @@ pub struct AwsClock {
 }
 
 fn system_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 impl AwsClock {
@@ -169,7 +179,9 @@ impl AwsContext {
 
     /// The Region the functions run in (the DR Region).
     pub fn home_region(&self) -> Option<RegionName> {
-        self.sdk.region().and_then(|r| RegionName::parse(r.as_ref()).ok())
+        self.sdk
+            .region()
+            .and_then(|r| RegionName::parse(r.as_ref()).ok())
     }
 
     pub fn clock(&self) -> AwsClock {
@@ -183,14 +195,22 @@ impl AwsContext {
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(5)),
             // The source Region is a signal, not a dependency: one quick look, no waiting on retries.
-            CallBudget::Short => RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(100)),
+            CallBudget::Short => RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(100)),
         }
     }
 
     fn timeouts(&self, budget: CallBudget) -> TimeoutConfig {
         let (attempt, operation) = match budget {
-            CallBudget::Normal => (self.settings.attempt_timeout, self.settings.operation_timeout),
-            CallBudget::Short => (self.settings.source_timeout / 2, self.settings.source_timeout),
+            CallBudget::Normal => (
+                self.settings.attempt_timeout,
+                self.settings.operation_timeout,
+            ),
+            CallBudget::Short => (
+                self.settings.source_timeout / 2,
+                self.settings.source_timeout,
+            ),
         };
         TimeoutConfig::builder()
             .connect_timeout(attempt.min(Duration::from_secs(3)))
@@ -231,7 +251,11 @@ impl AwsContext {
 }
 
 /// Classifies an SDK failure for the workflows.
-pub(crate) fn aws_error<E, R>(operation: &'static str, region: &RegionName, err: &SdkError<E, R>) -> AwsError
+pub(crate) fn aws_error<E, R>(
+    operation: &'static str,
+    region: &RegionName,
+    err: &SdkError<E, R>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: HttpStatus + std::fmt::Debug,
@@ -243,7 +267,13 @@ where
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
             let throttled = matches!(
                 code.as_deref(),
-                Some("ThrottlingException" | "Throttling" | "ThrottledException" | "TooManyRequestsException" | "RequestLimitExceeded")
+                Some(
+                    "ThrottlingException"
+                        | "Throttling"
+                        | "ThrottledException"
+                        | "TooManyRequestsException"
+                        | "RequestLimitExceeded"
+                )
             );
             if throttled {
                 AwsErrorKind::Throttled
