@@ -1,0 +1,76 @@
+//! Every sample event in events/ runs through the function handlers.
+
+mod common;
+
+use common::*;
+use efs_dr_shared::config::PairConfig;
+use efs_dr_shared::failover;
+use efs_dr_shared::testing::MutationBudget;
+use std::path::PathBuf;
+
+fn events_dir(function: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(function)
+}
+
+/// Reads a sample and puts the emulator's file system IDs in place of the placeholders.
+fn load(function: &str, name: &str, src: &str, dst: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(events_dir(function).join(name)).expect("sample event");
+    let text = text
+        .replace("fs-0aaaaaaaaaaaaaaaa", src)
+        .replace("fs-0bbbbbbbbbbbbbbbb", dst);
+    serde_json::from_str(&text).expect("sample is JSON")
+}
+
+#[tokio::test]
+async fn every_failover_sample_runs() {
+    let expected = [
+        ("direct-plan.json", "planned"),
+        ("direct-execute.json", "completed"),
+        ("configured-defaults.json", "planned"),
+        ("sns-failover-request.json", "completed"),
+        ("step-functions-step.json", "in_progress"),
+        ("fleet.json", "completed"),
+    ];
+    let mut on_disk: Vec<String> = std::fs::read_dir(events_dir("failover"))
+        .expect("events/failover")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut covered: Vec<String> = expected.iter().map(|(n, _)| n.to_string()).collect();
+    covered.sort();
+    assert_eq!(on_disk, covered, "every sample has an expectation here");
+
+    for (name, status) in expected {
+        let w = world().await;
+        let (src, dst) = w.replicated_pair(name).await;
+        let mut config = w.config();
+        config.pairs = vec![PairConfig {
+            source_file_system_id: efs_dr_shared::ids::FileSystemRef::parse(&src).expect("id"),
+            source_region: Some(region(EAST)),
+            destination_file_system_id: Some(
+                efs_dr_shared::ids::FileSystemRef::parse(&dst).expect("id"),
+            ),
+            destination_region: None,
+            mount_targets: None,
+        }];
+        let event = load("failover", name, &src, &dst);
+        let out =
+            failover::handle_event(&w.platform(MutationBudget::default()), &config, event, None)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out["status"], status, "{name}: {out:#}");
+        assert_eq!(
+            out["results"][0]["destination"]["file_system_id"],
+            dst.as_str(),
+            "{name}"
+        );
+        if name == "direct-execute.json" {
+            assert_eq!(
+                out["results"][0]["mount_targets"].as_array().map(Vec::len),
+                Some(2)
+            );
+        }
+    }
+}
