@@ -13,7 +13,9 @@ pub struct Durations {
     pub file_system_create: f64,
     /// DeleteFileSystem: `deleting` -> gone.
     pub file_system_delete: f64,
-    /// First sync of a new replication (the replica is incomplete meanwhile: ENABLING).
+    /// CreateReplicationConfiguration: ENABLING -> ENABLED (the configuration is being created).
+    pub replication_enable: f64,
+    /// First sync after that: ENABLED with no LastReplicatedTimestamp meanwhile (incomplete replica).
     pub initial_sync: f64,
     /// A start of a sync is attempted this often.
     pub sync_interval: f64,
@@ -35,6 +37,7 @@ impl Default for Durations {
         Durations {
             file_system_create: 10.0,
             file_system_delete: 10.0,
+            replication_enable: 60.0,
             initial_sync: 600.0,
             sync_interval: 60.0,
             sync_duration: 30.0,

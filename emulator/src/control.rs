@@ -180,8 +180,8 @@ fn state(shared: &Shared) -> Reply {
         .iter()
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            v["source_status"] = json!(r.status_in(&r.source_region).0);
-            v["destination_status"] = json!(r.status_in(&r.destination_region).0);
+            v["source_status"] = json!(r.status_in(&r.source_region, w.now).0);
+            v["destination_status"] = json!(r.status_in(&r.destination_region, w.now).0);
             v
         })
         .collect();

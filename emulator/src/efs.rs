@@ -113,11 +113,15 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         "TagResource" => tag_resource(world, region, seg[1], &body()?),
         "UntagResource" => untag_resource(world, region, seg[1], req),
         "ListTagsForResource" => list_tags(world, region, seg[1], req),
-        _ => Err(ApiError::bad_request(format!(
-            "The emulator does not implement {} {}. Supported: the replication, mount target, \
-             access point and tagging operations listed in the README.",
-            req.method, req.path
-        ))),
+        _ => Err(ApiError::new(
+            "NotImplemented",
+            501,
+            format!(
+                "The emulator does not implement {} {}. Supported: the replication, mount target, \
+                 access point and tagging operations listed in the README.",
+                req.method, req.path
+            ),
+        )),
     }
 }
 
@@ -228,7 +232,7 @@ fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> 
                 "Tag '{key}': keys are 1 to 128 characters, values at most 256."
             )));
         }
-        if key.starts_with("aws:") {
+        if key.to_ascii_lowercase().starts_with("aws:") {
             return Err(ApiError::bad_request(format!(
                 "Tag key '{key}' uses the reserved prefix 'aws:'."
             )));
@@ -282,11 +286,18 @@ fn paginate<T: Clone>(
     start: Option<&str>,
     size: usize,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let mut items = items;
+    items.sort_by(|a, b| a.0.cmp(&b.0));
     let from = match start {
         None => 0,
-        Some(token) => items.iter().position(|(k, _)| k == token).ok_or_else(|| {
-            ApiError::bad_request(format!("The pagination token '{token}' is not valid."))
-        })?,
+        // Items are in key order: resume at the token's place even if that item went away meanwhile.
+        Some(token) if token.is_empty() => {
+            return Err(ApiError::bad_request("The pagination token is empty."))
+        }
+        Some(token) => items
+            .iter()
+            .position(|(k, _)| k.as_str() >= token)
+            .unwrap_or(items.len()),
     };
     let page: Vec<T> = items
         .iter()
@@ -346,8 +357,21 @@ fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
     if let Some(name) = fs.name() {
         o.insert("Name".into(), json!(name));
     }
-    if let Some(k) = &fs.kms_key_id {
-        o.insert("KmsKeyId".into(), json!(k));
+    match &fs.kms_key_id {
+        Some(k) => {
+            o.insert("KmsKeyId".into(), json!(k));
+        }
+        // Encrypted without a key named: the AWS managed key of the Region.
+        None if fs.encrypted => {
+            o.insert(
+                "KmsKeyId".into(),
+                json!(format!(
+                    "arn:aws:kms:{region}:{}:key/00000000-0000-4000-8000-0000000e0f51",
+                    world.account_id
+                )),
+            );
+        }
+        None => {}
     }
     if let Some(p) = fs.provisioned_throughput {
         o.insert("ProvisionedThroughputInMibps".into(), json!(p));
@@ -360,7 +384,7 @@ fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
 }
 
 pub fn replication_json(world: &World, rep: &Replication, region: &str) -> Value {
-    let (status, message) = rep.status_in(region);
+    let (status, message) = rep.status_in(region, world.now);
     let mut dest = json!({
         "Status": status,
         "FileSystemId": rep.destination_file_system_id,
@@ -721,7 +745,21 @@ fn create_replication(
         )));
     }
     let dest = &destinations[0];
-    let dest_region = required(dest, "Region")?.to_string();
+    // Either a Region or a One Zone AZ (whose name starts with its Region) names the destination.
+    let dest_region = match (
+        str_field(dest, "Region"),
+        str_field(dest, "AvailabilityZoneName"),
+    ) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(az)) => az
+            .trim_end_matches(|c: char| c.is_ascii_lowercase())
+            .to_string(),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "The destination needs a Region or an AvailabilityZoneName.",
+            ))
+        }
+    };
     if !valid_region_name(&dest_region) {
         return Err(ApiError::bad_request(format!(
             "'{dest_region}' is not a valid Region name."
@@ -846,7 +884,8 @@ fn create_replication(
         destination_side: SideState::Present,
         last_replicated: None,
         sync: None,
-        next_sync_at: world.now,
+        enabled_at: world.now + world.durations.replication_enable,
+        next_sync_at: world.now + world.durations.replication_enable,
         fault: ReplicationFault::Healthy,
         orphaned: false,
     };
@@ -912,6 +951,16 @@ fn delete_replication(
             )))
         }
     };
+    let known_anywhere = world
+        .regions
+        .values()
+        .any(|r| r.file_systems.contains_key(&source_id));
+    if !known_anywhere {
+        // A typo, not an already-deleted configuration.
+        return Err(ApiError::file_system_not_found(
+            source_id.trim_end_matches("@elsewhere"),
+        ));
+    }
     let index = world
         .replications
         .iter()
@@ -1279,20 +1328,23 @@ fn modify_mt_security_groups(
 ) -> Result<Reply, ApiError> {
     let id = mount_target_id(raw)?;
     let groups = string_list(body, "SecurityGroups")?.unwrap_or_default();
+    if groups.is_empty() {
+        return Err(ApiError::bad_request(
+            "SecurityGroups must name at least one security group.",
+        ));
+    }
     let mt = world
         .region_mut(region)
         .mount_targets
         .get(&id)
         .cloned()
         .ok_or_else(|| mt_not_found(&id))?;
-    if mt.life_cycle != LifeCycle::Available {
+    // The network interface exists from CreateMountTarget's answer on; only deletion blocks changes.
+    if mt.life_cycle == LifeCycle::Deleting {
         return Err(ApiError::new(
             "IncorrectMountTargetState",
             409,
-            format!(
-                "Mount target '{id}' is {}, not available.",
-                mt.life_cycle.as_str()
-            ),
+            format!("Mount target '{id}' is deleting."),
         ));
     }
     check_security_groups(world, region, &mt.vpc_id, &groups)?;
@@ -1385,26 +1437,14 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
             ),
         ));
     }
-    let fingerprint =
-        serde_json::to_string(&json!([id, posix_user, root_directory, tags])).unwrap_or_default();
     let r = world.region_mut(region);
     if let Some(existing) = r.access_points.values().find(|a| a.client_token == token) {
-        if existing.request_fingerprint == fingerprint {
-            // A retry of the same request: the same access point, never a second one.
-            let out = ap_json(
-                world,
-                world
-                    .region(region)
-                    .and_then(|r| r.access_points.values().find(|a| a.client_token == token))
-                    .expect("found above"),
-            );
-            return Ok(Reply::json(200, &out));
-        }
+        // As on AWS, a reused token is a 409 naming the access point, even for an identical retry.
         let existing_id = existing.id.clone();
         return Err(ApiError::new(
             "AccessPointAlreadyExists",
             409,
-            format!("Access point '{existing_id}' already exists with client token '{token}' and different parameters."),
+            format!("Access point '{existing_id}' already exists with client token '{token}'."),
         )
         .with("AccessPointId", existing_id));
     }
@@ -1434,7 +1474,6 @@ fn create_access_point(world: &mut World, region: &str, body: &Value) -> Result<
         tags,
         life_cycle: LifeCycle::Creating,
         transition_at: Some(world.now + world.durations.access_point_create),
-        request_fingerprint: fingerprint,
     };
     let out = ap_json(world, &ap);
     world

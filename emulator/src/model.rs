@@ -119,8 +119,6 @@ pub struct AccessPoint {
     pub tags: Vec<(String, String)>,
     pub life_cycle: LifeCycle,
     pub transition_at: Option<f64>,
-    /// The create request's content, to tell a retry from a conflicting reuse of a token.
-    pub request_fingerprint: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -165,6 +163,9 @@ pub struct Replication {
     pub source_side: SideState,
     pub destination_side: SideState,
     pub last_replicated: Option<f64>,
+    /// Until then the configuration is being created (ENABLING); after it, ENABLED
+    /// with no LastReplicatedTimestamp until the initial sync completes.
+    pub enabled_at: f64,
     pub sync: Option<SyncInProgress>,
     pub next_sync_at: f64,
     pub fault: ReplicationFault,
@@ -195,7 +196,7 @@ impl Replication {
     }
 
     /// Status as the Region `region` reports it.
-    pub fn status_in(&self, region: &str) -> (&'static str, Option<String>) {
+    pub fn status_in(&self, region: &str, now: f64) -> (&'static str, Option<String>) {
         if let Some(SideState::Deleting { .. }) = self.side_in(region) {
             return ("DELETING", None);
         }
@@ -227,7 +228,7 @@ impl Replication {
                         .to_string(),
                 ),
             ),
-            _ if self.last_replicated.is_none() => ("ENABLING", None),
+            _ if now < self.enabled_at => ("ENABLING", None),
             _ => ("ENABLED", None),
         }
     }

@@ -14,6 +14,16 @@ fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build().expect("tag")
 }
 
+async fn out_region(emu: &efs_dr_emulator::EmulatorHandle, region: &str, id: &str) -> String {
+    let r = efs(emu, region)
+        .describe_replication_configurations()
+        .file_system_id(id)
+        .send()
+        .await
+        .expect("describe");
+    r.replications()[0].destinations()[0].region().to_string()
+}
+
 async fn protection(emu: &efs_dr_emulator::EmulatorHandle, region: &str, id: &str) -> String {
     let out = efs(emu, region)
         .describe_file_systems()
@@ -207,7 +217,8 @@ async fn replication_to_new_destination_syncs_and_promotes() {
         "replica is read-only"
     );
 
-    // Initial sync takes 600 s: still ENABLING before, ENABLED with a recovery point after.
+    // ENABLED after a minute, but with no LastReplicatedTimestamp until the 600 s
+    // initial sync completes: the status alone does not say the replica is complete.
     emu.shared.advance(300.0);
     let r = west
         .describe_replication_configurations()
@@ -215,10 +226,9 @@ async fn replication_to_new_destination_syncs_and_promotes() {
         .send()
         .await
         .expect("describe");
-    assert_eq!(
-        r.replications()[0].destinations()[0].status(),
-        &ReplicationStatus::Enabling
-    );
+    let d0 = &r.replications()[0].destinations()[0];
+    assert_eq!(d0.status(), &ReplicationStatus::Enabled);
+    assert!(d0.last_replicated_timestamp().is_none());
     emu.shared.advance(400.0);
     let r = west
         .describe_replication_configurations()
@@ -354,6 +364,14 @@ async fn replication_to_new_destination_syncs_and_promotes() {
         .await
         .expect_err("already gone");
     assert_eq!(code_and_status(&err), ("ReplicationNotFound".into(), 404));
+    // A source ID that exists nowhere is a typo, not an already-deleted configuration.
+    let err = west
+        .delete_replication_configuration()
+        .source_file_system_id("fs-0123456789abcdef0")
+        .send()
+        .await
+        .expect_err("typo");
+    assert_eq!(code_and_status(&err), ("FileSystemNotFound".into(), 404));
 }
 
 #[tokio::test]
@@ -428,10 +446,15 @@ async fn replication_into_existing_file_system_needs_protection_disabled() {
     efs(&emu, "eu-west-1")
         .create_replication_configuration()
         .source_file_system_id(&a)
-        .destinations(DestinationToCreate::builder().region("eu-west-1").build())
+        .destinations(
+            DestinationToCreate::builder()
+                .availability_zone_name("eu-west-1a")
+                .build(),
+        )
         .send()
         .await
-        .expect("same-region replication");
+        .expect("same-region One Zone replication: the AZ names the Region");
+    assert_eq!(out_region(&emu, "eu-west-1", &a).await, "eu-west-1");
     let err = efs(&emu, "eu-west-1")
         .delete_replication_configuration()
         .source_file_system_id(&a)
@@ -717,25 +740,22 @@ async fn mount_target_rules_and_transitions() {
         .await
         .expect("sgs");
     assert_eq!(sgs.security_groups(), [groups[0].clone()]);
-    let busy = client
-        .modify_mount_target_security_groups()
-        .mount_target_id(&mt_id)
-        .security_groups(&groups[1])
-        .send()
-        .await
-        .expect_err("creating");
-    assert_eq!(
-        code_and_status(&busy),
-        ("IncorrectMountTargetState".into(), 409)
-    );
-    emu.shared.advance(90.0);
+    // Security groups can change once the network interface exists, while still creating.
     client
         .modify_mount_target_security_groups()
         .mount_target_id(&mt_id)
         .security_groups(&groups[1])
         .send()
         .await
-        .expect("modify");
+        .expect("modify while creating");
+    let empty = client
+        .modify_mount_target_security_groups()
+        .mount_target_id(&mt_id)
+        .send()
+        .await
+        .expect_err("no groups");
+    assert_eq!(code_and_status(&empty), ("BadRequest".into(), 400));
+    emu.shared.advance(90.0);
     let sgs = client
         .describe_mount_target_security_groups()
         .mount_target_id(&mt_id)
@@ -782,6 +802,17 @@ async fn mount_target_rules_and_transitions() {
         .send()
         .await
         .expect("delete mt");
+    let busy = client
+        .modify_mount_target_security_groups()
+        .mount_target_id(&mt_id)
+        .security_groups(&groups[0])
+        .send()
+        .await
+        .expect_err("deleting");
+    assert_eq!(
+        code_and_status(&busy),
+        ("IncorrectMountTargetState".into(), 409)
+    );
     let listed = client
         .describe_mount_targets()
         .mount_target_id(&mt_id)
@@ -847,17 +878,18 @@ async fn access_points_are_idempotent_by_client_token() {
         first.life_cycle_state().map(|s| s.as_str()),
         Some("creating")
     );
-    let retry = make("tok-a", "/app")
-        .await
-        .expect("retry returns the same access point");
-    assert_eq!(retry.access_point_id(), first.access_point_id());
-    let err = make("tok-a", "/other")
-        .await
-        .expect_err("token reused for something else");
+    // A reused client token names the access point it made, even for an identical retry.
+    let retry = make("tok-a", "/app").await.expect_err("token already used");
     assert_eq!(
-        code_and_status(&err),
+        code_and_status(&retry),
         ("AccessPointAlreadyExists".into(), 409)
     );
+    match retry.into_service_error() {
+        aws_sdk_efs::operation::create_access_point::CreateAccessPointError::AccessPointAlreadyExists(e) => {
+            assert_eq!(Some(e.access_point_id()), first.access_point_id())
+        }
+        other => panic!("unexpected {other:?}"),
+    }
     let bad = make("tok-b", "relative").await.expect_err("bad path");
     assert_eq!(code_and_status(&bad), ("BadRequest".into(), 400));
     for i in 0..3 {

@@ -75,15 +75,12 @@ pub async fn ensure<E: Efs>(
                     result
                         .actions
                         .push(format!("would set the security groups of {}", mt.id));
-                } else if mt.life_cycle == LifeCycle::Available {
+                } else {
                     efs.set_mount_target_security_groups(&mt.id, &spec.security_groups)
                         .await?;
                     result
                         .actions
                         .push(format!("set the security groups of {}", mt.id));
-                } else {
-                    // Security groups can only change once the target is available.
-                    result.pending = true;
                 }
             }
             None => {
