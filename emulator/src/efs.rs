@@ -291,7 +291,7 @@ fn paginate<T: Clone>(
     let from = match start {
         None => 0,
         // Items are in key order: resume at the token's place even if that item went away meanwhile.
-        Some(token) if token.is_empty() => {
+        Some("") => {
             return Err(ApiError::bad_request("The pagination token is empty."))
         }
         Some(token) => items

@@ -258,18 +258,16 @@ def test_access_point_client_token_idempotency(client, emulator, new_file_system
                        "CreationInfo": {"OwnerUid": 1000, "OwnerGid": 1000, "Permissions": "0755"}},
     )
     first = efs.create_access_point(**args)
-    again = efs.create_access_point(**args)
-    # A retried request gives back the same access point, not a second one.
-    assert again["AccessPointId"] == first["AccessPointId"]
     assert first["PosixUser"] == {"Uid": 1000, "Gid": 1000}
+    # As on AWS, a reused token is a conflict naming the original, even for an
+    # identical retry: callers recover the ID from the error instead of duplicating.
+    for retry in (args, {**args, "PosixUser": {"Uid": 2000, "Gid": 2000}}):
+        with pytest.raises(ClientError) as e:
+            efs.create_access_point(**retry)
+        assert error_of(e) == ("AccessPointAlreadyExists", 409)
+        assert e.value.response["AccessPointId"] == first["AccessPointId"]
     listed = efs.describe_access_points(FileSystemId=fs_id)["AccessPoints"]
     assert [a["AccessPointId"] for a in listed] == [first["AccessPointId"]]
-
-    # The same token with different parameters is a conflict naming the original.
-    with pytest.raises(ClientError) as e:
-        efs.create_access_point(**{**args, "PosixUser": {"Uid": 2000, "Gid": 2000}})
-    assert error_of(e) == ("AccessPointAlreadyExists", 409)
-    assert e.value.response["AccessPointId"] == first["AccessPointId"]
 
     # Without a ClientToken boto3 fills in an idempotency token itself.
     auto = efs.create_access_point(FileSystemId=fs_id)
