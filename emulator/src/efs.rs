@@ -291,9 +291,7 @@ fn paginate<T: Clone>(
     let from = match start {
         None => 0,
         // Items are in key order: resume at the token's place even if that item went away meanwhile.
-        Some("") => {
-            return Err(ApiError::bad_request("The pagination token is empty."))
-        }
+        Some("") => return Err(ApiError::bad_request("The pagination token is empty.")),
         Some(token) => items
             .iter()
             .position(|(k, _)| k.as_str() >= token)

@@ -144,3 +144,101 @@ pub struct MetricPoint {
     pub unit: &'static str,
     pub dimensions: Vec<(String, String)>,
 }
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosixUser {
+    pub uid: i64,
+    pub gid: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_gids: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreationInfo {
+    pub owner_uid: i64,
+    pub owner_gid: i64,
+    pub permissions: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootDirectory {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_info: Option<CreationInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagSpec {
+    pub key: String,
+    pub value: String,
+}
+
+/// An access point as wanted or as found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPointSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posix_user: Option<PosixUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_directory: Option<RootDirectory>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagSpec>,
+}
+
+impl AccessPointSpec {
+    /// How an access point is recognised on the other file system: its Name
+    /// tag, else its root directory and POSIX user.
+    pub fn key(&self) -> String {
+        let name = self.name.clone().or_else(|| {
+            self.tags
+                .iter()
+                .find(|t| t.key == "Name")
+                .map(|t| t.value.clone())
+        });
+        match name {
+            Some(n) => format!("name:{n}"),
+            None => {
+                let path = self
+                    .root_directory
+                    .as_ref()
+                    .map(|r| r.path.as_str())
+                    .unwrap_or("/");
+                let user = self
+                    .posix_user
+                    .as_ref()
+                    .map(|u| format!("{}:{}", u.uid, u.gid))
+                    .unwrap_or_else(|| "-".into());
+                format!("root:{path} user:{user}")
+            }
+        }
+    }
+
+    /// Tags to create with: the given ones plus Name.
+    pub fn all_tags(&self) -> Vec<(String, String)> {
+        let mut tags: Vec<(String, String)> = self
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        if let Some(n) = &self.name {
+            if !tags.iter().any(|(k, _)| k == "Name") {
+                tags.push(("Name".into(), n.clone()));
+            }
+        }
+        tags
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccessPoint {
+    pub id: String,
+    pub file_system_id: FileSystemId,
+    pub spec: AccessPointSpec,
+    pub life_cycle: LifeCycle,
+}

@@ -38,12 +38,14 @@ fn same_groups(current: &[String], wanted: &[SecurityGroupId]) -> bool {
 }
 
 /// One pass toward the wanted mount targets. Never creates a second target
-/// for a subnet; reports MountTargetConflict instead of failing.
+/// for a subnet; reports MountTargetConflict instead of failing. With `prune`,
+/// targets in subnets that are not wanted are deleted.
 pub async fn ensure<E: Efs>(
     efs: &E,
     fs: &FileSystemId,
     wanted: &[MountTargetSpec],
     mode: Mode,
+    prune: bool,
 ) -> Result<MountTargetsResult> {
     let mut result = MountTargetsResult::default();
     let mut current = efs.describe_mount_targets(fs).await?;
@@ -113,10 +115,47 @@ pub async fn ensure<E: Efs>(
             }
         }
     }
+    if prune {
+        for mt in current
+            .iter()
+            .filter(|m| m.life_cycle != LifeCycle::Deleting)
+        {
+            if wanted.iter().any(|w| w.subnet_id.as_str() == mt.subnet_id) {
+                continue;
+            }
+            result.drift.push(format!(
+                "mount target {} in {} is not wanted",
+                mt.id, mt.subnet_id
+            ));
+            if mode == Mode::Plan {
+                result
+                    .actions
+                    .push(format!("would delete mount target {}", mt.id));
+            } else {
+                efs.delete_mount_target(&mt.id).await?;
+                result.actions.push(format!(
+                    "deleted mount target {} in {}",
+                    mt.id, mt.subnet_id
+                ));
+            }
+        }
+    }
     if !result.actions.is_empty() && mode == Mode::Execute {
         current = efs.describe_mount_targets(fs).await?;
     }
-    result.pending |= current.iter().any(|m| m.life_cycle != LifeCycle::Available);
+    // A target being deleted (pruned) is not waited for: it is on its way out.
+    result.pending |= current
+        .iter()
+        .any(|m| m.life_cycle != LifeCycle::Available && m.life_cycle != LifeCycle::Deleting);
+    for m in current
+        .iter()
+        .filter(|m| m.life_cycle == LifeCycle::Creating)
+    {
+        result.drift.push(format!(
+            "mount target {} in {} is not available yet",
+            m.id, m.subnet_id
+        ));
+    }
     result.targets = current;
     Ok(result)
 }

@@ -3,7 +3,10 @@
 
 use crate::error::AwsError;
 use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::model::{DeletionMode, FileSystem, MetricPoint, MountTarget, Protection, Replication};
+use crate::model::{
+    AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MetricPoint, MountTarget, Protection,
+    Replication,
+};
 use std::future::Future;
 use std::time::Duration;
 
@@ -42,6 +45,14 @@ pub enum CreateMountTargetOutcome {
     Created(MountTarget),
     /// MountTargetConflict: the AZ already has a target, or another VPC is in use.
     Conflict(String),
+}
+
+/// Answer to CreateAccessPoint.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateAccessPointOutcome {
+    Created(AccessPoint),
+    /// AccessPointAlreadyExists: the client token was used before, for this access point ID.
+    AlreadyExists(String),
 }
 
 /// Answer to CreateReplicationConfiguration.
@@ -119,6 +130,30 @@ pub trait Efs: Send + Sync {
         &self,
         mount_target_id: &str,
         security_groups: &[SecurityGroupId],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn delete_mount_target(
+        &self,
+        mount_target_id: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn describe_access_points(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Vec<AccessPoint>>> + Send;
+
+    /// Creates with the tags in the same call; `client_token` makes retries safe.
+    fn create_access_point(
+        &self,
+        id: &FileSystemId,
+        spec: &AccessPointSpec,
+        client_token: &str,
+    ) -> impl Future<Output = AwsResult<CreateAccessPointOutcome>> + Send;
+
+    fn tag_access_point(
+        &self,
+        access_point_id: &str,
+        tags: &[(String, String)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
 
     /// A cheap read with a short timeout: does this Region's EFS answer at all?

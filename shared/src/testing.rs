@@ -4,10 +4,12 @@
 
 use crate::error::{AwsError, AwsErrorKind};
 use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::model::{DeletionMode, FileSystem, MountTarget, Protection, Replication};
+use crate::model::{
+    AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MountTarget, Protection, Replication,
+};
 use crate::ports::{
-    AwsResult, CallBudget, Clock, CreateMountTargetOutcome, CreateReplicationOutcome,
-    DeleteOutcome, Efs, Platform,
+    AwsResult, CallBudget, Clock, CreateAccessPointOutcome, CreateMountTargetOutcome,
+    CreateReplicationOutcome, DeleteOutcome, Efs, Platform,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -145,6 +147,23 @@ impl<E: Efs> Efs for CrashingEfs<E> {
         sgs: &[SecurityGroupId],
     ) -> AwsResult<()> {
         write!(self, self.inner.set_mount_target_security_groups(id, sgs))
+    }
+    async fn delete_mount_target(&self, id: &str) -> AwsResult<()> {
+        write!(self, self.inner.delete_mount_target(id))
+    }
+    async fn describe_access_points(&self, id: &FileSystemId) -> AwsResult<Vec<AccessPoint>> {
+        read!(self, self.inner.describe_access_points(id))
+    }
+    async fn create_access_point(
+        &self,
+        id: &FileSystemId,
+        spec: &AccessPointSpec,
+        token: &str,
+    ) -> AwsResult<CreateAccessPointOutcome> {
+        write!(self, self.inner.create_access_point(id, spec, token))
+    }
+    async fn tag_access_point(&self, id: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        write!(self, self.inner.tag_access_point(id, tags))
     }
     async fn probe(&self) -> AwsResult<()> {
         read!(self, self.inner.probe())

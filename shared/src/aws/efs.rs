@@ -3,14 +3,31 @@
 use super::aws_error;
 use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use crate::model::{
-    DeletionMode, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationStatus,
+    AccessPoint, AccessPointSpec, CreationInfo, DeletionMode, FileSystem, LifeCycle, MountTarget,
+    PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
 };
 use crate::ports::{
-    AwsResult, CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs,
+    AwsResult, CreateAccessPointOutcome, CreateMountTargetOutcome, CreateReplicationOutcome,
+    DeleteOutcome, Efs,
 };
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use aws_sdk_efs::types as t;
 use aws_sdk_efs::Client;
+
+fn build_error(
+    operation: &'static str,
+    region: &RegionName,
+    e: impl std::fmt::Display,
+) -> crate::error::AwsError {
+    crate::error::AwsError {
+        operation,
+        region: region.to_string(),
+        kind: crate::error::AwsErrorKind::Other,
+        code: None,
+        status: None,
+        message: format!("the request could not be built: {e}"),
+    }
+}
 
 #[derive(Clone)]
 pub struct EfsClient {
@@ -74,6 +91,43 @@ fn mount_target(d: &t::MountTargetDescription) -> Option<MountTarget> {
         availability_zone: d.availability_zone_name().map(str::to_string),
         ip_address: d.ip_address().map(str::to_string),
         life_cycle: LifeCycle::parse(d.life_cycle_state().as_str()),
+    })
+}
+
+fn access_point(d: &t::AccessPointDescription) -> Option<AccessPoint> {
+    let tags: Vec<TagSpec> = d
+        .tags()
+        .iter()
+        .map(|t| TagSpec {
+            key: t.key().to_string(),
+            value: t.value().to_string(),
+        })
+        .collect();
+    Some(AccessPoint {
+        id: d.access_point_id()?.to_string(),
+        file_system_id: FileSystemId::parse(d.file_system_id()?).ok()?,
+        spec: AccessPointSpec {
+            name: d.name().map(str::to_string),
+            posix_user: d.posix_user().map(|p| PosixUser {
+                uid: p.uid(),
+                gid: p.gid(),
+                secondary_gids: p.secondary_gids().to_vec(),
+            }),
+            root_directory: d.root_directory().map(|r| RootDirectory {
+                path: r.path().unwrap_or("/").to_string(),
+                creation_info: r.creation_info().map(|c| CreationInfo {
+                    owner_uid: c.owner_uid(),
+                    owner_gid: c.owner_gid(),
+                    permissions: c.permissions().to_string(),
+                }),
+            }),
+            tags,
+        },
+        life_cycle: LifeCycle::parse(
+            d.life_cycle_state()
+                .map(|s| s.as_str())
+                .unwrap_or("available"),
+        ),
     })
 }
 
@@ -334,6 +388,135 @@ impl Efs for EfsClient {
             .await
             .map(|_| ())
             .map_err(|e| aws_error("ModifyMountTargetSecurityGroups", &self.region, &e))
+    }
+
+    async fn delete_mount_target(&self, mount_target_id: &str) -> AwsResult<()> {
+        match self
+            .client
+            .delete_mount_target()
+            .mount_target_id(mount_target_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("MountTargetNotFound") => Ok(()),
+            Err(e) => Err(aws_error("DeleteMountTarget", &self.region, &e)),
+        }
+    }
+
+    async fn describe_access_points(&self, id: &FileSystemId) -> AwsResult<Vec<AccessPoint>> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .describe_access_points()
+            .file_system_id(id.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeAccessPoints", &self.region, &e))?;
+            out.extend(page.access_points().iter().filter_map(access_point));
+        }
+        Ok(out)
+    }
+
+    async fn create_access_point(
+        &self,
+        id: &FileSystemId,
+        spec: &AccessPointSpec,
+        client_token: &str,
+    ) -> AwsResult<CreateAccessPointOutcome> {
+        let posix = match &spec.posix_user {
+            Some(p) => Some(
+                t::PosixUser::builder()
+                    .uid(p.uid)
+                    .gid(p.gid)
+                    .set_secondary_gids(
+                        (!p.secondary_gids.is_empty()).then(|| p.secondary_gids.clone()),
+                    )
+                    .build()
+                    .map_err(|e| build_error("CreateAccessPoint", &self.region, e))?,
+            ),
+            None => None,
+        };
+        let root = match &spec.root_directory {
+            Some(r) => {
+                let info = match &r.creation_info {
+                    Some(c) => Some(
+                        t::CreationInfo::builder()
+                            .owner_uid(c.owner_uid)
+                            .owner_gid(c.owner_gid)
+                            .permissions(&c.permissions)
+                            .build()
+                            .map_err(|e| build_error("CreateAccessPoint", &self.region, e))?,
+                    ),
+                    None => None,
+                };
+                Some(
+                    t::RootDirectory::builder()
+                        .path(&r.path)
+                        .set_creation_info(info)
+                        .build(),
+                )
+            }
+            None => None,
+        };
+        let tags: Vec<t::Tag> = spec
+            .all_tags()
+            .iter()
+            .filter_map(|(k, v)| t::Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        let result = self
+            .client
+            .create_access_point()
+            .client_token(client_token)
+            .file_system_id(id.as_str())
+            .set_posix_user(posix)
+            .set_root_directory(root)
+            .set_tags((!tags.is_empty()).then_some(tags))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let described = t::AccessPointDescription::builder()
+                    .set_access_point_id(out.access_point_id().map(str::to_string))
+                    .set_file_system_id(out.file_system_id().map(str::to_string))
+                    .set_name(out.name().map(str::to_string))
+                    .set_posix_user(out.posix_user().cloned())
+                    .set_root_directory(out.root_directory().cloned())
+                    .set_tags(Some(out.tags().to_vec()))
+                    .set_life_cycle_state(out.life_cycle_state().cloned())
+                    .build();
+                match access_point(&described) {
+                    Some(ap) => Ok(CreateAccessPointOutcome::Created(ap)),
+                    None => Err(build_error("CreateAccessPoint", &self.region, "the answer carried no access point ID")),
+                }
+            }
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_efs::operation::create_access_point::CreateAccessPointError::AccessPointAlreadyExists(x)) => {
+                    Ok(CreateAccessPointOutcome::AlreadyExists(x.access_point_id().to_string()))
+                }
+                _ => Err(aws_error("CreateAccessPoint", &self.region, &e)),
+            },
+        }
+    }
+
+    async fn tag_access_point(
+        &self,
+        access_point_id: &str,
+        tags: &[(String, String)],
+    ) -> AwsResult<()> {
+        let tags: Vec<t::Tag> = tags
+            .iter()
+            .filter_map(|(k, v)| t::Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        self.client
+            .tag_resource()
+            .resource_id(access_point_id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("TagResource", &self.region, &e))
     }
 
     async fn probe(&self) -> AwsResult<()> {
