@@ -119,7 +119,10 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
                 .destination_file_system_id
                 .clone()
                 .or_else(|| configured.and_then(|p| p.destination_file_system_id.clone())),
-            destination_region: request.destination_region.clone(),
+            destination_region: request
+                .destination_region
+                .clone()
+                .or_else(|| configured.and_then(|p| p.destination_region.clone())),
             mount_targets: request
                 .mount_targets
                 .clone()
@@ -289,7 +292,7 @@ impl<'a, P: Platform> Failover<'a, P> {
         self.report.source_region_reachable = Some(reachable);
         self.report.step(
             "probe source Region",
-            Outcome::AlreadyDone,
+            Outcome::Checked,
             started,
             now,
             if reachable {
@@ -329,7 +332,7 @@ impl<'a, P: Platform> Failover<'a, P> {
         )))
     }
 
-    async fn promote(&mut self, last_replicated: f64) -> Result<()> {
+    async fn promote(&mut self, last_replicated: Option<f64>) -> Result<()> {
         let dest_id = self
             .report
             .destination
@@ -338,21 +341,24 @@ impl<'a, P: Platform> Failover<'a, P> {
             .ok_or_else(|| Error::Topology("destination unknown".into()))?;
         let started = self.now();
         // The recovery point disappears with the configuration: keep it on the file system first.
-        let marks = vec![
+        let mut marks = vec![
             (tags::FAILOVER_SOURCE.to_string(), self.source_tag()),
-            (
-                tags::RECOVERY_POINT.to_string(),
-                format!("{last_replicated:.3}"),
-            ),
             (tags::PROMOTED_AT.to_string(), format!("{started:.3}")),
         ];
+        // A replica forced through before its first sync has no recovery point to record.
+        if let Some(lrt) = last_replicated {
+            marks.push((tags::RECOVERY_POINT.to_string(), format!("{lrt:.3}")));
+        }
         self.dest.tag_file_system(&dest_id, &marks).await?;
         self.report.step(
             "record recovery point",
             Outcome::Done,
             started,
             self.now(),
-            format!("last replicated {}", iso8601(last_replicated)),
+            match last_replicated {
+                Some(lrt) => format!("last replicated {}", iso8601(lrt)),
+                None => "the replica never completed a sync: no recovery point".to_string(),
+            },
         );
         let started = self.now();
         match self
@@ -375,6 +381,13 @@ impl<'a, P: Platform> Failover<'a, P> {
                 if reachable {
                     return Err(full.into());
                 }
+                // Recorded before the local delete, so a re-run and failback know the source side needs cleanup.
+                self.dest
+                    .tag_file_system(
+                        &dest_id,
+                        &[(tags::SOURCE_CLEANUP_NEEDED.to_string(), "true".to_string())],
+                    )
+                    .await?;
                 let outcome = self
                     .dest
                     .delete_replication(
@@ -404,6 +417,13 @@ impl<'a, P: Platform> Failover<'a, P> {
     }
 
     fn recovery_point_from_tags(&mut self, fs: &FileSystem) {
+        if fs.tag(tags::SOURCE_CLEANUP_NEEDED) == Some("true") {
+            self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
+            self.report.warn(format!(
+                "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
+                self.target.source_region
+            ));
+        }
         let num = |k: &str| fs.tag(k).and_then(|v| v.parse::<f64>().ok());
         if let (Some(lrt), Some(promoted)) = (num(tags::RECOVERY_POINT), num(tags::PROMOTED_AT)) {
             self.report.recovery_point = Some(RecoveryPoint {
@@ -489,6 +509,7 @@ impl<'a, P: Platform> Failover<'a, P> {
             &fs.id,
             &self.target.mount_targets,
             self.target.mode,
+            false,
         )
         .await?;
         for c in &mts.conflicts {
@@ -562,7 +583,13 @@ impl<P: Platform> Workflow for Failover<'_, P> {
             }
         };
         let region = self.target.destination_region.clone();
-        let fs = self.dest.describe_file_system(&dest_id).await?.ok_or_else(|| {
+        let fs = self.dest.describe_file_system(&dest_id).await;
+        if self.report.timeline.is_empty() {
+            // The clock follows the AWS side's answers: start timing once the first one is in.
+            let now = self.now();
+            self.report.restart(now);
+        }
+        let fs = fs?.ok_or_else(|| {
             Error::InvalidInput(format!(
                 "destination file system {dest_id} does not exist in {region}: check destination_file_system_id and destination_region"
             ))
@@ -685,8 +712,7 @@ impl<P: Platform> Workflow for Failover<'_, P> {
             return Ok(Pass::Done);
         }
         self.report.phase = "promoting".into();
-        let lrt = r.last_replicated.unwrap_or(now);
-        self.promote(lrt).await?;
+        self.promote(r.last_replicated).await?;
         self.waiting_since.get_or_insert(self.now());
         Ok(Pass::Wait)
     }

@@ -128,10 +128,13 @@ where
             return ExitCode::from(2);
         }
     };
-    let remaining = std::env::var("EFS_DR_LOCAL_TIMEOUT_SECONDS")
+    // Like a Lambda invocation, a local run has a deadline (15 minutes unless set), so a
+    // failure that never clears ends with an "in progress" report instead of looping forever.
+    let seconds = std::env::var("EFS_DR_LOCAL_TIMEOUT_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .unwrap_or(900);
+    let remaining = Some(Duration::from_secs(seconds));
     match handler(event, remaining).await {
         Ok(result) => {
             println!(

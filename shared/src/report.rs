@@ -56,6 +56,8 @@ pub enum Outcome {
     Planned,
     /// Waiting for AWS to finish a transition.
     Waiting,
+    /// Observed only (a probe or a read): nothing to change.
+    Checked,
     Skipped,
     Failed,
 }
@@ -200,6 +202,12 @@ impl Report {
         if !self.next_steps.contains(&s) {
             self.next_steps.push(s);
         }
+    }
+
+    /// Restarts the clock of the report (before any step was recorded).
+    pub fn restart(&mut self, now: f64) {
+        self.started_epoch = now;
+        self.started_at = iso8601(now);
     }
 
     pub fn finish(&mut self, now: f64) {

@@ -48,18 +48,6 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub fn from_env() -> Self {
-        let mut b = Backoff::default();
-        if let Some(ms) = std::env::var("EFS_DR_POLL_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            b.initial = Duration::from_millis(ms.max(1));
-            b.max = b.initial * 6;
-        }
-        b
-    }
-
     pub fn nth(&self, n: u32) -> Duration {
         let grown = self.initial.as_secs_f64() * 1.5f64.powi(n.min(20) as i32);
         Duration::from_secs_f64(grown.min(self.max.as_secs_f64()))

@@ -12,3 +12,6 @@ pub const RECOVERY_POINT: &str = "efs-dr:recovery-point";
 pub const PROMOTED_AT: &str = "efs-dr:promoted-at";
 pub const FAILOVER_COMPLETED_AT: &str = "efs-dr:failover-completed-at";
 pub const FAILBACK_COMPLETED_AT: &str = "efs-dr:failback-completed-at";
+/// Set when a failover deleted only the destination side (LOCAL_CONFIGURATION_ONLY):
+/// the configuration left in the source Region must be deleted before failback.
+pub const SOURCE_CLEANUP_NEEDED: &str = "efs-dr:source-cleanup-needed";

@@ -136,6 +136,15 @@ async fn source_outage_failover_promotes_with_local_delete_and_reports_the_recov
         again.results[0].recovery_point, r.recovery_point,
         "recovered from the tags"
     );
+    // The cleanup owed to the source Region is remembered across runs.
+    assert_eq!(
+        serde_json::to_value(again.results[0].deletion_mode).unwrap(),
+        json!("LOCAL_CONFIGURATION_ONLY")
+    );
+    assert!(again.results[0]
+        .warnings
+        .iter()
+        .any(|x| x.contains("left behind")));
     assert_eq!(
         w.emu.shared.world().messages.len(),
         1,
