@@ -12,6 +12,7 @@ pub mod ids;
 pub mod model;
 pub mod mount_targets;
 pub mod ports;
+pub mod readiness;
 pub mod report;
 pub mod runner;
 pub mod summary;

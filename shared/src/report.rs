@@ -108,6 +108,14 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_name: Option<String>,
     pub mount_targets: Vec<MountTarget>,
+    /// Access points on this file system and where they came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_points: Vec<crate::readiness::AccessPointMapping>,
+    /// Differences from the wanted state found by this run (fixed in execute mode).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
     pub warnings: Vec<String>,
     pub next_steps: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +158,9 @@ impl Report {
             deletion_mode: None,
             dns_name: None,
             mount_targets: Vec::new(),
+            access_points: Vec::new(),
+            drift: Vec::new(),
+            ready: None,
             warnings: Vec::new(),
             next_steps: Vec::new(),
             wait_seconds: None,

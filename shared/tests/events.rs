@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use efs_dr_shared::config::PairConfig;
-use efs_dr_shared::failover;
 use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::{failover, readiness};
 use std::path::PathBuf;
 
 fn events_dir(function: &str) -> PathBuf {
@@ -72,5 +72,50 @@ async fn every_failover_sample_runs() {
                 Some(2)
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn every_mount_target_ensure_sample_runs() {
+    let expected = ["direct-execute.json", "scheduled.json"];
+    let mut on_disk: Vec<String> = std::fs::read_dir(events_dir("mount-target-ensure"))
+        .expect("events/mount-target-ensure")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        expected.to_vec(),
+        "every sample has an expectation here"
+    );
+    for name in expected {
+        let w = world().await;
+        let (src, dst) = w.replicated_pair(name).await;
+        let mut config = w.config();
+        config.default_mode = efs_dr_shared::report::Mode::Execute;
+        config.pairs = vec![PairConfig {
+            source_file_system_id: efs_dr_shared::ids::FileSystemRef::parse(&src).expect("id"),
+            source_region: Some(region(EAST)),
+            destination_file_system_id: Some(
+                efs_dr_shared::ids::FileSystemRef::parse(&dst).expect("id"),
+            ),
+            destination_region: None,
+            mount_targets: Some(vec![serde_json::from_value(
+                serde_json::json!({"subnet_id": "subnet-05372a00000000001"}),
+            )
+            .expect("spec")]),
+        }];
+        let event = load("mount-target-ensure", name, &src, &dst);
+        let out =
+            readiness::handle_event(&w.platform(MutationBudget::default()), &config, event, None)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out["status"], "completed", "{name}: {out:#}");
+        assert_eq!(out["results"][0]["ready"], true, "{name}: {out:#}");
+        assert_eq!(
+            out["results"][0]["destination"]["file_system_id"],
+            dst.as_str(),
+            "{name}"
+        );
     }
 }

@@ -1,16 +1,25 @@
-//! mount-target-ensure: arrives with its own issue; for now it reports that it is not built yet.
+//! mount-target-ensure: keep mount targets and access points ready on the replica.
+//! Triggers: direct invoke, the readiness schedule (EventBridge), Step Functions.
 
 #![recursion_limit = "256"]
 
-use efs_dr_shared::{lambda, Error};
+use efs_dr_shared::aws::AwsContext;
+use efs_dr_shared::config::Config;
+use efs_dr_shared::{lambda, readiness, Error};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda::serve("mount-target-ensure", |_event, _remaining| async {
-        Err::<serde_json::Value, _>(Error::InvalidInput(
-            "mount-target-ensure is not implemented yet".into(),
-        ))
+    let aws = AwsContext::load().await;
+    let config = Config::from_env().map_err(|e| e.to_string());
+    lambda::serve("mount-target-ensure", |event, remaining| {
+        let (aws, config) = (&aws, &config);
+        async move {
+            let config = config
+                .as_ref()
+                .map_err(|e| Error::InvalidInput(e.clone()))?;
+            readiness::handle_event(aws, config, event, remaining).await
+        }
     })
     .await
 }

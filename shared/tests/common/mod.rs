@@ -20,12 +20,13 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    let emu = start(
-        EmulatorConfig::manual(),
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("emulator");
+    world_with(EmulatorConfig::manual()).await
+}
+
+pub async fn world_with(config: EmulatorConfig) -> World {
+    let emu = start(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator");
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(WEST))
