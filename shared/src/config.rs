@@ -24,6 +24,16 @@ pub struct PairConfig {
     pub mount_targets: Option<Vec<MountTargetSpec>>,
 }
 
+/// What an alarm in ALARM may lead to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmPolicy {
+    /// Tell a person, with the exact failover command (the default).
+    Notify,
+    /// Fail over by itself when every signal agrees (opt-in).
+    AutoFailover,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub pairs: Vec<PairConfig>,
@@ -38,6 +48,13 @@ pub struct Config {
     pub concurrency: usize,
     pub backoff: Backoff,
     pub margin: Duration,
+    pub alarm_policy: AlarmPolicy,
+    /// An alarm must have been in ALARM this long before an automatic failover.
+    pub alarm_min_seconds: f64,
+    /// No automatic failover this long after a failover or failback.
+    pub cooldown_seconds: f64,
+    /// Name of the failover function, for the commands printed in notifications.
+    pub failover_function_name: String,
 }
 
 impl Default for Config {
@@ -54,6 +71,10 @@ impl Default for Config {
             concurrency: 10,
             backoff: Backoff::default(),
             margin: Duration::from_secs(10),
+            alarm_policy: AlarmPolicy::Notify,
+            alarm_min_seconds: 300.0,
+            cooldown_seconds: 3600.0,
+            failover_function_name: "failover".into(),
         }
     }
 }
@@ -175,6 +196,39 @@ impl Config {
                 max: Duration::from_millis(ms.max(1) * 6),
             };
             c.margin = c.margin.min(Duration::from_millis(ms.max(1) * 2));
+        }
+        if let Some(v) = lookup("EFS_DR_ALARM_POLICY") {
+            c.alarm_policy = parse_env(
+                "EFS_DR_ALARM_POLICY",
+                &v,
+                "notify or auto_failover",
+                |s| match s {
+                    "notify" => Ok(AlarmPolicy::Notify),
+                    "auto_failover" => Ok(AlarmPolicy::AutoFailover),
+                    other => Err(format!("'{other}' is not a policy")),
+                },
+            )?;
+        }
+        let seconds = |name: &str| -> Result<Option<f64>> {
+            lookup(name)
+                .map(|v| {
+                    parse_env(name, &v, "a number of seconds", |s| {
+                        s.parse::<f64>()
+                            .ok()
+                            .filter(|x| *x >= 0.0)
+                            .ok_or_else(|| format!("'{s}' is not a number of seconds"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(s) = seconds("EFS_DR_ALARM_MIN_SECONDS")? {
+            c.alarm_min_seconds = s;
+        }
+        if let Some(s) = seconds("EFS_DR_COOLDOWN_SECONDS")? {
+            c.cooldown_seconds = s;
+        }
+        if let Some(n) = lookup("EFS_DR_FAILOVER_FUNCTION_NAME") {
+            c.failover_function_name = n;
         }
         Ok(c)
     }

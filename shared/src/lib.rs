@@ -3,12 +3,14 @@
 //! the AWS SDK. Nothing here depends on the Lambda runtime except `lambda`,
 //! behind the `lambda` feature.
 
+pub mod alarms;
 pub mod aws;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod failover;
 pub mod ids;
+pub mod lag;
 pub mod model;
 pub mod mount_targets;
 pub mod ports;

@@ -170,9 +170,30 @@ pub trait Notifier: Send + Sync {
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
-/// Our own metrics (namespace `EfsDr`).
+/// An alarm's current state as CloudWatch reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmStatus {
+    pub state: String,
+    /// When it entered that state (epoch seconds).
+    pub since: f64,
+}
+
+/// Our own metrics (namespace `EfsDr`) and the alarms on them.
 pub trait Metrics: Send + Sync {
     fn put(&self, points: &[MetricPoint]) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// `None` when no alarm has that name.
+    fn alarm(&self, name: &str) -> impl Future<Output = AwsResult<Option<AlarmStatus>>> + Send;
+
+    /// Maximum per minute of a metric over the last `seconds`, oldest first.
+    fn recent(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(String, String)],
+        seconds: f64,
+        now: f64,
+    ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send;
 }
 
 /// Time. In production the AWS side's clock (LastReplicatedTimestamp is stamped

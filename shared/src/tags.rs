@@ -15,3 +15,6 @@ pub const FAILBACK_COMPLETED_AT: &str = "efs-dr:failback-completed-at";
 /// Set when a failover deleted only the destination side (LOCAL_CONFIGURATION_ONLY):
 /// the configuration left in the source Region must be deleted before failback.
 pub const SOURCE_CLEANUP_NEEDED: &str = "efs-dr:source-cleanup-needed";
+/// StateChangeTime of the alarm whose automatic failover was requested: a
+/// repeated or older delivery of the same state change is ignored.
+pub const FAILOVER_REQUESTED_AT: &str = "efs-dr:failover-requested-at";

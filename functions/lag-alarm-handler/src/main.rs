@@ -1,16 +1,26 @@
-//! lag-alarm-handler: arrives with its own issue; for now it reports that it is not built yet.
+//! lag-alarm-handler: replication health from the DR Region, and alarm-driven failover.
+//! Triggers: the scheduled probe (EventBridge), alarm notifications through SNS,
+//! and CloudWatch alarm actions invoking it directly.
 
 #![recursion_limit = "256"]
 
-use efs_dr_shared::{lambda, Error};
+use efs_dr_shared::aws::AwsContext;
+use efs_dr_shared::config::Config;
+use efs_dr_shared::{lag, lambda, Error};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda::serve("lag-alarm-handler", |_event, _remaining| async {
-        Err::<serde_json::Value, _>(Error::InvalidInput(
-            "lag-alarm-handler is not implemented yet".into(),
-        ))
+    let aws = AwsContext::load().await;
+    let config = Config::from_env().map_err(|e| e.to_string());
+    lambda::serve("lag-alarm-handler", |event, _remaining| {
+        let (aws, config) = (&aws, &config);
+        async move {
+            let config = config
+                .as_ref()
+                .map_err(|e| Error::InvalidInput(e.clone()))?;
+            lag::handle_event(aws, config, event).await
+        }
     })
     .await
 }

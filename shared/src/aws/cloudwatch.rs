@@ -3,8 +3,11 @@
 use super::aws_error;
 use crate::ids::RegionName;
 use crate::model::MetricPoint;
-use crate::ports::{AwsResult, Metrics};
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use crate::ports::{AlarmStatus, AwsResult, Metrics};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit,
+};
 
 pub const NAMESPACE: &str = "EfsDr";
 
@@ -53,5 +56,78 @@ impl Metrics for CloudWatchMetrics {
             .await
             .map(|_| ())
             .map_err(|e| aws_error("PutMetricData", &self.region, &e))
+    }
+
+    async fn alarm(&self, name: &str) -> AwsResult<Option<AlarmStatus>> {
+        let out = self
+            .client
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeAlarms", &self.region, &e))?;
+        Ok(out.metric_alarms().first().map(|a| AlarmStatus {
+            state: a
+                .state_value()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            since: a
+                .state_transitioned_timestamp()
+                .or(a.state_updated_timestamp())
+                .map(|t| t.as_secs_f64())
+                .unwrap_or(0.0),
+        }))
+    }
+
+    async fn recent(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(String, String)],
+        seconds: f64,
+        now: f64,
+    ) -> AwsResult<Vec<(f64, f64)>> {
+        let query = MetricDataQuery::builder()
+            .id("recent")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace(namespace)
+                            .metric_name(metric)
+                            .set_dimensions(Some(
+                                dimensions
+                                    .iter()
+                                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                                    .collect(),
+                            ))
+                            .build(),
+                    )
+                    .period(60)
+                    .stat("Maximum")
+                    .build(),
+            )
+            .build();
+        let out = self
+            .client
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(DateTime::from_secs_f64(now - seconds))
+            .end_time(DateTime::from_secs_f64(now + 60.0))
+            .scan_by(ScanBy::TimestampAscending)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetMetricData", &self.region, &e))?;
+        Ok(out
+            .metric_data_results()
+            .first()
+            .map(|r| {
+                r.timestamps()
+                    .iter()
+                    .map(|t| t.as_secs_f64())
+                    .zip(r.values().iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
