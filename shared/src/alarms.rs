@@ -50,18 +50,25 @@ pub enum Trigger {
 /// `2026-11-21T20:01:00.000+0000`, `…Z` or `…+00:00`.
 pub fn parse_time(s: &str) -> Option<f64> {
     let s = s.trim();
-    let normalized = match s.len().checked_sub(5).and_then(|i| s.get(i..)) {
-        Some(tz)
-            if (tz.starts_with('+') || tz.starts_with('-'))
-                && tz[1..].chars().all(|c| c.is_ascii_digit()) =>
-        {
-            format!("{}{}:{}", &s[..s.len() - 5], &tz[..3], &tz[3..])
-        }
-        _ => s.to_string(),
-    };
-    DateTime::from_str(&normalized, Format::DateTime)
-        .ok()
-        .map(|d| d.as_secs_f64())
+    if let Some(utc) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return DateTime::from_str(&format!("{utc}Z"), Format::DateTime)
+            .ok()
+            .map(|d| d.as_secs_f64());
+    }
+    // A numeric offset after the seconds: +HHMM or +HH:MM.
+    let cut = s.rfind(['+', '-']).filter(|i| *i > 10)?;
+    let (local, tz) = s.split_at(cut);
+    let digits: String = tz[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let hours: f64 = digits[..2].parse().ok()?;
+    let minutes: f64 = digits[2..].parse().ok()?;
+    let offset = (hours * 3600.0 + minutes * 60.0) * if tz.starts_with('-') { -1.0 } else { 1.0 };
+    let utc = DateTime::from_str(&format!("{local}Z"), Format::DateTime)
+        .ok()?
+        .as_secs_f64();
+    Some(utc - offset)
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
