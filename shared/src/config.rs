@@ -55,6 +55,9 @@ pub struct Config {
     pub cooldown_seconds: f64,
     /// Name of the failover function, for the commands printed in notifications.
     pub failover_function_name: String,
+    /// The recovery point an automatic failover accepts. It is started by a lag
+    /// alarm, so the replica is behind by at least the alarm's threshold.
+    pub auto_failover_max_rpo_seconds: u64,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             alarm_min_seconds: 300.0,
             cooldown_seconds: 3600.0,
             failover_function_name: "failover".into(),
+            auto_failover_max_rpo_seconds: 3600,
         }
     }
 }
@@ -226,6 +230,19 @@ impl Config {
         }
         if let Some(s) = seconds("EFS_DR_COOLDOWN_SECONDS")? {
             c.cooldown_seconds = s;
+        }
+        if let Some(v) = lookup("EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS") {
+            c.auto_failover_max_rpo_seconds = parse_env(
+                "EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS",
+                &v,
+                "a whole number of seconds",
+                |s| {
+                    s.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("'{s}' is not a positive number"))
+                },
+            )?;
         }
         if let Some(n) = lookup("EFS_DR_FAILOVER_FUNCTION_NAME") {
             c.failover_function_name = n;

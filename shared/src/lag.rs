@@ -489,6 +489,7 @@ async fn act<P: Platform>(platform: &P, config: &Config, d: &Decision) -> Result
                 "destination_file_system_id": h.destination_file_system_id,
                 "destination_region": h.destination_region,
                 "mode": "execute",
+                "max_rpo_seconds": config.auto_failover_max_rpo_seconds,
                 "reason": format!("lag-alarm-handler: alarm {} in ALARM since {}; {}", d.alarm.name, iso8601(d.alarm.changed_at), d.reason),
             });
             publish(

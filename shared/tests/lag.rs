@@ -1,0 +1,542 @@
+//! lag-alarm-handler against the emulator: the probe's metrics, the DR-side
+//! alarm firing through SNS to a Lambda endpoint, and the decisions.
+
+mod common;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+use common::*;
+use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::ids::FileSystemRef;
+use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::{alarms, failover, lag};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+/// Records what the emulator's SNS hands to Lambda functions.
+async fn lambda_endpoint(w: &World) -> Arc<Mutex<Vec<(String, Value)>>> {
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let sink = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let sink = sink.clone();
+                        async move {
+                            let function =
+                                req.uri().path().split('/').nth(3).unwrap_or("").to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            sink.lock().unwrap().push((function, event));
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(202)
+                                    .body(Full::new(bytes::Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    w.emu.shared.set_lambda_endpoint(Some(url));
+    seen
+}
+
+fn take(seen: &Arc<Mutex<Vec<(String, Value)>>>, function: &str) -> Vec<Value> {
+    let mut all = seen.lock().unwrap();
+    let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(f, _)| f == function);
+    *all = rest;
+    mine.into_iter().map(|(_, e)| e).collect()
+}
+
+async fn wait_for(seen: &Arc<Mutex<Vec<(String, Value)>>>, function: &str) -> Vec<Value> {
+    for _ in 0..200 {
+        if seen.lock().unwrap().iter().any(|(f, _)| f == function) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    take(seen, function)
+}
+
+struct Setup {
+    config: Config,
+    src: String,
+    dst: String,
+    alerts: String,
+    requests: String,
+}
+
+async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
+    let (src, dst) = w.replicated_pair("lag").await;
+    let sns = w.sns(WEST);
+    let alerts = sns
+        .create_topic()
+        .name("efs-dr-alerts")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_string();
+    let requests = sns
+        .create_topic()
+        .name("efs-dr-failover-requests")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_string();
+    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
+        sns.subscribe()
+            .topic_arn(topic)
+            .protocol("lambda")
+            .endpoint(format!(
+                "arn:aws:lambda:us-west-2:123456789012:function:{function}"
+            ))
+            .send()
+            .await
+            .expect("subscribe");
+    }
+    let mut config = w.config();
+    config.pairs = vec![PairConfig {
+        source_file_system_id: FileSystemRef::parse(&src).expect("id"),
+        source_region: Some(region(EAST)),
+        destination_file_system_id: Some(FileSystemRef::parse(&dst).expect("id")),
+        destination_region: None,
+        mount_targets: None,
+    }];
+    config.alerts_topic_arn = Some(alerts.clone());
+    config.failover_topic_arn = Some(requests.clone());
+    config.alarm_policy = policy;
+    config.alarm_min_seconds = 120.0;
+    // The DR-side alarm on the probe's lag metric, acting on the alerts topic.
+    w.cloudwatch_client()
+        .put_metric_alarm()
+        .alarm_name("efs-dr-replication-lag")
+        .namespace(lag::NAMESPACE)
+        .metric_name(lag::LAG_METRIC)
+        .dimensions(
+            Dimension::builder()
+                .name("FileSystemId")
+                .value(&dst)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("SourceFileSystemId")
+                .value(&src)
+                .build(),
+        )
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(900.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("breaching")
+        .alarm_actions(&alerts)
+        .send()
+        .await
+        .expect("alarm");
+    Setup {
+        config,
+        src,
+        dst,
+        alerts,
+        requests,
+    }
+}
+
+/// Runs the probe once per emulated minute for `minutes`.
+async fn probe_for(w: &World, config: &Config, minutes: usize) {
+    let platform = w.platform(MutationBudget::default());
+    for _ in 0..minutes {
+        lag::probe(&platform, config).await.expect("probe");
+        w.advance(60.0);
+    }
+}
+
+trait CloudWatchClient {
+    fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client;
+}
+
+impl CloudWatchClient for World {
+    fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&self.sdk).build(),
+        )
+    }
+}
+
+fn published(w: &World, topic: &str) -> Vec<String> {
+    w.emu
+        .shared
+        .world()
+        .messages
+        .iter()
+        .filter(|m| m.topic_arn == topic)
+        .map(|m| m.message.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn probe_metrics_appear_in_the_dr_region_and_the_reachability_alarm_fires_in_an_outage() {
+    let w = world().await;
+    let s = setup(&w, AlarmPolicy::Notify).await;
+    let out = lag::probe(&w.platform(MutationBudget::default()), &s.config)
+        .await
+        .expect("probe");
+    assert_eq!(out["pairs"][0]["healthy"], true);
+    assert_eq!(out["pairs"][0]["source_region_reachable"], true);
+    assert!(out["pairs"][0]["lag_seconds"]
+        .as_f64()
+        .is_some_and(|l| l < 120.0));
+    let names: Vec<String> = w
+        .emu
+        .shared
+        .world()
+        .region(WEST)
+        .map(|r| {
+            r.metrics
+                .iter()
+                .filter(|d| d.namespace == "EfsDr")
+                .map(|d| d.metric_name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for m in [lag::LAG_METRIC, lag::HEALTHY_METRIC, lag::REACHABLE_METRIC] {
+        assert!(names.iter().any(|n| n == m), "{m} in {names:?}");
+    }
+    w.cloudwatch_client()
+        .put_metric_alarm()
+        .alarm_name("efs-dr-source-unreachable")
+        .namespace(lag::NAMESPACE)
+        .metric_name(lag::REACHABLE_METRIC)
+        .dimensions(
+            Dimension::builder()
+                .name("SourceRegion")
+                .value(EAST)
+                .build(),
+        )
+        .statistic(Statistic::Minimum)
+        .period(60)
+        .evaluation_periods(2)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .treat_missing_data("breaching")
+        .send()
+        .await
+        .expect("alarm");
+    w.faults(json!({"region": EAST, "outage": true}));
+    probe_for(&w, &s.config, 4).await;
+    let state = w
+        .cloudwatch_client()
+        .describe_alarms()
+        .alarm_names("efs-dr-source-unreachable")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        state.metric_alarms()[0].state_value(),
+        Some(&StateValue::Alarm)
+    );
+}
+
+/// Stalls replication (and optionally takes the source Region down), probes
+/// until the DR alarm fires, and returns the SNS events delivered to the handler.
+async fn alarm_fires(
+    w: &World,
+    s: &Setup,
+    outage: bool,
+    seen: &Arc<Mutex<Vec<(String, Value)>>>,
+) -> Vec<Value> {
+    w.emu
+        .shared
+        .set_replication_fault(&s.src, efs_dr_emulator::ReplicationFault::Stalled)
+        .expect("stall");
+    if outage {
+        w.faults(json!({"region": EAST, "outage": true}));
+    }
+    probe_for(w, &s.config, 20).await;
+    let events = wait_for(seen, "lag-alarm-handler").await;
+    assert!(
+        !events.is_empty(),
+        "the alarm reached the handler through SNS and the Lambda endpoint"
+    );
+    events
+}
+
+#[tokio::test]
+async fn policy_notify_tells_a_person_and_changes_nothing() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let s = setup(&w, AlarmPolicy::Notify).await;
+    let events = alarm_fires(&w, &s, true, &seen).await;
+    let before = w.call_count();
+    let platform = w.platform(MutationBudget::default());
+    let out = lag::handle_event(&platform, &s.config, events[0].clone())
+        .await
+        .expect("handled");
+    let d = &out["decisions"][0];
+    assert_eq!(d["decision"], "notify", "{out:#}");
+    assert!(d["recent_lag"].as_array().is_some_and(|r| !r.is_empty()));
+    let efs_mutations: Vec<String> = w
+        .mutating_calls_since(before)
+        .into_iter()
+        .filter(|c| !c.contains("Publish"))
+        .collect();
+    assert!(efs_mutations.is_empty(), "{efs_mutations:?}");
+    let alerts = published(&w, &s.alerts);
+    let note = alerts
+        .iter()
+        .find(|m| m.contains("Decision: notify"))
+        .expect("a notification a person can act on");
+    assert!(
+        note.contains(&s.dst)
+            && note.contains("does NOT answer")
+            && note.contains("\"mode\":\"plan\"")
+            && note.contains("aws lambda invoke"),
+        "{note}"
+    );
+    assert!(published(&w, &s.requests).is_empty());
+    assert_eq!(w.protection(WEST, &s.dst).await, "REPLICATING");
+}
+
+#[tokio::test]
+async fn auto_failover_with_the_source_down_promotes_once_however_often_the_alarm_arrives() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let s = setup(&w, AlarmPolicy::AutoFailover).await;
+    let events = alarm_fires(&w, &s, true, &seen).await;
+    let platform = w.platform(MutationBudget::default());
+    // The same delivery three times.
+    let mut decisions = Vec::new();
+    for _ in 0..3 {
+        let out = lag::handle_event(&platform, &s.config, events[0].clone())
+            .await
+            .expect("handled");
+        decisions.push(
+            out["decisions"][0]["decision"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(decisions, vec!["failover_requested", "ignored", "ignored"]);
+    assert_eq!(published(&w, &s.requests).len(), 1, "one failover request");
+
+    // The request reaches the failover function through its subscription, which promotes the replica.
+    let requests = wait_for(&seen, "failover").await;
+    assert_eq!(requests.len(), 1);
+    let mut failover_config = s.config.clone();
+    failover_config.alerts_topic_arn = None;
+    let out = failover::handle_event(&platform, &failover_config, requests[0].clone(), None)
+        .await
+        .expect("failover");
+    assert_eq!(out["status"], "completed", "{out:#}");
+    assert_eq!(w.protection(WEST, &s.dst).await, "ENABLED");
+
+    // An old alarm delivered after the failover changes nothing.
+    let out = lag::handle_event(&platform, &s.config, events[0].clone())
+        .await
+        .expect("handled");
+    assert_eq!(out["decisions"][0]["decision"], "ignored");
+    assert!(
+        out["decisions"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("before the last failover")),
+        "{out:#}"
+    );
+    assert_eq!(published(&w, &s.requests).len(), 1);
+}
+
+#[tokio::test]
+async fn auto_failover_with_the_source_healthy_says_why_not() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let s = setup(&w, AlarmPolicy::AutoFailover).await;
+    let events = alarm_fires(&w, &s, false, &seen).await;
+    let out = lag::handle_event(
+        &w.platform(MutationBudget::default()),
+        &s.config,
+        events[0].clone(),
+    )
+    .await
+    .expect("handled");
+    let d = &out["decisions"][0];
+    assert_eq!(d["decision"], "not_failing_over", "{out:#}");
+    assert!(
+        d["reason"].as_str().is_some_and(|r| r.contains("answers")),
+        "{d}"
+    );
+    assert!(published(&w, &s.requests).is_empty());
+    assert!(published(&w, &s.alerts)
+        .iter()
+        .any(|m| m.contains("not_failing_over") && m.contains("aws lambda invoke")));
+}
+
+fn sample(name: &str, src: &str, dst: &str) -> Value {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/lag-alarm-handler")
+        .join(name);
+    let text = std::fs::read_to_string(path)
+        .expect("sample")
+        .replace("fs-0aaaaaaaaaaaaaaaa", src)
+        .replace("fs-0bbbbbbbbbbbbbbbb", dst);
+    serde_json::from_str(&text).expect("json")
+}
+
+#[tokio::test]
+async fn every_sample_parses_and_runs() {
+    let names = [
+        "alarm-action.json",
+        "scheduled-probe.json",
+        "sns-alarm-metric-math.json",
+        "sns-alarm-null-description.json",
+        "sns-alarm.json",
+    ];
+    let mut on_disk: Vec<String> = std::fs::read_dir(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/lag-alarm-handler"),
+    )
+    .expect("dir")
+    .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+    .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, names.to_vec());
+    let w = world().await;
+    let s = setup(&w, AlarmPolicy::Notify).await;
+    for name in names {
+        let event = sample(name, &s.src, &s.dst);
+        let parsed = alarms::parse(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parsed.len(), 1, "{name}");
+        let out = lag::handle_event(&w.platform(MutationBudget::default()), &s.config, event)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out["status"], "ok", "{name}: {out:#}");
+        if name != "scheduled-probe.json" {
+            // Every alarm sample names the configured pair, so each leads to a decision.
+            assert!(
+                out["decisions"][0]["decision"].is_string(),
+                "{name}: {out:#}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn not_an_alarm_is_rejected_without_side_effects() {
+    let w = world().await;
+    let s = setup(&w, AlarmPolicy::AutoFailover).await;
+    let before = w.call_count();
+    for bad in [
+        json!({"hello": "world"}),
+        json!({"Records": [{"Sns": {"Message": "{\"not\":\"an alarm\"}"}}]}),
+        json!([1, 2]),
+    ] {
+        let err = lag::handle_event(
+            &w.platform(MutationBudget::default()),
+            &s.config,
+            bad.clone(),
+        )
+        .await
+        .expect_err("rejected");
+        assert!(
+            matches!(err, efs_dr_shared::Error::InvalidInput(_)),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(w.call_count(), before, "no AWS call at all");
+}
+
+#[test]
+fn fuzzed_alarm_messages_never_panic() {
+    // Mutations of real samples: dropped, retyped and garbled fields, at every depth.
+    let samples: Vec<Value> = [
+        "alarm-action.json",
+        "sns-alarm.json",
+        "sns-alarm-metric-math.json",
+        "sns-alarm-null-description.json",
+        "scheduled-probe.json",
+    ]
+    .iter()
+    .map(|n| sample(n, "fs-0123456789abcdef0", "fs-0fedcba9876543210"))
+    .collect();
+    let mut rng: u64 = 0x5eed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    fn mutate(v: &mut Value, r: &mut dyn FnMut() -> u64) {
+        match v {
+            Value::Object(m) => {
+                let keys: Vec<String> = m.keys().cloned().collect();
+                for k in keys {
+                    match r() % 7 {
+                        0 => {
+                            m.remove(&k);
+                        }
+                        1 => {
+                            m.insert(k, Value::Null);
+                        }
+                        2 => {
+                            m.insert(k, json!(r() % 1000));
+                        }
+                        3 => {
+                            m.insert(k, json!("\u{0}garbage\u{202e}"));
+                        }
+                        _ => {
+                            if let Some(child) = m.get_mut(&k) {
+                                mutate(child, r);
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|c| mutate(c, r)),
+            Value::String(s) if r().is_multiple_of(3) => {
+                // A nested JSON message (SNS) gets garbled too.
+                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+                    mutate(&mut inner, r);
+                    *s = inner.to_string();
+                } else {
+                    s.truncate((r() % (s.len() as u64 + 1)) as usize);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut parsed = 0;
+    for i in 0..4000 {
+        let mut v = samples[i % samples.len()].clone();
+        mutate(&mut v, &mut next);
+        if alarms::parse(&v).is_ok() {
+            parsed += 1;
+        }
+    }
+    assert!(
+        parsed > 0 && parsed < 4000,
+        "some survive, some are rejected: {parsed}"
+    );
+}
