@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod failback;
 pub mod failover;
 pub mod ids;
 pub mod lag;

@@ -24,6 +24,8 @@ pub enum Pass {
     Done,
     /// AWS is mid-transition; look again after the poll interval.
     Wait,
+    /// Nothing more to do until a person (or a state machine) says so.
+    Paused,
 }
 
 pub trait Workflow: Send {
@@ -92,6 +94,12 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
                 if r.status == Status::InProgress {
                     r.status = Status::Completed;
                 }
+                r.wait_seconds = None;
+                break;
+            }
+            Ok(Pass::Paused) => {
+                let r = workflow.report();
+                r.status = Status::InProgress;
                 r.wait_seconds = None;
                 break;
             }

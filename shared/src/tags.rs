@@ -18,3 +18,6 @@ pub const SOURCE_CLEANUP_NEEDED: &str = "efs-dr:source-cleanup-needed";
 /// StateChangeTime of the alarm whose automatic failover was requested: a
 /// repeated or older delivery of the same state change is ignored.
 pub const FAILOVER_REQUESTED_AT: &str = "efs-dr:failover-requested-at";
+/// Written on the original before the reverse replication is deleted: the
+/// cutover has begun (value: the cutover mark), or `none` once failback is done.
+pub const FAILBACK_CUTOVER_AT: &str = "efs-dr:failback-cutover-at";

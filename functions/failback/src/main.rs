@@ -1,16 +1,25 @@
-//! failback: arrives with its own issue; for now it reports that it is not built yet.
+//! failback: return to the original Region, keeping what was written during the outage.
+//! Triggers: direct invoke, SNS, Step Functions steps.
 
 #![recursion_limit = "256"]
 
-use efs_dr_shared::{lambda, Error};
+use efs_dr_shared::aws::AwsContext;
+use efs_dr_shared::config::Config;
+use efs_dr_shared::{failback, lambda, Error};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda::serve("failback", |_event, _remaining| async {
-        Err::<serde_json::Value, _>(Error::InvalidInput(
-            "failback is not implemented yet".into(),
-        ))
+    let aws = AwsContext::load().await;
+    let config = Config::from_env().map_err(|e| e.to_string());
+    lambda::serve("failback", |event, remaining| {
+        let (aws, config) = (&aws, &config);
+        async move {
+            let config = config
+                .as_ref()
+                .map_err(|e| Error::InvalidInput(e.clone()))?;
+            failback::handle_event(aws, config, event, remaining).await
+        }
     })
     .await
 }
