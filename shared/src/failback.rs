@@ -288,11 +288,8 @@ impl<'a, P: Platform> Failback<'a, P> {
     }
 
     /// One-time checks before any change: the original Region answers, no split brain.
-    async fn preflight(
-        &mut self,
-        original: Option<&FileSystem>,
-        replica: &FileSystem,
-    ) -> Result<()> {
+    /// The original Region must answer: failback needs both. Checked before any read there.
+    async fn probe_original(&mut self) -> Result<()> {
         if self.checked {
             return Ok(());
         }
@@ -318,6 +315,17 @@ impl<'a, P: Platform> Failback<'a, P> {
             started,
             format!("{} answers", self.t.original_region),
         );
+        Ok(())
+    }
+
+    async fn preflight(
+        &mut self,
+        original: Option<&FileSystem>,
+        replica: &FileSystem,
+    ) -> Result<()> {
+        if self.checked {
+            return Ok(());
+        }
         // Clients on the original since the failover would be writing to a file system about to be overwritten.
         if let Some(o) = original {
             let since = replica
@@ -512,6 +520,7 @@ impl<P: Platform> Workflow for Failback<'_, P> {
             Error::InvalidInput(format!("replica {r_id} does not exist in {}: check replica_file_system_id and replica_region", self.t.replica_region))
         })?;
         let rep_r = self.replica.describe_replication(&r_id).await?;
+        self.probe_original().await?;
         // The original: named, or (new_file_system) the destination of the reverse replication.
         let o_id = match &rep_r {
             Some(r)

@@ -108,7 +108,12 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
                 failures = 0;
                 limits.backoff.nth(polls - 1)
             }
-            Err(e) if e.is_transient() && limits.mode == RunMode::ToCompletion => {
+            // Without a deadline, transient failures are retried a bounded number of times.
+            Err(e)
+                if e.is_transient()
+                    && limits.mode == RunMode::ToCompletion
+                    && (deadline.is_some() || failures < 8) =>
+            {
                 failures += 1;
                 let r = workflow.report();
                 r.warn(format!("retrying after a transient AWS failure: {e}"));
