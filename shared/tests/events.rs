@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use efs_dr_shared::config::PairConfig;
 use efs_dr_shared::testing::MutationBudget;
-use efs_dr_shared::{failover, readiness};
+use efs_dr_shared::{failback, failover, readiness};
 use std::path::PathBuf;
 
 fn events_dir(function: &str) -> PathBuf {
@@ -117,5 +117,64 @@ async fn every_mount_target_ensure_sample_runs() {
             dst.as_str(),
             "{name}"
         );
+    }
+}
+
+#[tokio::test]
+async fn every_failback_sample_runs() {
+    let expected = [
+        ("discard-changes.json", "completed"),
+        ("keep-changes-cutover.json", "completed"),
+        ("keep-changes-sync.json", "in_progress"),
+        ("new-file-system.json", "completed"),
+        ("sns-failback-request.json", "completed"),
+        ("step-functions-step.json", "in_progress"),
+    ];
+    let mut on_disk: Vec<String> = std::fs::read_dir(events_dir("failback"))
+        .expect("events/failback")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        expected
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+    );
+    for (name, status) in expected {
+        let w = world().await;
+        let (src, dst) = w.replicated_pair(name).await;
+        let req = failover::FailoverRequest::from_json(serde_json::json!({
+            "source_file_system_id": src, "source_region": EAST, "destination_file_system_id": dst, "destination_region": WEST, "mode": "execute"
+        }))
+        .expect("request");
+        failover::run(
+            &w.platform(MutationBudget::default()),
+            &w.config(),
+            &req,
+            None,
+        )
+        .await
+        .expect("failover");
+        if name == "new-file-system.json" {
+            w.efs(EAST)
+                .delete_file_system()
+                .file_system_id(&src)
+                .send()
+                .await
+                .expect("lose the original");
+            w.advance(30.0);
+        }
+        let event = load("failback", name, &src, &dst);
+        let out = failback::handle_event(
+            &w.platform(MutationBudget::default()),
+            &w.config(),
+            event,
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out["status"], status, "{name}: {out:#}");
     }
 }
