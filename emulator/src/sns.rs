@@ -21,6 +21,34 @@ pub struct Subscription {
     pub protocol: String,
     pub endpoint: String,
     pub confirmed: bool,
+    /// SNS subscription filter policy (JSON), applied to the message body when
+    /// `FilterPolicyScope` is `MessageBody`, else to message attributes (none here).
+    pub filter_policy: Option<serde_json::Value>,
+    pub filter_on_body: bool,
+}
+
+/// Whether a message passes a filter policy: every key must match one of its
+/// conditions (an exact string, a number, or `{"exists": bool}`).
+fn passes(policy: &serde_json::Value, on_body: bool, message: &str) -> bool {
+    let Some(rules) = policy.as_object() else {
+        return true;
+    };
+    let body: serde_json::Value = if on_body {
+        serde_json::from_str(message).unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Null
+    };
+    rules.iter().all(|(key, conditions)| {
+        let value = body.get(key);
+        let conditions = conditions.as_array().cloned().unwrap_or_default();
+        conditions.iter().any(|c| match c {
+            serde_json::Value::Object(o) => match o.get("exists").and_then(|e| e.as_bool()) {
+                Some(want) => value.is_some_and(|v| !v.is_null()) == want,
+                None => false,
+            },
+            other => value == Some(other),
+        })
+    })
 }
 
 /// Every message published, readable through the control API.
@@ -227,6 +255,17 @@ fn subscribe(
     let protocol = p.required("Protocol")?.to_string();
     let endpoint = p.get("Endpoint").unwrap_or("").to_string();
     topic_in(world, region, &topic_arn)?;
+    let attributes = p.entries("Attributes");
+    let filter_policy = match attributes.iter().find(|(k, _)| k == "FilterPolicy") {
+        Some((_, v)) => Some(
+            serde_json::from_str::<serde_json::Value>(v)
+                .map_err(|e| invalid(format!("Invalid parameter: FilterPolicy: not JSON ({e})")))?,
+        ),
+        None => None,
+    };
+    let filter_on_body = attributes
+        .iter()
+        .any(|(k, v)| k == "FilterPolicyScope" && v == "MessageBody");
     match protocol.as_str() {
         "lambda" if !endpoint.starts_with("arn:aws:lambda:") => {
             return Err(invalid(format!(
@@ -265,6 +304,8 @@ fn subscribe(
                 protocol: protocol.clone(),
                 endpoint,
                 confirmed,
+                filter_policy,
+                filter_on_body,
             });
             arn
         }
@@ -344,7 +385,12 @@ pub fn publish_internal(
         .cloned()
         .collect();
     let mut delivered_to = Vec::new();
-    for sub in subscriptions.iter().filter(|s| s.protocol == "lambda") {
+    for sub in subscriptions.iter().filter(|s| {
+        s.protocol == "lambda"
+            && s.filter_policy
+                .as_ref()
+                .is_none_or(|p| passes(p, s.filter_on_body, message))
+    }) {
         let function_name = sub.endpoint.split(':').nth(6).unwrap_or("").to_string();
         let event = serde_json::json!({
             "Records": [{

@@ -58,6 +58,8 @@ pub struct Config {
     /// The recovery point an automatic failover accepts. It is started by a lag
     /// alarm, so the replica is behind by at least the alarm's threshold.
     pub auto_failover_max_rpo_seconds: u64,
+    /// DR-side alarms the probe re-reads (policy auto_failover): names carry the replica's ID.
+    pub watched_alarms: Vec<String>,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             cooldown_seconds: 3600.0,
             failover_function_name: "failover".into(),
             auto_failover_max_rpo_seconds: 3600,
+            watched_alarms: Vec::new(),
         }
     }
 }
@@ -243,6 +246,13 @@ impl Config {
                         .ok_or_else(|| format!("'{s}' is not a positive number"))
                 },
             )?;
+        }
+        if let Some(v) = lookup("EFS_DR_WATCHED_ALARMS") {
+            c.watched_alarms = v
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
         }
         if let Some(n) = lookup("EFS_DR_FAILOVER_FUNCTION_NAME") {
             c.failover_function_name = n;

@@ -210,7 +210,11 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
     if let Some(region) = region {
         platform.metrics(&region).put(&points).await?;
     }
-    let out = json!({"trigger": "probe", "status": "ok", "pairs": results});
+    let rechecked = match &config.destination_region {
+        Some(region) => recheck_watched_alarms(platform, config, region).await?,
+        None => Vec::new(),
+    };
+    let out = json!({"trigger": "probe", "status": "ok", "pairs": results, "decisions": rechecked});
     tracing::info!(record = %out, "replication probe");
     Ok(out)
 }
@@ -545,6 +549,71 @@ async fn act<P: Platform>(platform: &P, config: &Config, d: &Decision) -> Result
     }
 }
 
+async fn decide_and_act<P: Platform>(
+    platform: &P,
+    config: &Config,
+    alarm: &AlarmEvent,
+    pairs: Vec<&PairConfig>,
+    alarm_region: &RegionName,
+) -> Result<Vec<Decision>> {
+    let mut reachability = BTreeMap::new();
+    let mut decisions = Vec::new();
+    for p in pairs {
+        let h = observe(platform, config, p, &mut reachability).await?;
+        let d = decide(platform, config, alarm, h, alarm_region).await?;
+        act(platform, config, &d).await?;
+        tracing::info!(record = %serde_json::to_string(&d).unwrap_or_default(), "alarm decision");
+        decisions.push(d);
+    }
+    Ok(decisions)
+}
+
+/// An alarm notification comes once, when the state changes; the required time
+/// in ALARM has not passed yet then. So each probe re-reads the watched alarms
+/// and decides again while one stays in ALARM (marks make that idempotent).
+async fn recheck_watched_alarms<P: Platform>(
+    platform: &P,
+    config: &Config,
+    region: &RegionName,
+) -> Result<Vec<Decision>> {
+    let mut out = Vec::new();
+    if config.alarm_policy != AlarmPolicy::AutoFailover {
+        return Ok(out);
+    }
+    let metrics = platform.metrics(region);
+    for name in &config.watched_alarms {
+        let Some(status) = metrics.alarm(name).await? else {
+            continue;
+        };
+        if status.state != "ALARM" {
+            continue;
+        }
+        let alarm = AlarmEvent {
+            name: name.clone(),
+            new_state: status.state.clone(),
+            old_state: None,
+            changed_at: status.since,
+            reason: Some("re-checked by the probe while in ALARM".into()),
+            description: None,
+            metrics: Vec::new(),
+            delivery: "probe",
+        };
+        // Watched alarm names carry the replica's ID; with one pair, it is that one.
+        let pairs: Vec<&PairConfig> = config
+            .pairs
+            .iter()
+            .filter(|p| {
+                config.pairs.len() == 1
+                    || p.destination_file_system_id
+                        .as_ref()
+                        .is_some_and(|d| name.contains(d.id.as_str()))
+            })
+            .collect();
+        out.extend(decide_and_act(platform, config, &alarm, pairs, region).await?);
+    }
+    Ok(out)
+}
+
 /// The lag-alarm-handler's entry point for all three triggers.
 pub async fn handle_event<P: Platform>(
     platform: &P,
@@ -570,15 +639,8 @@ pub async fn handle_event<P: Platform>(
                     outputs.push(out);
                     continue;
                 }
-                let mut reachability = BTreeMap::new();
-                let mut decisions = Vec::new();
-                for p in pairs {
-                    let h = observe(platform, config, p, &mut reachability).await?;
-                    let d = decide(platform, config, &alarm, h, &alarm_region).await?;
-                    act(platform, config, &d).await?;
-                    tracing::info!(record = %serde_json::to_string(&d).unwrap_or_default(), "alarm decision");
-                    decisions.push(d);
-                }
+                let decisions =
+                    decide_and_act(platform, config, &alarm, pairs, &alarm_region).await?;
                 outputs.push(json!({"trigger": "alarm", "status": "ok", "decisions": decisions}));
             }
         }

@@ -108,15 +108,20 @@ async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
         .expect("arn")
         .to_string();
     for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
-        sns.subscribe()
+        let mut sub = sns
+            .subscribe()
             .topic_arn(topic)
             .protocol("lambda")
             .endpoint(format!(
                 "arn:aws:lambda:us-west-2:123456789012:function:{function}"
-            ))
-            .send()
-            .await
-            .expect("subscribe");
+            ));
+        if function == "lag-alarm-handler" {
+            // The handler's own notifications go to the same topic: only alarms reach it.
+            sub = sub
+                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
+                .attributes("FilterPolicyScope", "MessageBody");
+        }
+        sub.send().await.expect("subscribe");
     }
     let mut config = w.config();
     config.pairs = vec![PairConfig {
@@ -538,5 +543,47 @@ fn fuzzed_alarm_messages_never_panic() {
     assert!(
         parsed > 0 && parsed < 4000,
         "some survive, some are rejected: {parsed}"
+    );
+}
+
+#[tokio::test]
+async fn the_probe_rechecks_a_held_alarm_until_it_has_lasted_long_enough() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let mut s = setup(&w, AlarmPolicy::AutoFailover).await;
+    s.config.alarm_min_seconds = 600.0;
+    s.config.watched_alarms = vec!["efs-dr-replication-lag".into()];
+    w.emu
+        .shared
+        .set_replication_fault(&s.src, efs_dr_emulator::ReplicationFault::Stalled)
+        .expect("stall");
+    w.faults(json!({"region": EAST, "outage": true}));
+    let platform = w.platform(MutationBudget::default());
+    let mut handled_at_transition = None;
+    for _ in 0..40 {
+        lag::probe(&platform, &s.config).await.expect("probe");
+        for event in take(&seen, "lag-alarm-handler") {
+            let out = lag::handle_event(&platform, &s.config, event)
+                .await
+                .expect("handled");
+            handled_at_transition.get_or_insert(
+                out["decisions"][0]["decision"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        w.advance(60.0);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        handled_at_transition.as_deref(),
+        Some("not_failing_over"),
+        "too early when the notification arrives"
+    );
+    assert_eq!(
+        published(&w, &s.requests).len(),
+        1,
+        "the probe asked once the alarm had lasted 600 s"
     );
 }
