@@ -583,6 +583,18 @@ impl<P: Platform> Workflow for Failback<'_, P> {
         // Forward configuration (original -> replica): the end state, the orphan of a local-only failover, or discard_changes in progress.
         if let Some(r) = rep_o.as_ref().filter(|r| is_pair(r, &o_id, &r_id)) {
             let orphan = rep_r.is_none() && replica.protection == Protection::Enabled;
+            if (orphan || r.status == ReplicationStatus::Error && rep_r.is_none())
+                && r.status == ReplicationStatus::Deleting
+            {
+                self.report.phase = "clean up: wait for the leftover configuration to go".into();
+                let now = self.now();
+                self.step("wait for the clean-up", Outcome::Waiting, now, "DELETING");
+                return if self.t.mode == Mode::Plan {
+                    Ok(Pass::Done)
+                } else {
+                    Ok(Pass::Wait)
+                };
+            }
             if orphan || r.status == ReplicationStatus::Error && rep_r.is_none() {
                 self.report.phase = "clean up the configuration left in the original Region".into();
                 let started = self.now();

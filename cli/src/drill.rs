@@ -1,0 +1,487 @@
+//! `efs-dr drill`: a whole disaster and recovery against the embedded
+//! emulator, through the same code, SDK calls and SNS wiring as in AWS.
+
+use crate::invoke::{self, Invocation, Log};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use efs_dr_emulator::{
+    start, ClockMode, EmulatorConfig, EmulatorHandle, FaultUpdate, ReplicationFault,
+};
+use efs_dr_shared::aws::{AwsContext, AwsSettings};
+use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::failback::{self, FailbackRequest};
+use efs_dr_shared::ids::{FileSystemRef, RegionName};
+use efs_dr_shared::lag;
+use efs_dr_shared::report::iso8601;
+use efs_dr_shared::runner::Backoff;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const SOURCE: &str = "us-east-1";
+const DR: &str = "us-west-2";
+
+pub struct DrillOptions {
+    pub time_scale: f64,
+    pub json: bool,
+}
+
+struct Drill {
+    emu: EmulatorHandle,
+    sdk: aws_config::SdkConfig,
+    started: Instant,
+    json: bool,
+    timeline: Vec<Value>,
+}
+
+type DrillResult<T> = Result<T, String>;
+
+impl Drill {
+    fn say(&mut self, step: &str, detail: impl Into<String>) {
+        let detail = detail.into();
+        let now = self.emu.shared.now();
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if !self.json {
+            println!(
+                "[{elapsed:6.1} s | {}] {step}: {detail}",
+                &iso8601(now)[11..19]
+            );
+        }
+        self.timeline.push(json!({"real_seconds": (elapsed * 10.0).round() / 10.0, "emulated_time": iso8601(now), "step": step, "detail": detail}));
+    }
+
+    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    fn faults(&self, v: Value) -> DrillResult<()> {
+        let update: FaultUpdate = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        self.emu.shared.set_faults(&update)
+    }
+
+    fn write(&self, region: &str, fs: &str, path: &str) -> DrillResult<f64> {
+        self.emu
+            .shared
+            .write(region, fs, path, &format!("content of {path}"))
+            .map(|w| w.time)
+    }
+
+    async fn protection(&self, region: &str, fs: &str) -> Option<String> {
+        let out = self
+            .efs(region)
+            .describe_file_systems()
+            .file_system_id(fs)
+            .send()
+            .await
+            .ok()?;
+        out.file_systems()
+            .first()?
+            .file_system_protection()?
+            .replication_overwrite_protection()
+            .map(|p| p.as_str().to_string())
+    }
+
+    async fn last_replicated(&self, region: &str, fs: &str) -> Option<f64> {
+        let out = self
+            .efs(region)
+            .describe_replication_configurations()
+            .file_system_id(fs)
+            .send()
+            .await
+            .ok()?;
+        out.replications()
+            .first()?
+            .destinations()
+            .first()?
+            .last_replicated_timestamp()
+            .map(|t| t.as_secs_f64())
+    }
+}
+
+async fn until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> DrillResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("timed out waiting for {what}"))
+}
+
+fn invocations(log: &Log, function: &str) -> Vec<Invocation> {
+    log.lock()
+        .map(|l| {
+            l.iter()
+                .filter(|i| i.function == function)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
+    let emu = start(
+        EmulatorConfig {
+            clock: ClockMode::Scaled {
+                scale: opts.time_scale,
+            },
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(DR))
+        .endpoint_url(emu.url())
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDDRILL",
+            "drill",
+            None,
+            None,
+            "drill",
+        )))
+        .build();
+    let mut d = Drill {
+        emu,
+        sdk: sdk.clone(),
+        started: Instant::now(),
+        json: opts.json,
+        timeline: Vec::new(),
+    };
+    let scale = opts.time_scale;
+    // Poll about every 20 emulated seconds, whatever the scale.
+    let poll = Duration::from_secs_f64((20.0 / scale).max(0.01));
+    let settings = AwsSettings {
+        attempt_timeout: Duration::from_secs(2),
+        operation_timeout: Duration::from_secs(10),
+        source_timeout: Duration::from_millis(600),
+        max_attempts: 4,
+    };
+    let aws = AwsContext::from_sdk_config(sdk.clone(), settings);
+    d.say(
+        "emulator",
+        format!(
+            "{} serving us-east-1 and us-west-2, time x{scale}",
+            d.emu.url()
+        ),
+    );
+
+    // The protected pair.
+    let east = d.efs(SOURCE);
+    let src = east
+        .create_file_system()
+        .creation_token("drill-primary")
+        .encrypted(true)
+        .send()
+        .await
+        .map_err(|e| format!("create: {e}"))?
+        .file_system_id;
+    until("the primary", Duration::from_secs(30), || async {
+        d.protection(SOURCE, &src).await.is_some()
+            && d.emu
+                .shared
+                .world()
+                .file_system(SOURCE, &src)
+                .is_some_and(|f| f.life_cycle == efs_dr_emulator::model::LifeCycle::Available)
+    })
+    .await?;
+    for i in 1..=5 {
+        d.write(SOURCE, &src, &format!("/orders/{i:03}.json"))?;
+    }
+    let out = east
+        .create_replication_configuration()
+        .source_file_system_id(&src)
+        .destinations(
+            aws_sdk_efs::types::DestinationToCreate::builder()
+                .region(DR)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("replicate: {e}"))?;
+    let dst = out
+        .destinations()
+        .first()
+        .map(|x| x.file_system_id().to_string())
+        .ok_or("no destination")?;
+    d.say(
+        "setup",
+        format!("primary {src} ({SOURCE}) replicating to {dst} ({DR}); 5 files written"),
+    );
+    until("the initial sync", Duration::from_secs(60), || async {
+        d.last_replicated(DR, &dst).await.is_some()
+    })
+    .await?;
+    d.say("setup", "initial sync complete: the replica is a full copy");
+
+    // DR-side wiring, as the SAM template creates it.
+    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).build());
+    let alerts = sns
+        .create_topic()
+        .name("efs-dr-alerts")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_string();
+    let requests = sns
+        .create_topic()
+        .name("efs-dr-failover-requests")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_string();
+    let alarm_name = format!("efs-dr-replication-lag-{dst}");
+    let config = Config {
+        pairs: vec![PairConfig {
+            source_file_system_id: FileSystemRef::parse(&src)?,
+            source_region: Some(RegionName::parse(SOURCE)?),
+            destination_file_system_id: Some(FileSystemRef::parse(&dst)?),
+            destination_region: None,
+            mount_targets: None,
+        }],
+        destination_region: Some(RegionName::parse(DR)?),
+        source_region: Some(RegionName::parse(SOURCE)?),
+        alerts_topic_arn: Some(alerts.clone()),
+        failover_topic_arn: Some(requests.clone()),
+        alarm_policy: AlarmPolicy::AutoFailover,
+        alarm_min_seconds: 120.0,
+        watched_alarms: vec![alarm_name.clone()],
+        backoff: Backoff {
+            initial: poll,
+            max: poll * 3,
+        },
+        margin: poll,
+        ..Config::default()
+    };
+    let log: Log = Default::default();
+    let endpoint = invoke::serve(aws.clone(), config.clone(), log.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    d.emu.shared.set_lambda_endpoint(Some(endpoint));
+    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
+        let mut sub = sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("lambda")
+            .endpoint(format!(
+                "arn:aws:lambda:{DR}:123456789012:function:{function}"
+            ));
+        if function == "lag-alarm-handler" {
+            sub = sub
+                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
+                .attributes("FilterPolicyScope", "MessageBody");
+        }
+        sub.send().await.map_err(|e| e.to_string())?;
+    }
+    let cw = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&sdk).build(),
+    );
+    cw.put_metric_alarm()
+        .alarm_name(&alarm_name)
+        .namespace(lag::NAMESPACE)
+        .metric_name(lag::LAG_METRIC)
+        .dimensions(
+            Dimension::builder()
+                .name("FileSystemId")
+                .value(&dst)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("SourceFileSystemId")
+                .value(&src)
+                .build(),
+        )
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(900.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("breaching")
+        .alarm_actions(&alerts)
+        .ok_actions(&alerts)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    d.say(
+        "wiring",
+        format!("alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
+    );
+
+    // The probe runs every emulated minute from the DR Region.
+    let probe = {
+        let (aws, config) = (aws.clone(), config.clone());
+        tokio::spawn(async move {
+            loop {
+                let _ = lag::probe(&aws, &config).await;
+                tokio::time::sleep(Duration::from_secs_f64(60.0 / scale)).await;
+            }
+        })
+    };
+
+    // Business as usual, then the Region fails mid-stream.
+    for i in 6..=8 {
+        d.write(SOURCE, &src, &format!("/orders/{i:03}.json"))?;
+    }
+    tokio::time::sleep(Duration::from_secs_f64(150.0 / scale)).await;
+    let last_write = d.write(SOURCE, &src, "/orders/009.json")?;
+    d.emu
+        .shared
+        .set_replication_fault(&src, ReplicationFault::Stalled)?;
+    d.faults(json!({"region": SOURCE, "outage": true}))?;
+    let failed_at = d.emu.shared.now();
+    d.say(
+        "DISASTER",
+        format!(
+            "{SOURCE} is unreachable; replication stalled; the last write was at {}",
+            iso8601(last_write)
+        ),
+    );
+
+    until(
+        "the automatic failover",
+        Duration::from_secs_f64((3600.0 / scale).max(20.0)),
+        || async {
+            d.protection(DR, &dst).await.as_deref() == Some("ENABLED")
+                && invocations(&log, "failover")
+                    .iter()
+                    .any(|i| i.result.as_ref().is_ok_and(|v| v["status"] == "completed"))
+        },
+    )
+    .await?;
+    let writable_at = d.emu.shared.now();
+    probe.abort();
+    for i in invocations(&log, "lag-alarm-handler") {
+        if let Ok(v) = &i.result {
+            for dec in v["decisions"].as_array().into_iter().flatten() {
+                let line = format!(
+                    "{} - {}",
+                    dec["decision"].as_str().unwrap_or("?"),
+                    dec["reason"].as_str().unwrap_or("")
+                );
+                d.say("lag-alarm-handler", line);
+            }
+        }
+    }
+    let failover_result = invocations(&log, "failover")
+        .into_iter()
+        .filter_map(|i| i.result.ok())
+        .find(|v| v["status"] == "completed")
+        .unwrap_or(Value::Null);
+    let report = &failover_result["results"][0];
+    let rp = &report["recovery_point"];
+    let lrt = rp["last_replicated_epoch"].as_f64().unwrap_or(0.0);
+    d.say(
+        "failover",
+        format!(
+            "{} promoted ({}); recovery point {} s (last replicated {})",
+            dst,
+            report["deletion_mode"].as_str().unwrap_or("?"),
+            rp["recovery_point_seconds"],
+            rp["last_replicated_timestamp"].as_str().unwrap_or("?")
+        ),
+    );
+    let rto = writable_at - failed_at;
+    d.say(
+        "recovery",
+        format!("the replica took writes {rto:.0} s (emulated) after the Region failed"),
+    );
+
+    // Work goes on in the DR Region.
+    for i in 1..=4 {
+        d.write(DR, &dst, &format!("/orders/dr-{i:03}.json"))?;
+    }
+    d.say("outage", "4 files written on the promoted replica");
+
+    // The Region comes back; fail back keeping those writes.
+    d.faults(json!({"region": SOURCE, "outage": false}))?;
+    d.say("recovery", format!("{SOURCE} is back"));
+    let request = FailbackRequest::from_json(json!({
+        "original_file_system_id": src, "original_region": SOURCE, "replica_file_system_id": dst, "replica_region": DR,
+        "mode": "execute", "strategy": "keep_changes", "cutover": true, "reason": "drill"
+    }))
+    .map_err(|e| e.to_string())?;
+    let fb = failback::run(&aws, &config, &request, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let fb_report = &fb.results[0];
+    for s in &fb_report.timeline {
+        d.say(
+            "failback",
+            format!(
+                "{} ({:?}, {} ms): {}",
+                s.name, s.outcome, s.duration_ms, s.detail
+            ),
+        );
+    }
+    d.say(
+        "failback",
+        format!(
+            "{:?} in {:.0} s (emulated)",
+            fb_report.status, fb_report.duration_seconds
+        ),
+    );
+
+    // Every acknowledged write is on the original, or was lost within the stated recovery point.
+    let world = d.emu.shared.world();
+    let home = world
+        .file_system(SOURCE, &src)
+        .map(|f| f.files.clone())
+        .unwrap_or_default();
+    let (mut kept, mut lost_within, mut lost_beyond) = (0, 0, Vec::new());
+    for w in &world.writes {
+        if home.contains_key(&w.path) {
+            kept += 1;
+        } else if w.file_system_id == src && w.time >= lrt && w.time <= failed_at {
+            lost_within += 1;
+        } else {
+            lost_beyond.push(w.path.clone());
+        }
+    }
+    let replica_ok = world
+        .replications
+        .iter()
+        .any(|r| r.source_file_system_id == src && r.destination_file_system_id == dst);
+    drop(world);
+    let ok = lost_beyond.is_empty()
+        && replica_ok
+        && fb.status == efs_dr_shared::report::Status::Completed;
+    let verdict = if ok {
+        format!("PASS: {kept} writes on the original, {lost_within} lost within the stated recovery point, 0 beyond it; {src} -> {dst} replicating again")
+    } else {
+        format!("FAIL: lost beyond the recovery point: {lost_beyond:?}; topology restored: {replica_ok}; failback {:?}", fb.status)
+    };
+    d.say("verdict", verdict.clone());
+    if opts.json {
+        let out = json!({
+            "verdict": if ok { "pass" } else { "fail" },
+            "summary": verdict,
+            "recovery_point_seconds": rp["recovery_point_seconds"],
+            "recovery_time_seconds": rto,
+            "real_seconds": d.started.elapsed().as_secs_f64(),
+            "timeline": d.timeline,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!(
+            "\nRecovery point: {} s   Recovery time: {rto:.0} s (emulated)   Drill took {:.1} s",
+            rp["recovery_point_seconds"],
+            d.started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ok)
+}

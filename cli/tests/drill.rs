@@ -1,0 +1,53 @@
+//! The README's main command, run as a user runs it.
+
+use std::process::Command;
+
+#[test]
+fn the_drill_passes_and_accounts_for_every_write() {
+    let out = Command::new(env!("CARGO_BIN_EXE_efs-dr"))
+        .args(["drill", "--json"])
+        .output()
+        .expect("run efs-dr drill");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("JSON result");
+    assert_eq!(result["verdict"], "pass", "{result:#}");
+    assert!(result["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("0 beyond it")));
+    assert!(result["recovery_point_seconds"]
+        .as_f64()
+        .is_some_and(|s| s > 0.0));
+    assert!(
+        result["real_seconds"].as_f64().is_some_and(|s| s < 60.0),
+        "well under a minute: {}",
+        result["real_seconds"]
+    );
+    let steps: Vec<&str> = result["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["step"].as_str())
+        .collect();
+    for wanted in ["DISASTER", "failover", "failback", "verdict"] {
+        assert!(steps.contains(&wanted), "{wanted} in {steps:?}");
+    }
+}
+
+#[test]
+fn status_without_configuration_says_what_to_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_efs-dr"))
+        .arg("status")
+        .env_remove("EFS_DR_PAIRS")
+        .env_remove("EFS_DR_SOURCE_FILE_SYSTEM_ID")
+        .env("AWS_REGION", "us-west-2")
+        .output()
+        .expect("run efs-dr status");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EFS_DR_PAIRS"));
+}
