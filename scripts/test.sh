@@ -17,5 +17,7 @@ step "cargo build (binaries used by the end-to-end and conformance tiers)"
 cargo build --workspace --bins --locked
 step "cargo test"
 cargo test --workspace --locked
+step "fault-injection figures"
+cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
 step "conformance: boto3 and the AWS CLI against the emulator"
 EFS_DR_EMULATOR_BIN="$CARGO_TARGET_DIR/debug/efs-dr-emulator" scripts/conformance.sh
