@@ -1,0 +1,318 @@
+//! End to end, as AWS runs it: the built function binaries under the Lambda
+//! Runtime API, invoked by the emulator's SNS through the Lambda Invoke API.
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use efs_dr_emulator::{start, ClockMode, EmulatorConfig, EmulatorHandle, ReplicationFault};
+use efs_dr_harness::{target_bin_dir, FunctionRuntime, Lambda};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SCALE: f64 = 300.0;
+
+struct Env {
+    emu: EmulatorHandle,
+    sdk: aws_config::SdkConfig,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let emu = start(
+            EmulatorConfig {
+                clock: ClockMode::Scaled { scale: SCALE },
+                ..Default::default()
+            },
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .await
+        .expect("emulator");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .endpoint_url(emu.url())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "secret", None, None, "e2e",
+            )))
+            .build();
+        Env { emu, sdk }
+    }
+
+    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    async fn pair(&self, token: &str) -> (String, String) {
+        let east = self.efs("us-east-1");
+        let src = east
+            .create_file_system()
+            .creation_token(token)
+            .send()
+            .await
+            .expect("fs")
+            .file_system_id;
+        self.emu.shared.advance(15.0);
+        let out = east
+            .create_replication_configuration()
+            .source_file_system_id(&src)
+            .destinations(
+                aws_sdk_efs::types::DestinationToCreate::builder()
+                    .region("us-west-2")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("replicate");
+        self.emu.shared.advance(700.0);
+        (src, out.destinations()[0].file_system_id().to_string())
+    }
+
+    async fn protection(&self, fs: &str) -> String {
+        let out = self
+            .efs("us-west-2")
+            .describe_file_systems()
+            .file_system_id(fs)
+            .send()
+            .await
+            .expect("describe");
+        out.file_systems()[0]
+            .file_system_protection()
+            .and_then(|p| p.replication_overwrite_protection())
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default()
+    }
+}
+
+async fn functions(env: &Env, extra: &[(&str, String)]) -> Lambda {
+    let bin = target_bin_dir();
+    let mut vars: Vec<(String, String)> = vec![
+        ("AWS_ENDPOINT_URL".into(), env.emu.url()),
+        ("AWS_REGION".into(), "us-west-2".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "secret".into()),
+        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ("EFS_DR_SOURCE_REGION".into(), "us-east-1".into()),
+        // About 20 emulated seconds between polls.
+        ("EFS_DR_POLL_MS".into(), "70".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut map = HashMap::new();
+    for name in [
+        "failover",
+        "failback",
+        "mount-target-ensure",
+        "lag-alarm-handler",
+    ] {
+        let path = bin.join(name);
+        assert!(
+            path.exists(),
+            "{} is built (cargo build --workspace --bins)",
+            path.display()
+        );
+        map.insert(
+            name.to_string(),
+            Arc::new(
+                FunctionRuntime::start(name, &path, &[], &vars)
+                    .await
+                    .expect("start function"),
+            ),
+        );
+    }
+    let lambda = Lambda::serve(map).await.expect("invoke api");
+    env.emu.shared.set_lambda_endpoint(Some(lambda.url.clone()));
+    lambda
+}
+
+async fn until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_invoke_failover_runs_the_binary_under_the_runtime_api() {
+    let env = Env::new().await;
+    let (src, dst) = env.pair("manual").await;
+    let lambda = functions(&env, &[]).await;
+    let event = json!({"source_file_system_id": src, "source_region": "us-east-1", "destination_region": "us-west-2", "mode": "execute", "reason": "manual e2e"});
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = hyper::Request::post(format!(
+        "{}/2015-03-31/functions/failover/invocations",
+        lambda.url
+    ))
+    .body(http_body_util::Full::new(bytes::Bytes::from(
+        event.to_string(),
+    )))
+    .expect("request");
+    let resp = client.request(req).await.expect("invoke");
+    assert!(resp.headers().get("x-amz-function-error").is_none());
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let out: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(out["status"], "completed", "{out:#}");
+    assert_eq!(env.protection(&dst).await, "ENABLED");
+    let f = lambda.function("failover").expect("failover");
+    let t = f.timings();
+    assert!(t.first_next.is_some() && t.first_response.is_some() && t.invocations == 1);
+    // Bad input comes back as a Lambda error document with errorType.
+    let err = f
+        .invoke(json!({"source_file_system_id": "fs-nope"}))
+        .await
+        .expect_err("bad input");
+    assert_eq!(err["errorType"], "InvalidInput", "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_triggered_failover_from_stall_to_promotion() {
+    let env = Env::new().await;
+    let (src, dst) = env.pair("alarmed").await;
+    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).build());
+    let alerts = sns
+        .create_topic()
+        .name("efs-dr-alerts")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_string();
+    let requests = sns
+        .create_topic()
+        .name("efs-dr-failover-requests")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_string();
+    let alarm = format!("efs-dr-replication-lag-{dst}");
+    let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
+    let lambda = functions(
+        &env,
+        &[
+            ("EFS_DR_PAIRS", pairs),
+            ("EFS_DR_ALERTS_TOPIC_ARN", alerts.clone()),
+            ("EFS_DR_FAILOVER_TOPIC_ARN", requests.clone()),
+            ("EFS_DR_ALARM_POLICY", "auto_failover".into()),
+            ("EFS_DR_ALARM_MIN_SECONDS", "120".into()),
+            ("EFS_DR_WATCHED_ALARMS", alarm.clone()),
+        ],
+    )
+    .await;
+    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
+        let mut sub = sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("lambda")
+            .endpoint(format!(
+                "arn:aws:lambda:us-west-2:123456789012:function:{function}"
+            ));
+        if function == "lag-alarm-handler" {
+            sub = sub
+                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
+                .attributes("FilterPolicyScope", "MessageBody");
+        }
+        sub.send().await.expect("subscribe");
+    }
+    let cw = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&env.sdk).build(),
+    );
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("EfsDr")
+        .metric_name("ReplicationLagSeconds")
+        .dimensions(
+            Dimension::builder()
+                .name("FileSystemId")
+                .value(&dst)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("SourceFileSystemId")
+                .value(&src)
+                .build(),
+        )
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(900.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("breaching")
+        .alarm_actions(&alerts)
+        .send()
+        .await
+        .expect("alarm");
+    // The Region fails; the schedule keeps invoking the probe every emulated minute.
+    env.emu
+        .shared
+        .set_replication_fault(&src, ReplicationFault::Stalled)
+        .expect("stall");
+    env.emu
+        .shared
+        .set_faults(
+            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
+        )
+        .expect("outage");
+    let probe = lambda.function("lag-alarm-handler").expect("handler");
+    let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let probed: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let ticker = {
+        let (probe, probed) = (probe.clone(), probed.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(v) = probe.invoke(scheduled.clone()).await {
+                    probed.lock().unwrap().push(v);
+                }
+                tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
+            }
+        })
+    };
+    until("the replica promoted by the alarm path", 60, async || {
+        env.protection(&dst).await == "ENABLED"
+            && lambda
+                .results("failover")
+                .iter()
+                .any(|r| r.as_ref().is_ok_and(|v| v["status"] == "completed"))
+    })
+    .await;
+    ticker.abort();
+    // Decisions from alarm notifications (through SNS) and from the probe's re-checks.
+    let mut outputs: Vec<Value> = lambda
+        .results("lag-alarm-handler")
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    outputs.extend(probed.lock().unwrap().iter().cloned());
+    let decisions: Vec<String> = outputs
+        .iter()
+        .flat_map(|v| v["decisions"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d["decision"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        decisions.iter().any(|d| d == "failover_requested"),
+        "{decisions:?}"
+    );
+    let request_count = env
+        .emu
+        .shared
+        .world()
+        .messages
+        .iter()
+        .filter(|m| m.topic_arn == requests)
+        .count();
+    assert_eq!(request_count, 1, "one failover request");
+}
