@@ -416,6 +416,33 @@ impl<'a, P: Platform> Failover<'a, P> {
         }
     }
 
+    /// Mount targets can be created on a read-only replica: start them while the
+    /// promotion runs, so that the two waits overlap instead of adding up.
+    async fn prepare_mount_targets(&mut self, dest_id: &FileSystemId) -> Result<()> {
+        if self.target.mount_targets.is_empty() {
+            return Ok(());
+        }
+        let started = self.now();
+        let mts = mount_targets::ensure(
+            &self.dest,
+            dest_id,
+            &self.target.mount_targets,
+            self.target.mode,
+            false,
+        )
+        .await?;
+        if !mts.actions.is_empty() {
+            self.report.step(
+                "mount targets",
+                Outcome::Done,
+                started,
+                self.now(),
+                mts.actions.join("; "),
+            );
+        }
+        Ok(())
+    }
+
     fn recovery_point_from_tags(&mut self, fs: &FileSystem) {
         if fs.tag(tags::SOURCE_CLEANUP_NEEDED) == Some("true") {
             self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
@@ -653,6 +680,7 @@ impl<P: Platform> Workflow for Failover<'_, P> {
                 self.report.status = Status::Planned;
                 return Ok(Pass::Done);
             }
+            self.prepare_mount_targets(&dest_id).await?;
             let now = self.now();
             self.waiting_since.get_or_insert(now);
             self.report.phase = "promoting".into();
@@ -713,6 +741,7 @@ impl<P: Platform> Workflow for Failover<'_, P> {
         }
         self.report.phase = "promoting".into();
         self.promote(r.last_replicated).await?;
+        self.prepare_mount_targets(&dest_id).await?;
         self.waiting_since.get_or_insert(self.now());
         Ok(Pass::Wait)
     }

@@ -1,0 +1,667 @@
+//! efs-dr-bench: cold start, memory, package size, failover timing and fleet
+//! failover under throttling, against the emulator, side by side with the
+//! seeds' Python failover Lambda. Writes results.json, results.md and plot.svg.
+
+use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use efs_dr_emulator::{start, ClockMode, EmulatorConfig, EmulatorHandle};
+use efs_dr_harness::FunctionRuntime;
+use efs_dr_shared::aws::{AwsContext, AwsSettings};
+use efs_dr_shared::config::Config;
+use efs_dr_shared::failover::{self, FailoverRequest};
+use efs_dr_shared::ids::RegionName;
+use efs_dr_shared::report::Status;
+use efs_dr_shared::runner::Backoff;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const FUNCTIONS: [&str; 4] = [
+    "failover",
+    "failback",
+    "mount-target-ensure",
+    "lag-alarm-handler",
+];
+
+struct Args {
+    out: PathBuf,
+    bin_dir: PathBuf,
+    python: Option<PathBuf>,
+    baseline: PathBuf,
+    runs: usize,
+    fleet: Vec<usize>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        out: PathBuf::from("bench/out"),
+        bin_dir: efs_dr_harness::target_bin_dir(),
+        python: None,
+        baseline: PathBuf::from("bench/baseline"),
+        runs: 5,
+        fleet: vec![1, 10, 100, 500],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--out" => a.out = PathBuf::from(value()?),
+            "--bin-dir" => a.bin_dir = PathBuf::from(value()?),
+            "--python" => a.python = Some(PathBuf::from(value()?)),
+            "--baseline" => a.baseline = PathBuf::from(value()?),
+            "--runs" => a.runs = value()?.parse().map_err(|_| "--runs needs a number")?,
+            "--fleet" => a.fleet = value()?.split(',').map(|n| n.parse().map_err(|_| "--fleet needs numbers like 1,10,100")).collect::<Result<_, _>>()?,
+            other => return Err(format!("unknown argument {other}; usage: efs-dr-bench [--out DIR] [--bin-dir DIR] [--python PATH] [--baseline DIR] [--runs N] [--fleet 1,10,100,500]")),
+        }
+    }
+    Ok(a)
+}
+
+struct Emu {
+    handle: EmulatorHandle,
+    sdk: aws_config::SdkConfig,
+}
+
+async fn emulator(scale: f64) -> Emu {
+    let handle = start(
+        EmulatorConfig {
+            clock: ClockMode::Scaled { scale },
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().expect("loopback address"),
+    )
+    .await
+    .expect("emulator starts");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .endpoint_url(handle.url())
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKID", "secret", None, None, "bench",
+        )))
+        .build();
+    Emu { handle, sdk }
+}
+
+impl Emu {
+    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    /// Replicated pairs, past their initial sync.
+    async fn pairs(&self, n: usize, tag: &str) -> Vec<(String, String)> {
+        let east = self.efs("us-east-1");
+        let mut sources = Vec::new();
+        for i in 0..n {
+            let fs = east
+                .create_file_system()
+                .creation_token(format!("{tag}-{i}"))
+                .send()
+                .await
+                .expect("create")
+                .file_system_id;
+            sources.push(fs);
+        }
+        self.handle.shared.advance(15.0);
+        let mut out = Vec::new();
+        for src in sources {
+            self.handle
+                .shared
+                .write("us-east-1", &src, "/data", "x")
+                .expect("write");
+            let r = east
+                .create_replication_configuration()
+                .source_file_system_id(&src)
+                .destinations(
+                    aws_sdk_efs::types::DestinationToCreate::builder()
+                        .region("us-west-2")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("replicate");
+            out.push((src, r.destinations()[0].file_system_id().to_string()));
+        }
+        self.handle.shared.advance(700.0);
+        out
+    }
+
+    fn env(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = vec![
+            ("AWS_ENDPOINT_URL".into(), self.handle.url()),
+            ("AWS_REGION".into(), "us-west-2".into()),
+            ("AWS_DEFAULT_REGION".into(), "us-west-2".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "secret".into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ];
+        v.extend(extra.iter().map(|(k, val)| (k.to_string(), val.clone())));
+        v
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// One cold start: spawn, wait for the first event request, answer one event.
+async fn cold_start(
+    name: &str,
+    program: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    event: Value,
+) -> Result<(f64, f64, f64, Value), String> {
+    let f = FunctionRuntime::start(name, program, args, env)
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
+    let outcome = f.invoke(event).await;
+    let t = f.timings();
+    let rss = f.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    f.stop().await;
+    let (spawned, next, response) = (
+        t.spawned.ok_or("no spawn")?,
+        t.first_next.ok_or("no init")?,
+        t.first_response.ok_or("no response")?,
+    );
+    let answer = outcome.unwrap_or_else(|e| json!({"error": e}));
+    Ok((
+        ms(next - spawned),
+        ms(response - spawned),
+        (rss * 10.0).round() / 10.0,
+        answer,
+    ))
+}
+
+async fn bench_cold_starts(a: &Args) -> Result<Value, String> {
+    let emu = emulator(600.0).await;
+    let pairs = emu.pairs(1, "cold").await;
+    let (src, dst) = pairs[0].clone();
+    let pair_json = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
+    let env = emu.env(&[
+        ("EFS_DR_PAIRS", pair_json),
+        ("EFS_DR_SOURCE_REGION", "us-east-1".into()),
+    ]);
+    let events = [
+        (
+            "failover",
+            json!({"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst, "destination_region": "us-west-2", "mode": "plan"}),
+        ),
+        (
+            "failback",
+            json!({"original_file_system_id": src, "original_region": "us-east-1", "replica_file_system_id": dst, "replica_region": "us-west-2", "mode": "plan"}),
+        ),
+        (
+            "mount-target-ensure",
+            json!({"file_system_id": dst, "region": "us-west-2", "mode": "plan"}),
+        ),
+        (
+            "lag-alarm-handler",
+            json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, event) in events {
+        let program = a.bin_dir.join(name);
+        let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..a.runs {
+            let (i, f, r, _) = cold_start(name, &program, &[], &env, event.clone()).await?;
+            init.push(i);
+            first.push(f);
+            rss.push(r);
+        }
+        rows.push(json!({"function": name, "runtime": "rust (provided.al2023)", "init_ms": median(init), "first_response_ms": median(first), "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max)}));
+    }
+    if let Some(python) = &a.python {
+        // The seeds' Python failover Lambda, under awslambdaric and boto3; it changes state, so a fresh pair each run.
+        let baseline = a
+            .baseline
+            .canonicalize()
+            .map_err(|e| format!("baseline dir: {e}"))?;
+        let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last = Value::Null;
+        for run in 0..a.runs {
+            let pair = emu.pairs(1, &format!("py-{run}")).await;
+            let subnets: Vec<String> = emu
+                .handle
+                .shared
+                .world()
+                .region("us-west-2")
+                .map(|r| r.subnets.iter().map(|s| s.id.clone()).collect())
+                .unwrap_or_default();
+            let sg = emu
+                .handle
+                .shared
+                .world()
+                .region("us-west-2")
+                .map(|r| r.security_groups[0].id.clone())
+                .unwrap_or_default();
+            let event = json!({"source_file_system_id": pair[0].0, "source_region": "us-east-1", "dest_region": "us-west-2", "dest_subnets": subnets[..2], "dest_security_group": sg});
+            let penv = [
+                env.clone(),
+                vec![("PYTHONPATH".to_string(), baseline.display().to_string())],
+            ]
+            .concat();
+            let (i, f, r, answer) = cold_start(
+                "seed-failover",
+                python,
+                &["-m", "awslambdaric", "seed_failover.failover_efs"],
+                &penv,
+                event,
+            )
+            .await?;
+            init.push(i);
+            first.push(f);
+            rss.push(r);
+            last = answer;
+        }
+        rows.push(json!({"function": "seed failover (Python 3.11, boto3)", "runtime": "python (awslambdaric)", "init_ms": median(init), "first_response_ms": median(first), "peak_rss_mib": rss.iter().cloned().fold(0.0, f64::max), "answer": last}));
+    }
+    Ok(Value::Array(rows))
+}
+
+fn package_sizes(a: &Args) -> Value {
+    let mut rows = Vec::new();
+    for name in FUNCTIONS {
+        let path = a.bin_dir.join(name);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let _ = enc.write_all(&bytes);
+        let compressed = enc.finish().map(|v| v.len()).unwrap_or(0);
+        rows.push(json!({"function": name, "binary_mib": (bytes.len() as f64 / 1048576.0 * 100.0).round() / 100.0, "deflated_mib": (compressed as f64 / 1048576.0 * 100.0).round() / 100.0}));
+    }
+    Value::Array(rows)
+}
+
+/// One failover through the release binary: run-to-completion, then step mode.
+async fn bench_failover(a: &Args) -> Result<Value, String> {
+    let scale = 100.0;
+    let poll_emulated = 5.0;
+    let emu = emulator(scale).await;
+    let subnets: Vec<String> = emu
+        .handle
+        .shared
+        .world()
+        .region("us-west-2")
+        .map(|r| r.subnets.iter().map(|s| s.id.clone()).collect())
+        .unwrap_or_default();
+    let mts = json!([{"subnet_id": subnets[0]}, {"subnet_id": subnets[1]}]);
+    let poll_ms = (poll_emulated / scale * 1000.0).round().to_string();
+    let env = emu.env(&[("EFS_DR_POLL_MS", poll_ms)]);
+    let program = a.bin_dir.join("failover");
+    let durations = efs_dr_emulator::Durations::default();
+    let aws_part = durations.replication_delete + durations.mount_target_create;
+
+    // Run to completion: the Lambda waits (and is billed) for the whole promotion.
+    let pairs = emu.pairs(2, "timing").await;
+    let f = FunctionRuntime::start("failover", &program, &[], &env)
+        .await
+        .map_err(|e| e.to_string())?;
+    let calls_before = emu.handle.shared.calls().len();
+    let t0 = emu.handle.shared.now();
+    let real = Instant::now();
+    let out = f
+        .invoke(json!({"source_file_system_id": pairs[0].0, "source_region": "us-east-1", "destination_file_system_id": pairs[0].1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let real_run = real.elapsed();
+    let emulated_run = emu.handle.shared.now() - t0;
+    let calls = emu.handle.shared.calls().len() - calls_before;
+    f.stop().await;
+    if out["status"] != "completed" {
+        return Err(format!("failover did not complete: {out}"));
+    }
+
+    // Step mode: Step Functions waits between passes; only the passes are billed.
+    let f = FunctionRuntime::start("failover", &program, &[], &env)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut billed = Duration::ZERO;
+    let mut passes = 0;
+    let step_start = emu.handle.shared.now();
+    loop {
+        let t = Instant::now();
+        let out = f
+            .invoke(json!({"source_file_system_id": pairs[1].0, "source_region": "us-east-1", "destination_file_system_id": pairs[1].1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts, "run_mode": "step"}))
+            .await
+            .map_err(|e| e.to_string())?;
+        billed += t.elapsed();
+        passes += 1;
+        if out["done"] == true || passes > 500 {
+            break;
+        }
+        // The state machine's Wait state: one poll interval, in emulated time.
+        tokio::time::sleep(Duration::from_secs_f64(poll_emulated / scale)).await;
+    }
+    let step_emulated = emu.handle.shared.now() - step_start;
+    f.stop().await;
+    Ok(json!({
+        "time_scale": scale,
+        "poll_interval_seconds": poll_emulated,
+        "trigger_to_writable_and_mounted_seconds": (emulated_run * 10.0).round() / 10.0,
+        "aws_transition_seconds": aws_part,
+        "overhead_seconds": ((emulated_run - aws_part) * 10.0).round() / 10.0,
+        "aws_api_calls": calls,
+        "billed_run_to_completion_seconds": (emulated_run * 10.0).round() / 10.0,
+        "billed_step_mode_seconds": (billed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "step_mode_passes": passes,
+        "step_mode_trigger_to_done_seconds": (step_emulated * 10.0).round() / 10.0,
+        "real_seconds_run_to_completion": (real_run.as_secs_f64() * 100.0).round() / 100.0,
+    }))
+}
+
+/// Fleet failover against a throttled EFS in the DR Region.
+async fn bench_fleet(a: &Args) -> Result<Value, String> {
+    let rate = 200.0;
+    let mut rows = Vec::new();
+    for &n in &a.fleet {
+        let emu = emulator(1000.0).await;
+        let pairs = emu.pairs(n, &format!("fleet{n}")).await;
+        emu.handle.shared.set_faults(
+            &serde_json::from_value(
+                json!({"region": "us-west-2", "throttle": {"rate": rate, "burst": 20.0}}),
+            )
+            .map_err(|e| e.to_string())?,
+        )?;
+        let ctx = AwsContext::from_sdk_config(
+            emu.sdk.clone(),
+            AwsSettings {
+                attempt_timeout: Duration::from_secs(5),
+                operation_timeout: Duration::from_secs(60),
+                source_timeout: Duration::from_millis(500),
+                max_attempts: 10,
+            },
+        );
+        let config = Config {
+            destination_region: Some(RegionName::parse("us-west-2")?),
+            concurrency: 50,
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(600),
+            },
+            ..Config::default()
+        };
+        let request = FailoverRequest::from_json(json!({
+            "mode": "execute", "source_region": "us-east-1", "destination_region": "us-west-2",
+            "pairs": pairs.iter().map(|(s, d)| json!({"source_file_system_id": s, "destination_file_system_id": d})).collect::<Vec<_>>()
+        }))
+        .map_err(|e| e.to_string())?;
+        let calls_before = emu.handle.shared.calls().len();
+        let t = Instant::now();
+        let summary = failover::run(&ctx, &config, &request, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let elapsed = t.elapsed().as_secs_f64();
+        let calls: Vec<_> = emu
+            .handle
+            .shared
+            .calls()
+            .into_iter()
+            .skip(calls_before)
+            .filter(|c| c.region == "us-west-2")
+            .collect();
+        let served = calls
+            .iter()
+            .filter(|c| c.error_code.as_deref() != Some("ThrottlingException"))
+            .count();
+        let throttled = calls.len() - served;
+        let optimum = served as f64 / rate;
+        // Promotion alone takes this long however fast the calls go.
+        let promotion = efs_dr_emulator::Durations::default().replication_delete / 1000.0;
+        let lower_bound = optimum.max(promotion);
+        let failed = summary
+            .results
+            .iter()
+            .filter(|r| r.status != Status::Completed)
+            .count();
+        rows.push(json!({
+            "file_systems": n, "rate_per_second": rate, "seconds": (elapsed * 100.0).round() / 100.0,
+            "calls_served": served, "calls_throttled": throttled, "optimum_seconds": (optimum * 100.0).round() / 100.0,
+            "ratio_to_optimum": ((elapsed / optimum.max(0.001)) * 100.0).round() / 100.0,
+            "lower_bound_seconds": (lower_bound * 100.0).round() / 100.0,
+            "ratio_to_lower_bound": ((elapsed / lower_bound.max(0.001)) * 100.0).round() / 100.0, "failed": failed,
+        }));
+        eprintln!("fleet {n}: {elapsed:.1} s, optimum {optimum:.1} s, {failed} failed");
+    }
+    Ok(Value::Array(rows))
+}
+
+/// The seeds' Lambda with the source Region down: what it does and reports.
+async fn baseline_outage(a: &Args) -> Result<Value, String> {
+    let Some(python) = &a.python else {
+        return Ok(Value::Null);
+    };
+    let emu = emulator(100.0).await;
+    let pair = emu.pairs(1, "outage").await;
+    emu.handle.shared.set_faults(
+        &serde_json::from_value(json!({"region": "us-east-1", "outage": true}))
+            .map_err(|e| e.to_string())?,
+    )?;
+    let baseline = a.baseline.canonicalize().map_err(|e| e.to_string())?;
+    let env = [
+        emu.env(&[]),
+        vec![("PYTHONPATH".to_string(), baseline.display().to_string())],
+    ]
+    .concat();
+    let subnets: Vec<String> = emu
+        .handle
+        .shared
+        .world()
+        .region("us-west-2")
+        .map(|r| r.subnets.iter().map(|s| s.id.clone()).collect())
+        .unwrap_or_default();
+    let f = FunctionRuntime::start(
+        "seed-failover",
+        python,
+        &["-m", "awslambdaric", "seed_failover.failover_efs"],
+        &env,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let outcome = f.invoke(json!({"source_file_system_id": pair[0].0, "source_region": "us-east-1", "dest_region": "us-west-2", "dest_subnets": subnets[..1], "dest_security_group": "sg-05372000000000001"})).await;
+    let seconds = t.elapsed().as_secs_f64();
+    f.stop().await;
+    let protection = emu
+        .efs("us-west-2")
+        .describe_file_systems()
+        .file_system_id(&pair[0].1)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.file_systems()
+                .first()?
+                .file_system_protection()?
+                .replication_overwrite_protection()
+                .map(|p| p.as_str().to_string())
+        });
+    // And ours, in the same situation.
+    let ours = FunctionRuntime::start(
+        "failover",
+        &a.bin_dir.join("failover"),
+        &[],
+        &emu.env(&[("EFS_DR_POLL_MS", "50".into())]),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let our_outcome = ours.invoke(json!({"source_file_system_id": pair[0].0, "source_region": "us-east-1", "destination_file_system_id": pair[0].1, "destination_region": "us-west-2", "mode": "execute"})).await;
+    let our_seconds = t.elapsed().as_secs_f64();
+    ours.stop().await;
+    Ok(json!({
+        "seed": {"seconds": (seconds * 10.0).round() / 10.0, "outcome": outcome.unwrap_or_else(|e| e), "replica_protection_after": protection},
+        "efs_dr": {"seconds": (our_seconds * 10.0).round() / 10.0, "status": our_outcome.as_ref().map(|v| v["status"].clone()).unwrap_or(Value::Null),
+            "deletion_mode": our_outcome.as_ref().map(|v| v["results"][0]["deletion_mode"].clone()).unwrap_or(Value::Null)},
+    }))
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|s| s.trim().to_string())
+    });
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines().next().map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .unwrap_or("0")
+                .parse::<f64>()
+                .unwrap_or(0.0)
+                / 1048576.0
+        })
+    });
+    json!({"cpu": cpu, "cores": cores, "memory_gib": mem.map(|m| m.round()), "arch": std::env::consts::ARCH, "os": std::env::consts::OS})
+}
+
+fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)], x: f64, y: f64) -> String {
+    let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9);
+    let mut s = format!("<text x='{x}' y='{y}' font-size='15' font-weight='bold'>{title}</text>");
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let by = y + 15.0 + i as f64 * 26.0;
+        let w = 360.0 * v / max;
+        s.push_str(&format!(
+            "<text x='{x}' y='{}' font-size='12'>{label}</text><rect x='{}' y='{by}' width='{w:.1}' height='18' fill='{}'/><text x='{}' y='{}' font-size='12'>{v:.1} {unit}</text>",
+            by + 13.0,
+            x + 230.0,
+            if label.contains("Python") || label.contains("seed") || label.contains("optimum") { "#c0504d" } else { "#4f81bd" },
+            x + 236.0 + w,
+            by + 13.0
+        ));
+    }
+    s
+}
+
+fn render(results: &Value) -> (String, String) {
+    let mut md = String::from(
+        "| function | init (ms) | first response (ms) | peak RSS (MiB) |\n|---|---:|---:|---:|\n",
+    );
+    let mut cold = Vec::new();
+    for r in results["cold_start"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r["function"].as_str().unwrap_or(""),
+            r["init_ms"],
+            r["first_response_ms"],
+            r["peak_rss_mib"]
+        ));
+        cold.push((
+            r["function"].as_str().unwrap_or("").to_string(),
+            r["init_ms"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    md.push_str(
+        "\n| function | release binary (MiB) | deflate-compressed (MiB) |\n|---|---:|---:|\n",
+    );
+    for r in results["package_size"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r["function"].as_str().unwrap_or(""),
+            r["binary_mib"],
+            r["deflated_mib"]
+        ));
+    }
+    let f = &results["failover"];
+    md.push_str(&format!(
+        "\nOne failover (emulated AWS durations, x{} time): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (poll interval {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
+        f["time_scale"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["poll_interval_seconds"], f["aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
+    ));
+    md.push_str("\n| file systems | seconds | throttle optimum (s) | ratio | lower bound incl. promotion (s) | ratio | calls served | throttled | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut fleet = Vec::new();
+    for r in results["fleet"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r["file_systems"],
+            r["seconds"],
+            r["optimum_seconds"],
+            r["ratio_to_optimum"],
+            r["lower_bound_seconds"],
+            r["ratio_to_lower_bound"],
+            r["calls_served"],
+            r["calls_throttled"],
+            r["failed"]
+        ));
+        fleet.push((
+            format!("{} file systems", r["file_systems"]),
+            r["ratio_to_lower_bound"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    let height = 60.0 + 26.0 * (cold.len() + fleet.len()) as f64 + 80.0;
+    let svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='{height}' font-family='sans-serif'><rect width='100%' height='100%' fill='white'/>{}{}</svg>\n",
+        bar_chart("Cold start: init time", "ms", &cold, 10.0, 25.0),
+        bar_chart("Fleet failover: time / lower bound (throttle or promotion)", "x", &fleet, 10.0, 70.0 + 26.0 * cold.len() as f64)
+    );
+    (md, svg)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let mut results = json!({"machine": machine()});
+    eprintln!("cold starts…");
+    match bench_cold_starts(&a).await {
+        Ok(v) => results["cold_start"] = v,
+        Err(e) => eprintln!("cold start: {e}"),
+    }
+    results["package_size"] = package_sizes(&a);
+    eprintln!("one failover…");
+    match bench_failover(&a).await {
+        Ok(v) => results["failover"] = v,
+        Err(e) => eprintln!("failover: {e}"),
+    }
+    eprintln!("fleet failover…");
+    match bench_fleet(&a).await {
+        Ok(v) => results["fleet"] = v,
+        Err(e) => eprintln!("fleet: {e}"),
+    }
+    eprintln!("baseline with the source Region down…");
+    match baseline_outage(&a).await {
+        Ok(v) => results["source_region_down"] = v,
+        Err(e) => eprintln!("baseline outage: {e}"),
+    }
+    let (md, svg) = render(&results);
+    if let Err(e) = std::fs::create_dir_all(&a.out) {
+        eprintln!("error: {}: {e}", a.out.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    let written = std::fs::write(
+        a.out.join("results.json"),
+        serde_json::to_string_pretty(&results).unwrap_or_default(),
+    )
+    .and_then(|_| std::fs::write(a.out.join("results.md"), &md))
+    .and_then(|_| std::fs::write(a.out.join("plot.svg"), &svg));
+    if let Err(e) = written {
+        eprintln!("error: writing results: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    println!("{md}");
+    std::process::ExitCode::SUCCESS
+}
