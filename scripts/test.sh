@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, every Rust test tier, then the
-# conformance tier (boto3 and the AWS CLI against the emulator).
+# The test command: formatting, lints, every Rust test tier (unit, workflow,
+# emulator, end to end, fault injection), the SAM template and state machine
+# checks, then the conformance tier (boto3 and the AWS CLI against the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # One build cache outside the clone, reused across clones and CI runs.
@@ -19,5 +20,7 @@ step "cargo test"
 cargo test --workspace --locked
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
+step "template checks: cfn-lint (serverless rules), checkov, asl-validator"
+scripts/template-checks.sh
 step "conformance: boto3 and the AWS CLI against the emulator"
 EFS_DR_EMULATOR_BIN="$CARGO_TARGET_DIR/debug/efs-dr-emulator" scripts/conformance.sh
