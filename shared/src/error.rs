@@ -19,6 +19,12 @@ pub enum AwsErrorKind {
 }
 
 impl AwsErrorKind {
+    /// The Region gave no answer at all. An error answer (AccessDenied, throttling, a 500)
+    /// still proves it is up: an IAM mistake must never look like a Region outage.
+    pub fn is_no_answer(self) -> bool {
+        self == AwsErrorKind::Unreachable
+    }
+
     /// Worth trying again later within the same run.
     pub fn is_transient(self) -> bool {
         matches!(

@@ -287,7 +287,7 @@ impl<'a, P: Platform> Failover<'a, P> {
 
     async fn probe_source(&mut self) -> bool {
         let started = self.now();
-        let reachable = self.source.probe().await.is_ok();
+        let reachable = crate::ports::reachable(&self.source).await;
         let now = self.now();
         self.report.source_region_reachable = Some(reachable);
         self.report.step(

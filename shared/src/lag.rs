@@ -96,11 +96,7 @@ async fn observe<P: Platform>(
     let reachable = match reachability.get(source_region.as_str()) {
         Some(r) => *r,
         None => {
-            let r = platform
-                .efs(&source_region, CallBudget::Short)
-                .probe()
-                .await
-                .is_ok();
+            let r = crate::ports::reachable(&platform.efs(&source_region, CallBudget::Short)).await;
             reachability.insert(source_region.to_string(), r);
             r
         }
@@ -631,6 +627,23 @@ pub async fn handle_event<P: Platform>(
                             .into(),
                     )
                 })?;
+                // Only replication-health alarms can lead to a failover; others (readiness,
+                // dead-letter queue) are someone else's business.
+                let replication_alarm = alarm.metrics.is_empty()
+                    || alarm.metrics.iter().any(|m| {
+                        matches!(
+                            (m.namespace.as_deref(), m.name.as_deref()),
+                            (Some(NAMESPACE), Some(LAG_METRIC | HEALTHY_METRIC | REACHABLE_METRIC))
+                                | (Some("AWS/EFS"), Some("TimeSinceLastSync"))
+                        )
+                    });
+                if !replication_alarm {
+                    let out = json!({"trigger": "alarm", "status": "ok", "decision": "ignored",
+                        "reason": format!("alarm {} does not watch replication health ({:?})", alarm.name, alarm.metrics), "alarm": alarm});
+                    tracing::info!(record = %out, "alarm decision");
+                    outputs.push(out);
+                    continue;
+                }
                 let pairs = pairs_for(&alarm, config);
                 if pairs.is_empty() {
                     let out = json!({"trigger": "alarm", "status": "ok", "decision": "ignored",

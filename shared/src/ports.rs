@@ -156,7 +156,8 @@ pub trait Efs: Send + Sync {
         tags: &[(String, String)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
 
-    /// A cheap read with a short timeout: does this Region's EFS answer at all?
+    /// A cheap read with a short timeout. Only `Unreachable` means the Region did not
+    /// answer; see [`reachable`].
     fn probe(&self) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
@@ -204,4 +205,12 @@ pub trait Clock: Send + Sync {
     /// Monotonic time since an arbitrary start, the basis of invocation deadlines.
     fn monotonic(&self) -> Duration;
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Whether a Region's EFS answers: any answer, even an error, counts.
+pub async fn reachable<E: Efs>(efs: &E) -> bool {
+    match efs.probe().await {
+        Ok(()) => true,
+        Err(e) => !e.kind.is_no_answer(),
+    }
 }

@@ -42,10 +42,12 @@ impl RunSummary {
             .max_by_key(|s| rank(*s))
             .unwrap_or(Status::Completed);
         let done = results.iter().all(|r| r.status != Status::InProgress);
+        // Whole seconds: a Step Functions Wait state takes nothing finer.
         let wait_seconds = results
             .iter()
             .filter_map(|r| r.wait_seconds)
-            .reduce(f64::min);
+            .reduce(f64::min)
+            .map(|w| w.ceil().max(1.0));
         let count = |s: Status| results.iter().filter(|r| r.status == s).count();
         let summary = if results.len() == 1 {
             results[0].headline()
