@@ -194,7 +194,10 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             Error::InvalidInput(format!("cutover_mark '{t}' is not a time: give epoch seconds or ISO 8601 such as 2026-11-21T16:00:00Z"))
         })?),
     };
-    if request.cutover == Some(true) && cutover_mark.is_none() && request.run_mode == Some(RunMode::Step) {
+    if request.cutover == Some(true)
+        && cutover_mark.is_none()
+        && request.run_mode == Some(RunMode::Step)
+    {
         return Err(Error::InvalidInput(
             "cutover in step mode needs cutover_mark (when writes to the replica stopped): each step is a new invocation, \
              so \"now\" would move with every step"
@@ -301,7 +304,11 @@ impl<'a, P: Platform> Failback<'a, P> {
             return Ok(());
         }
         let started = self.now();
-        let probe = self.platform.efs(&self.t.original_region, CallBudget::Short).probe().await;
+        let probe = self
+            .platform
+            .efs(&self.t.original_region, CallBudget::Short)
+            .probe()
+            .await;
         if let Some(e) = probe.err().filter(|e| e.kind.is_no_answer()) {
             self.refuse(
                 "OriginalRegionUnreachable",

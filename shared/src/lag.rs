@@ -633,8 +633,10 @@ pub async fn handle_event<P: Platform>(
                     || alarm.metrics.iter().any(|m| {
                         matches!(
                             (m.namespace.as_deref(), m.name.as_deref()),
-                            (Some(NAMESPACE), Some(LAG_METRIC | HEALTHY_METRIC | REACHABLE_METRIC))
-                                | (Some("AWS/EFS"), Some("TimeSinceLastSync"))
+                            (
+                                Some(NAMESPACE),
+                                Some(LAG_METRIC | HEALTHY_METRIC | REACHABLE_METRIC)
+                            ) | (Some("AWS/EFS"), Some("TimeSinceLastSync"))
                         )
                     });
                 if !replication_alarm {

@@ -593,9 +593,14 @@ async fn alarms_on_other_metrics_never_lead_to_failover() {
     let w = world().await;
     let s = setup(&w, AlarmPolicy::AutoFailover).await;
     let mut event = sample("sns-alarm.json", &s.src, &s.dst);
-    let message = event["Records"][0]["Sns"]["Message"].as_str().expect("message").replace("ReplicationLagSeconds", "Ready");
+    let message = event["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .expect("message")
+        .replace("ReplicationLagSeconds", "Ready");
     event["Records"][0]["Sns"]["Message"] = json!(message);
-    let out = lag::handle_event(&w.platform(MutationBudget::default()), &s.config, event).await.expect("handled");
+    let out = lag::handle_event(&w.platform(MutationBudget::default()), &s.config, event)
+        .await
+        .expect("handled");
     assert_eq!(out["decision"], "ignored", "{out:#}");
     assert!(published(&w, &s.requests).is_empty());
 }

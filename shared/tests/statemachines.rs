@@ -15,7 +15,10 @@ fn resolve(path: &str, input: &Value) -> Value {
     let rest = path.strip_prefix("$").unwrap_or(path);
     for part in rest.split('.').filter(|p| !p.is_empty()) {
         let (key, index) = match part.find('[') {
-            Some(i) => (&part[..i], part[i + 1..part.len() - 1].parse::<usize>().ok()),
+            Some(i) => (
+                &part[..i],
+                part[i + 1..part.len() - 1].parse::<usize>().ok(),
+            ),
             None => (part, None),
         };
         cur = match cur.get(key) {
@@ -87,6 +90,7 @@ fn sample_input(machine: &str) -> Value {
             "original_file_system_id": "fs-0123456789abcdef0", "original_region": "us-east-1",
             "replica_file_system_id": "fs-0fedcba9876543210", "replica_region": "us-west-2",
             "strategy": "keep_changes", "acknowledge_data_loss": false, "force": false, "reason": "test",
+            "original_mount_targets": [{"subnet_id": "subnet-0123456789abcdef0", "security_groups": ["sg-0123456789abcdef0"]}],
             "approval": {"cutover_mark": "2026-11-21T16:00:00Z"}, "step": step
         }),
         _ => json!({
@@ -102,8 +106,15 @@ fn every_lambda_task_sends_a_payload_its_function_accepts() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).expect("statemachines/") {
         let path = entry.expect("entry").path();
-        let machine = path.file_name().and_then(|n| n.to_str()).unwrap_or("").trim_end_matches(".asl.json").to_string();
-        let definition: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("ASL is JSON");
+        let machine = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .trim_end_matches(".asl.json")
+            .to_string();
+        let definition: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
+                .expect("ASL is JSON");
         let mut found = Vec::new();
         tasks(&definition["States"], &mut found);
         assert!(!found.is_empty(), "{machine} invokes functions");
@@ -114,10 +125,16 @@ fn every_lambda_task_sends_a_payload_its_function_accepts() {
             let parsed = match function {
                 "${FailoverFunctionArn}" => FailoverRequest::from_json(payload.clone()).map(|_| ()),
                 "${FailbackFunctionArn}" => FailbackRequest::from_json(payload.clone()).map(|_| ()),
-                "${MountTargetEnsureFunctionArn}" => ReadinessRequest::from_json(payload.clone()).map(|_| ()),
+                "${MountTargetEnsureFunctionArn}" => {
+                    ReadinessRequest::from_json(payload.clone()).map(|_| ())
+                }
                 other => panic!("{machine}.{state}: unknown function {other}"),
             };
-            assert!(parsed.is_ok(), "{machine}.{state} -> {function}: {:?}\n{payload:#}", parsed.err());
+            assert!(
+                parsed.is_ok(),
+                "{machine}.{state} -> {function}: {:?}\n{payload:#}",
+                parsed.err()
+            );
             checked += 1;
         }
     }
