@@ -628,6 +628,19 @@ impl<P: Platform> Workflow for Failover<'_, P> {
             None => self.probe_source().await,
         };
         let Some(r) = replication else {
+            // The two reads are not atomic: a configuration that finished deleting between
+            // them leaves REPLICATING on the first read. Look again.
+            if fs.protection == Protection::Replicating && self.target.mode == Mode::Execute {
+                let now = self.now();
+                self.report.step(
+                    "wait until writable",
+                    Outcome::Waiting,
+                    now,
+                    now,
+                    "configuration gone, protection not yet ENABLED",
+                );
+                return Ok(Pass::Wait);
+            }
             if fs.protection != Protection::Enabled {
                 return Err(Error::Topology(format!(
                     "{dest_id} has overwrite protection {:?} but no replication configuration: it is neither a replica nor writable",

@@ -117,7 +117,7 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
                 failures += 1;
                 let r = workflow.report();
                 r.warn(format!("retrying after a transient AWS failure: {e}"));
-                limits.backoff.nth(failures)
+                jittered(limits.backoff.nth(failures))
             }
             Err(e) => {
                 record_error(workflow.report(), &e);
@@ -144,6 +144,15 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
     }
     let now = clock.now();
     workflow.report().finish(now);
+}
+
+/// Between half and all of `d`: many workflows throttled at once must not retry in step.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    d.mul_f64(0.5 + (r % 1000) as f64 / 2000.0)
 }
 
 pub fn record_error(report: &mut Report, e: &Error) {

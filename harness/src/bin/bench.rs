@@ -404,7 +404,8 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
         .map_err(|e| e.to_string())?;
         let calls_before = emu.handle.shared.calls().len();
         let t = Instant::now();
-        let summary = failover::run(&ctx, &config, &request, None)
+        // As in Lambda: a 15-minute deadline, within which throttled calls are retried.
+        let summary = failover::run(&ctx, &config, &request, Some(Duration::from_secs(900)))
             .await
             .map_err(|e| e.to_string())?;
         let elapsed = t.elapsed().as_secs_f64();
@@ -430,6 +431,14 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
             .iter()
             .filter(|r| r.status != Status::Completed)
             .count();
+        for r in summary
+            .results
+            .iter()
+            .filter(|r| r.status != Status::Completed)
+            .take(3)
+        {
+            eprintln!("  not completed: {:?} {:?}", r.status, r.error);
+        }
         rows.push(json!({
             "file_systems": n, "rate_per_second": rate, "seconds": (elapsed * 100.0).round() / 100.0,
             "calls_served": served, "calls_throttled": throttled, "optimum_seconds": (optimum * 100.0).round() / 100.0,
