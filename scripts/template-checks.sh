@@ -78,6 +78,7 @@ run "cfn-lint template.yaml (with cfn-lint-serverless rules)" cfn_lint_sam
 run "cfn-lint of the CloudFormation that SAM generates" cfn_lint_generated
 run "checkov template.yaml" checkov_template
 run "asl-validator statemachines/*.asl.json" asl_validate
+run "template against the code (binaries, environment)" "$venv/bin/python" tests/template/check_against_code.py
 
 echo
 if ((${#failed[@]})); then
