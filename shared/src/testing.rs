@@ -235,3 +235,61 @@ impl<P: Platform> Platform for TestPlatform<P> {
         &self.clock
     }
 }
+
+/// Garbles a JSON value for fuzzing: drops, nulls, retypes and corrupts fields
+/// at every depth, and nested JSON strings (SNS messages) too.
+pub fn mutate_json(v: &mut serde_json::Value, next: &mut dyn FnMut() -> u64) {
+    use serde_json::{json, Value};
+    match v {
+        Value::Object(m) => {
+            let keys: Vec<String> = m.keys().cloned().collect();
+            for k in keys {
+                match next() % 7 {
+                    0 => {
+                        m.remove(&k);
+                    }
+                    1 => {
+                        m.insert(k, Value::Null);
+                    }
+                    2 => {
+                        m.insert(k, json!(next() % 1000));
+                    }
+                    3 => {
+                        m.insert(k, json!("\u{0}garbage\u{202e}"));
+                    }
+                    _ => {
+                        if let Some(child) = m.get_mut(&k) {
+                            mutate_json(child, next);
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| mutate_json(c, next)),
+        Value::String(s) if next().is_multiple_of(3) => {
+            if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+                mutate_json(&mut inner, next);
+                *s = inner.to_string();
+            } else {
+                let cut = (next() % (s.len() as u64 + 1)) as usize;
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|i| s.is_char_boundary(*i))
+                    .unwrap_or(0);
+                s.truncate(cut);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A xorshift generator for fuzzing loops.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed.max(1);
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

@@ -486,56 +486,11 @@ fn fuzzed_alarm_messages_never_panic() {
     .iter()
     .map(|n| sample(n, "fs-0123456789abcdef0", "fs-0fedcba9876543210"))
     .collect();
-    let mut rng: u64 = 0x5eed;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    fn mutate(v: &mut Value, r: &mut dyn FnMut() -> u64) {
-        match v {
-            Value::Object(m) => {
-                let keys: Vec<String> = m.keys().cloned().collect();
-                for k in keys {
-                    match r() % 7 {
-                        0 => {
-                            m.remove(&k);
-                        }
-                        1 => {
-                            m.insert(k, Value::Null);
-                        }
-                        2 => {
-                            m.insert(k, json!(r() % 1000));
-                        }
-                        3 => {
-                            m.insert(k, json!("\u{0}garbage\u{202e}"));
-                        }
-                        _ => {
-                            if let Some(child) = m.get_mut(&k) {
-                                mutate(child, r);
-                            }
-                        }
-                    }
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(|c| mutate(c, r)),
-            Value::String(s) if r().is_multiple_of(3) => {
-                // A nested JSON message (SNS) gets garbled too.
-                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                    mutate(&mut inner, r);
-                    *s = inner.to_string();
-                } else {
-                    s.truncate((r() % (s.len() as u64 + 1)) as usize);
-                }
-            }
-            _ => {}
-        }
-    }
+    let mut next = efs_dr_shared::testing::xorshift(0x5eed);
     let mut parsed = 0;
     for i in 0..4000 {
         let mut v = samples[i % samples.len()].clone();
-        mutate(&mut v, &mut next);
+        efs_dr_shared::testing::mutate_json(&mut v, &mut next);
         if alarms::parse(&v).is_ok() {
             parsed += 1;
         }
