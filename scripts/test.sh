@@ -16,11 +16,11 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build (binaries used by the end-to-end and conformance tiers)"
 cargo build --workspace --bins --locked
+step "template checks: cfn-lint (serverless rules), checkov, asl-validator (installs the npm tools the state machine tests use)"
+scripts/template-checks.sh
 step "cargo test"
 cargo test --workspace --locked
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
-step "template checks: cfn-lint (serverless rules), checkov, asl-validator"
-scripts/template-checks.sh
 step "conformance: boto3 and the AWS CLI against the emulator"
 EFS_DR_EMULATOR_BIN="$CARGO_TARGET_DIR/debug/efs-dr-emulator" scripts/conformance.sh

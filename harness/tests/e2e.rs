@@ -1,148 +1,18 @@
 //! End to end, as AWS runs it: the built function binaries under the Lambda
 //! Runtime API, invoked by the emulator's SNS through the Lambda Invoke API.
 
+mod common;
+
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use efs_dr_emulator::{start, ClockMode, EmulatorConfig, EmulatorHandle, ReplicationFault};
-use efs_dr_harness::{target_bin_dir, FunctionRuntime, Lambda};
+use common::*;
+use efs_dr_emulator::ReplicationFault;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const SCALE: f64 = 300.0;
-
-struct Env {
-    emu: EmulatorHandle,
-    sdk: aws_config::SdkConfig,
-}
-
-impl Env {
-    async fn new() -> Env {
-        let emu = start(
-            EmulatorConfig {
-                clock: ClockMode::Scaled { scale: SCALE },
-                ..Default::default()
-            },
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("emulator");
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .endpoint_url(emu.url())
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKID", "secret", None, None, "e2e",
-            )))
-            .build();
-        Env { emu, sdk }
-    }
-
-    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(Region::new(region.to_string()))
-                .build(),
-        )
-    }
-
-    async fn pair(&self, token: &str) -> (String, String) {
-        let east = self.efs("us-east-1");
-        let src = east
-            .create_file_system()
-            .creation_token(token)
-            .send()
-            .await
-            .expect("fs")
-            .file_system_id;
-        self.emu.shared.advance(15.0);
-        let out = east
-            .create_replication_configuration()
-            .source_file_system_id(&src)
-            .destinations(
-                aws_sdk_efs::types::DestinationToCreate::builder()
-                    .region("us-west-2")
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("replicate");
-        self.emu.shared.advance(700.0);
-        (src, out.destinations()[0].file_system_id().to_string())
-    }
-
-    async fn protection(&self, fs: &str) -> String {
-        let out = self
-            .efs("us-west-2")
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .expect("describe");
-        out.file_systems()[0]
-            .file_system_protection()
-            .and_then(|p| p.replication_overwrite_protection())
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default()
-    }
-}
-
-async fn functions(env: &Env, extra: &[(&str, String)]) -> Lambda {
-    let bin = target_bin_dir();
-    let mut vars: Vec<(String, String)> = vec![
-        ("AWS_ENDPOINT_URL".into(), env.emu.url()),
-        ("AWS_REGION".into(), "us-west-2".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "secret".into()),
-        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ("EFS_DR_SOURCE_REGION".into(), "us-east-1".into()),
-        // About 20 emulated seconds between polls.
-        ("EFS_DR_POLL_MS".into(), "70".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let mut map = HashMap::new();
-    for name in [
-        "failover",
-        "failback",
-        "mount-target-ensure",
-        "lag-alarm-handler",
-    ] {
-        let path = bin.join(name);
-        assert!(
-            path.exists(),
-            "{} is built (cargo build --workspace --bins)",
-            path.display()
-        );
-        map.insert(
-            name.to_string(),
-            Arc::new(
-                FunctionRuntime::start(name, &path, &[], &vars)
-                    .await
-                    .expect("start function"),
-            ),
-        );
-    }
-    let lambda = Lambda::serve(map).await.expect("invoke api");
-    env.emu.shared.set_lambda_endpoint(Some(lambda.url.clone()));
-    lambda
-}
-
-async fn until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_invoke_failover_runs_the_binary_under_the_runtime_api() {
+    let _serial = SERIAL.lock().await;
     let env = Env::new().await;
     let (src, dst) = env.pair("manual").await;
     let lambda = functions(&env, &[]).await;
@@ -177,6 +47,7 @@ async fn manual_invoke_failover_runs_the_binary_under_the_runtime_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_triggered_failover_from_stall_to_promotion() {
+    let _serial = SERIAL.lock().await;
     let env = Env::new().await;
     let (src, dst) = env.pair("alarmed").await;
     let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).build());
@@ -281,7 +152,7 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
             }
         })
     };
-    until("the replica promoted by the alarm path", 60, async || {
+    until("the replica promoted by the alarm path", 120, async || {
         env.protection(&dst).await == "ENABLED"
             && lambda
                 .results("failover")
