@@ -86,6 +86,22 @@ impl Default for Config {
     }
 }
 
+/// The Region of a file system given by ID or ARN: an ARN names its Region,
+/// which must agree with the one given beside it.
+pub fn region_of(
+    r: &FileSystemRef,
+    given: Option<&RegionName>,
+    field: &str,
+) -> Result<Option<RegionName>> {
+    match (&r.arn_region, given) {
+        (Some(a), Some(g)) if a != g => Err(Error::InvalidInput(format!(
+            "{field} is an ARN in {a} but the Region given for it is {g}; they must agree"
+        ))),
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, g) => Ok(g.cloned()),
+    }
+}
+
 fn parse_env<T>(
     name: &str,
     value: &str,

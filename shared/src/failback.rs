@@ -4,7 +4,7 @@
 //! re-run after a crash resumes at the right phase.
 
 use crate::alarms::parse_time;
-use crate::config::{Config, PairConfig};
+use crate::config::{region_of, Config, PairConfig};
 use crate::error::{Error, Refusal, Result};
 use crate::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::model::{
@@ -103,20 +103,6 @@ pub struct FailbackTarget {
     pub reason: Option<String>,
 }
 
-fn region_for(
-    r: &FileSystemRef,
-    given: Option<&RegionName>,
-    field: &str,
-) -> Result<Option<RegionName>> {
-    match (&r.arn_region, given) {
-        (Some(a), Some(g)) if a != g => Err(Error::InvalidInput(format!(
-            "{field} is an ARN in {a} but its Region is given as {g}"
-        ))),
-        (Some(a), _) => Ok(Some(a.clone())),
-        (None, g) => Ok(g.cloned()),
-    }
-}
-
 pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTarget> {
     let strategy = request.strategy.unwrap_or_default();
     if strategy == Strategy::DiscardChanges && request.acknowledge_data_loss != Some(true) {
@@ -157,7 +143,7 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             )
         })?;
     let original_region = match &original {
-        Some(o) => region_for(
+        Some(o) => region_of(
             o,
             request
                 .original_region
@@ -172,7 +158,7 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             .or_else(|| config.source_region.clone()),
     }
     .ok_or_else(|| Error::InvalidInput("original_region is required".into()))?;
-    let replica_region = region_for(
+    let replica_region = region_of(
         &replica,
         request
             .replica_region
@@ -927,19 +913,11 @@ pub async fn handle_event<P: Platform>(
     event: serde_json::Value,
     remaining: Option<Duration>,
 ) -> Result<serde_json::Value> {
-    let mut summaries = Vec::new();
-    for message in crate::events::unwrap_sns(event)? {
-        let request = FailbackRequest::from_json(message)?;
-        summaries.push(run(platform, config, &request, remaining).await?);
-    }
-    let summary = if summaries.len() == 1 {
-        summaries.remove(0)
-    } else {
-        RunSummary::new(
-            "failback",
-            summaries.into_iter().flat_map(|s| s.results).collect(),
-        )
-    };
-    serde_json::to_value(&summary)
-        .map_err(|e| Error::Topology(format!("cannot render the result: {e}")))
+    crate::summary::run_all(
+        "failback",
+        event,
+        FailbackRequest::from_json,
+        |request| async move { run(platform, config, &request, remaining).await },
+    )
+    .await
 }

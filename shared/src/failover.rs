@@ -4,14 +4,14 @@
 //! the next step; a re-run after a crash at any point resumes where the world
 //! is. The source Region is probed as a signal, never required.
 
-use crate::config::{Config, PairConfig};
+use crate::config::{region_of, Config, PairConfig};
 use crate::error::{Error, Refusal, Result};
 use crate::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::model::{
     DeletionMode, FileSystem, MetricPoint, MountTargetSpec, Protection, ReplicationStatus,
 };
 use crate::mount_targets;
-use crate::ports::{CallBudget, Clock, DeleteOutcome, Efs, Metrics, Notifier, Platform};
+use crate::ports::{CallBudget, Clock, DeleteOutcome, Efs, Platform};
 use crate::report::{iso8601, Location, Mode, Outcome, RecoveryPoint, Report, Status};
 use crate::runner::{drive, Pass, RunLimits, RunMode, Workflow};
 use crate::summary::{notify_and_measure, RunSummary};
@@ -73,20 +73,6 @@ pub struct FailoverTarget {
     pub force: bool,
     pub mount_targets: Vec<MountTargetSpec>,
     pub reason: Option<String>,
-}
-
-fn region_of(
-    r: &FileSystemRef,
-    given: Option<&RegionName>,
-    field: &str,
-) -> Result<Option<RegionName>> {
-    match (&r.arn_region, given) {
-        (Some(a), Some(g)) if a != g => Err(Error::InvalidInput(format!(
-            "{field} is an ARN in {a} but the Region given for it is {g}; they must agree"
-        ))),
-        (Some(a), _) => Ok(Some(a.clone())),
-        (None, g) => Ok(g.cloned()),
-    }
 }
 
 /// Merges the request with the configured pairs and defaults. Fails with a
@@ -842,60 +828,17 @@ pub async fn run<P: Platform>(
     Ok(summary)
 }
 
-#[allow(dead_code)]
-fn _assert_send<P: Platform + 'static>(
-    p: &'static P,
-    c: &'static Config,
-    r: &'static FailoverRequest,
-) {
-    fn is_send<T: Send>(_: T) {}
-    is_send(run(p, c, r, None));
-}
-
-/// Helpers used by the notification code of every workflow.
-pub(crate) async fn publish_best_effort<N: Notifier>(
-    n: &N,
-    topic: &str,
-    subject: &str,
-    body: &str,
-) -> Option<String> {
-    match n.publish(topic, subject, body).await {
-        Ok(()) => None,
-        Err(e) => Some(format!("notification to {topic} failed: {e}")),
-    }
-}
-
-pub(crate) async fn put_best_effort<M: Metrics>(m: &M, points: &[MetricPoint]) -> Option<String> {
-    match m.put(points).await {
-        Ok(()) => None,
-        Err(e) => Some(format!("metrics not published: {e}")),
-    }
-}
-
-/// The failover function's handler: direct invoke, SNS message(s), or Step Functions step.
 pub async fn handle_event<P: Platform>(
     platform: &P,
     config: &Config,
     event: serde_json::Value,
     remaining: Option<Duration>,
 ) -> Result<serde_json::Value> {
-    let mut messages = crate::events::unwrap_sns(event)?.into_iter();
-    let requests = messages
-        .by_ref()
-        .map(FailoverRequest::from_json)
-        .collect::<Result<Vec<_>>>()?;
-    let mut summaries = Vec::new();
-    for request in &requests {
-        summaries.push(run(platform, config, request, remaining).await?);
-    }
-    let summary = if summaries.len() == 1 {
-        summaries.remove(0)
-    } else {
-        RunSummary::new(
-            "failover",
-            summaries.into_iter().flat_map(|s| s.results).collect(),
-        )
-    };
-    serde_json::to_value(&summary)
-        .map_err(|e| Error::Topology(format!("cannot render the result: {e}")))
+    crate::summary::run_all(
+        "failover",
+        event,
+        FailoverRequest::from_json,
+        |request| async move { run(platform, config, &request, remaining).await },
+    )
+    .await
 }

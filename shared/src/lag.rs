@@ -8,6 +8,7 @@ use crate::ids::{FileSystemId, RegionName};
 use crate::model::{MetricPoint, ReplicationStatus};
 use crate::ports::{CallBudget, Clock, Efs, Metrics, Notifier, Platform};
 use crate::report::iso8601;
+use crate::summary::topic_region;
 use crate::tags;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -405,12 +406,6 @@ async fn decide<P: Platform>(
     }
     d.pair = Some(h);
     Ok(d)
-}
-
-fn topic_region(arn: &str) -> Option<RegionName> {
-    arn.split(':')
-        .nth(3)
-        .and_then(|r| RegionName::parse(r).ok())
 }
 
 async fn publish<P: Platform>(

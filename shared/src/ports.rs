@@ -13,7 +13,7 @@ use std::time::Duration;
 pub type AwsResult<T> = Result<T, AwsError>;
 
 /// How far a call may go: normal calls, or short ones into a Region that may be down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallBudget {
     Normal,
     Short,

@@ -2,7 +2,7 @@
 //! the replica at all times (it accepts both while read-only), so that at
 //! failover they are a check, not a create.
 
-use crate::config::Config;
+use crate::config::{region_of, Config};
 use crate::error::{Error, Result};
 use crate::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::model::{AccessPoint, AccessPointSpec, LifeCycle, MetricPoint, MountTargetSpec};
@@ -105,18 +105,11 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
     };
     let mut targets = Vec::new();
     if let Some(fs) = &request.file_system_id {
-        let region = match (&fs.arn_region, &request.region) {
-            (Some(a), Some(r)) if a != r => {
-                return Err(Error::InvalidInput(format!(
-                    "file_system_id is an ARN in {a} but region is {r}; they must agree"
-                )))
-            }
-            (Some(a), _) => a.clone(),
-            (None, Some(r)) => r.clone(),
-            (None, None) => config.destination_region.clone().ok_or_else(|| {
+        let region = region_of(fs, request.region.as_ref(), "file_system_id")?
+            .or_else(|| config.destination_region.clone())
+            .ok_or_else(|| {
                 Error::InvalidInput("region is required (the Region of file_system_id)".into())
-            })?,
-        };
+            })?;
         targets.push(ReadinessTarget {
             file_system_id: fs.id.clone(),
             region,

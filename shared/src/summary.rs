@@ -3,10 +3,9 @@
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::failover::{publish_best_effort, put_best_effort};
 use crate::ids::RegionName;
 use crate::model::MetricPoint;
-use crate::ports::{Clock, Platform};
+use crate::ports::{Metrics, Notifier, Platform};
 use crate::report::{Report, Status};
 use crate::runner::RunMode;
 use serde::Serialize;
@@ -118,7 +117,7 @@ impl RunSummary {
     }
 }
 
-fn topic_region(arn: &str) -> Option<RegionName> {
+pub(crate) fn topic_region(arn: &str) -> Option<RegionName> {
     arn.split(':')
         .nth(3)
         .and_then(|r| RegionName::parse(r).ok())
@@ -166,7 +165,6 @@ pub async fn notify_and_measure<P: Platform>(
             r.warn(w.clone());
         }
     }
-    let _ = platform.clock().now();
     tracing::info!(
         workflow = summary.workflow,
         status = ?summary.status,
@@ -175,4 +173,56 @@ pub async fn notify_and_measure<P: Platform>(
         summary.summary
     );
     summary
+}
+
+/// Runs every request an event carries (one, or one per SNS record) and
+/// returns one summary. All are parsed before any runs: one bad record
+/// changes nothing.
+pub async fn run_all<R, F, Fut>(
+    workflow: &'static str,
+    event: serde_json::Value,
+    parse: fn(serde_json::Value) -> crate::Result<R>,
+    run: F,
+) -> crate::Result<serde_json::Value>
+where
+    F: Fn(R) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<RunSummary>>,
+{
+    let requests = crate::events::unwrap_sns(event)?
+        .into_iter()
+        .map(parse)
+        .collect::<crate::Result<Vec<R>>>()?;
+    let mut summaries = Vec::new();
+    for request in requests {
+        summaries.push(run(request).await?);
+    }
+    let summary = if summaries.len() == 1 {
+        summaries.remove(0)
+    } else {
+        RunSummary::new(
+            workflow,
+            summaries.into_iter().flat_map(|s| s.results).collect(),
+        )
+    };
+    serde_json::to_value(&summary)
+        .map_err(|e| Error::Topology(format!("cannot render the result: {e}")))
+}
+
+async fn publish_best_effort<N: Notifier>(
+    n: &N,
+    topic: &str,
+    subject: &str,
+    body: &str,
+) -> Option<String> {
+    match n.publish(topic, subject, body).await {
+        Ok(()) => None,
+        Err(e) => Some(format!("notification to {topic} failed: {e}")),
+    }
+}
+
+async fn put_best_effort<M: Metrics>(m: &M, points: &[MetricPoint]) -> Option<String> {
+    match m.put(points).await {
+        Ok(()) => None,
+        Err(e) => Some(format!("metrics not published: {e}")),
+    }
 }

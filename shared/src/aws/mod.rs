@@ -160,6 +160,9 @@ pub struct AwsContext {
     sdk: SdkConfig,
     settings: AwsSettings,
     clock: AwsClock,
+    /// One client (and connection pool) per Region and budget, shared by every
+    /// workflow of a run instead of one per file system.
+    efs_clients: Arc<Mutex<std::collections::HashMap<(String, CallBudget), EfsClient>>>,
 }
 
 impl AwsContext {
@@ -174,6 +177,7 @@ impl AwsContext {
             sdk,
             settings,
             clock: AwsClock::default(),
+            efs_clients: Arc::default(),
         }
     }
 
@@ -220,13 +224,26 @@ impl AwsContext {
     }
 
     pub fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
+        let key = (region.to_string(), budget);
+        if let Some(client) = self
+            .efs_clients
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
+            return client;
+        }
         let conf = aws_sdk_efs::config::Builder::from(&self.sdk)
             .region(aws_sdk_efs::config::Region::new(region.to_string()))
             .retry_config(self.retry(budget))
             .timeout_config(self.timeouts(budget))
             .interceptor(ServerClockInterceptor(self.clock.clone()))
             .build();
-        EfsClient::new(aws_sdk_efs::Client::from_conf(conf), region.clone())
+        let client = EfsClient::new(aws_sdk_efs::Client::from_conf(conf), region.clone());
+        if let Ok(mut cache) = self.efs_clients.lock() {
+            cache.insert(key, client.clone());
+        }
+        client
     }
 
     pub fn notifier(&self, region: &RegionName) -> SnsNotifier {
