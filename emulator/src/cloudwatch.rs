@@ -9,6 +9,7 @@ use crate::http::{Reply, ServiceRequest};
 use crate::model::{SideState, World};
 use ciborium::value::Value;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 const PATH_PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
 
@@ -159,7 +160,7 @@ pub struct Datapoint {
     pub unit: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct MetricId {
     pub namespace: String,
     pub metric_name: String,
@@ -167,12 +168,6 @@ pub struct MetricId {
 }
 
 impl MetricId {
-    fn matches(&self, d: &Datapoint) -> bool {
-        d.namespace == self.namespace
-            && d.metric_name == self.metric_name
-            && d.dimensions == self.dimensions
-    }
-
     fn dimensions_cbor(&self) -> Value {
         Value::Array(
             self.dimensions
@@ -241,6 +236,15 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
+    fn merge(self, other: Aggregate) -> Aggregate {
+        Aggregate {
+            count: self.count + other.count,
+            sum: self.sum + other.sum,
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+        }
+    }
+
     pub fn stat(&self, statistic: &str) -> Option<f64> {
         match statistic {
             "SampleCount" => Some(self.count),
@@ -257,59 +261,128 @@ impl Aggregate {
     }
 }
 
-/// Datapoints of `metric` in the period `[from, to)`, aggregated.
-fn aggregate(points: &[Datapoint], metric: &MetricId, from: f64, to: f64) -> Option<Aggregate> {
-    let mut agg: Option<Aggregate> = None;
-    for d in points
-        .iter()
-        .filter(|d| metric.matches(d) && d.timestamp >= from && d.timestamp < to)
-    {
-        agg = Some(match agg {
-            None => Aggregate {
+/// One published value (or statistic set) of a series.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    t: f64,
+    agg: Aggregate,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    unit: Option<String>,
+    /// In time order.
+    samples: Vec<Sample>,
+}
+
+impl Series {
+    /// Samples with `from <= t < to`.
+    fn between(&self, from: f64, to: f64) -> &[Sample] {
+        let lo = self.samples.partition_point(|s| s.t < from);
+        let hi = self.samples.partition_point(|s| s.t < to);
+        &self.samples[lo..hi.max(lo)]
+    }
+}
+
+/// A Region's metrics, one time-ordered series per metric: alarms and
+/// queries look up their series and binary-search the period instead of
+/// scanning every datapoint, and a sample costs 40 bytes, not a copy of its
+/// names. Kept for two weeks of emulated time.
+#[derive(Debug, Default)]
+pub struct MetricStore {
+    series: BTreeMap<MetricId, Series>,
+}
+
+const RETENTION_SECONDS: f64 = 14.0 * 86_400.0;
+
+impl MetricStore {
+    pub fn insert(&mut self, d: Datapoint, now: f64) {
+        let metric = MetricId {
+            namespace: d.namespace,
+            metric_name: d.metric_name,
+            dimensions: d.dimensions,
+        };
+        let series = self.series.entry(metric).or_default();
+        if series.unit.is_none() {
+            series.unit = d.unit;
+        }
+        let sample = Sample {
+            t: d.timestamp,
+            agg: Aggregate {
                 count: d.count,
                 sum: d.sum,
                 min: d.min,
                 max: d.max,
             },
-            Some(a) => Aggregate {
-                count: a.count + d.count,
-                sum: a.sum + d.sum,
-                min: a.min.min(d.min),
-                max: a.max.max(d.max),
-            },
-        });
-    }
-    agg
-}
-
-/// Period buckets `[t, t + period)` aligned to the period, covering `[start, end)`.
-fn buckets(
-    points: &[Datapoint],
-    metric: &MetricId,
-    start: f64,
-    end: f64,
-    period: f64,
-) -> Vec<(f64, Aggregate)> {
-    let mut out = Vec::new();
-    let mut t = (start / period).floor() * period;
-    while t < end {
-        if let Some(a) = aggregate(points, metric, t, t + period) {
-            out.push((t, a));
+        };
+        let at = series.samples.partition_point(|s| s.t <= sample.t);
+        series.samples.insert(at, sample);
+        let horizon = now - RETENTION_SECONDS;
+        if series.samples.first().is_some_and(|s| s.t < horizon) {
+            let keep = series.samples.partition_point(|s| s.t < horizon);
+            series.samples.drain(..keep);
         }
-        t += period;
     }
-    out
+
+    /// Datapoints of `metric` in `[from, to)`, aggregated.
+    pub fn aggregate(&self, metric: &MetricId, from: f64, to: f64) -> Option<Aggregate> {
+        let samples = self.series.get(metric)?.between(from, to);
+        samples.iter().map(|s| s.agg).reduce(Aggregate::merge)
+    }
+
+    /// Period buckets `[t, t + period)` aligned to the period, the first
+    /// holding `start` and the last starting before `end`; empty ones left out.
+    pub fn buckets(
+        &self,
+        metric: &MetricId,
+        start: f64,
+        end: f64,
+        period: f64,
+    ) -> Vec<(f64, Aggregate)> {
+        let first = (start / period).floor() * period;
+        let last = ((end / period).ceil() - 1.0) * period;
+        let mut out: Vec<(f64, Aggregate)> = Vec::new();
+        let Some(series) = self.series.get(metric) else {
+            return out;
+        };
+        for s in series.between(first, last + period) {
+            let bucket = (s.t / period).floor() * period;
+            match out.last_mut() {
+                Some((t, a)) if *t == bucket => *a = a.merge(s.agg),
+                _ => out.push((bucket, s.agg)),
+            }
+        }
+        out
+    }
+
+    pub fn unit(&self, metric: &MetricId) -> Option<&str> {
+        self.series.get(metric)?.unit.as_deref()
+    }
+
+    /// Every datapoint, series by series in time order (for the control API).
+    pub fn datapoints(&self) -> Vec<Datapoint> {
+        self.series
+            .iter()
+            .flat_map(|(m, series)| {
+                series.samples.iter().map(move |s| Datapoint {
+                    namespace: m.namespace.clone(),
+                    metric_name: m.metric_name.clone(),
+                    dimensions: m.dimensions.clone(),
+                    timestamp: s.t,
+                    count: s.agg.count,
+                    sum: s.agg.sum,
+                    min: s.agg.min,
+                    max: s.agg.max,
+                    unit: series.unit.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 pub fn publish(world: &mut World, region: &str, d: Datapoint) {
-    let r = world.region_mut(region);
-    r.metrics.push(d);
-    // Keep two weeks: what alarms and the probes look at, with room to spare.
-    let horizon = world.now - 14.0 * 86_400.0;
-    let r = world.region_mut(region);
-    if r.metrics.first().is_some_and(|d| d.timestamp < horizon) {
-        r.metrics.retain(|d| d.timestamp >= horizon);
-    }
+    let now = world.now;
+    world.region_mut(region).metrics.insert(d, now);
 }
 
 fn single(
@@ -489,7 +562,9 @@ fn evaluate_alarms(world: &mut World, t: f64) {
             let values: Vec<Option<f64>> = (0..n)
                 .map(|i| {
                     let to = t - i as f64 * period;
-                    aggregate(&r.metrics, &metric, to - period, to).and_then(|a| a.stat(&stat))
+                    r.metrics
+                        .aggregate(&metric, to - period, to)
+                        .and_then(|a| a.stat(&stat))
                 })
                 .collect();
             let present: Vec<f64> = values.iter().flatten().copied().collect();
@@ -925,17 +1000,14 @@ fn get_metric_statistics(world: &mut World, region: &str, body: &Value) -> Resul
         return Err(missing("Statistics"));
     }
     let r = world.region_mut(region);
-    let points: Vec<Value> = buckets(&r.metrics, &metric, start, end, period as f64)
+    let points: Vec<Value> = r
+        .metrics
+        .buckets(&metric, start, end, period as f64)
         .into_iter()
         .map(|(t, agg)| {
             let mut entries = vec![("Timestamp", cbor::timestamp(t))];
             entries.extend(stats.iter().filter_map(|s| statistic_cbor(s, &agg)));
-            if let Some(u) = r
-                .metrics
-                .iter()
-                .find(|d| metric.matches(d))
-                .and_then(|d| d.unit.clone())
-            {
+            if let Some(u) = r.metrics.unit(&metric) {
                 entries.push(("Unit", cbor::text(u)));
             }
             cbor::map(entries)
@@ -999,7 +1071,9 @@ fn get_metric_data(world: &mut World, region: &str, body: &Value) -> Result<Repl
             .str("Stat")
             .ok_or_else(|| missing("MetricStat.Stat"))?
             .to_string();
-        let mut series: Vec<(f64, f64)> = buckets(&r.metrics, &metric, start, end, period)
+        let mut series: Vec<(f64, f64)> = r
+            .metrics
+            .buckets(&metric, start, end, period)
             .into_iter()
             .filter_map(|(t, a)| a.stat(&statistic).map(|v| (t, v)))
             .collect();
@@ -1342,4 +1416,68 @@ fn delete_alarms(world: &mut World, region: &str, body: &Value) -> Result<Reply,
         r.alarms.remove(&n);
     }
     Ok(ok(cbor::map(vec![])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(name: &str, t: f64, v: f64) -> Datapoint {
+        single(
+            "Custom",
+            name,
+            vec![("K".into(), "v".into())],
+            t,
+            v,
+            "Count",
+        )
+    }
+
+    fn id(name: &str) -> MetricId {
+        MetricId {
+            namespace: "Custom".into(),
+            metric_name: name.into(),
+            dimensions: vec![("K".into(), "v".into())],
+        }
+    }
+
+    #[test]
+    fn samples_arriving_out_of_order_land_in_their_period() {
+        let mut store = MetricStore::default();
+        for (t, v) in [(130.0, 3.0), (70.0, 1.0), (100.0, 2.0), (10.0, 9.0)] {
+            store.insert(point("M", t, v), 200.0);
+        }
+        store.insert(point("Other", 75.0, 100.0), 200.0);
+        let b = store.buckets(&id("M"), 60.0, 180.0, 60.0);
+        let got: Vec<(f64, f64, f64)> = b.iter().map(|(t, a)| (*t, a.count, a.sum)).collect();
+        assert_eq!(got, vec![(60.0, 2.0, 3.0), (120.0, 1.0, 3.0)]);
+        let a = store
+            .aggregate(&id("M"), 0.0, 120.0)
+            .map(|a| (a.min, a.max));
+        assert_eq!(a, Some((1.0, 9.0)));
+        assert!(store.aggregate(&id("M"), 140.0, 200.0).is_none());
+        assert_eq!(store.unit(&id("M")), Some("Count"));
+    }
+
+    #[test]
+    fn a_period_starting_before_end_is_reported_whole() {
+        let mut store = MetricStore::default();
+        store.insert(point("M", 50.0, 1.0), 100.0);
+        store.insert(point("M", 65.0, 2.0), 100.0);
+        // An unaligned window covers its first and last periods entirely.
+        let b = store.buckets(&id("M"), 55.0, 61.0, 60.0);
+        let got: Vec<(f64, f64)> = b.iter().map(|(t, a)| (*t, a.sum)).collect();
+        assert_eq!(got, vec![(0.0, 1.0), (60.0, 2.0)]);
+    }
+
+    #[test]
+    fn samples_older_than_two_weeks_are_dropped() {
+        let mut store = MetricStore::default();
+        store.insert(point("M", 0.0, 1.0), 0.0);
+        store.insert(point("M", 60.0, 1.0), 60.0);
+        let later = RETENTION_SECONDS + 30.0;
+        store.insert(point("M", later, 1.0), later);
+        let kept: Vec<f64> = store.datapoints().iter().map(|d| d.timestamp).collect();
+        assert_eq!(kept, vec![60.0, later]);
+    }
 }

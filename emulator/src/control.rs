@@ -256,11 +256,12 @@ fn metrics(shared: &Shared, query: &[(String, String)]) -> Reply {
     let w = shared.world();
     let namespace = param(query, "namespace");
     let name = param(query, "metric_name");
-    let list: Vec<&Datapoint> = w
+    let list: Vec<Datapoint> = w
         .region(region)
         .map(|r| {
             r.metrics
-                .iter()
+                .datapoints()
+                .into_iter()
                 .filter(|d| namespace.is_none_or(|n| d.namespace == n))
                 .filter(|d| name.is_none_or(|n| d.metric_name == n))
                 .collect()

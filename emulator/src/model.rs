@@ -2,13 +2,14 @@
 //! targets, access points, metrics, alarms and topics, and how they change
 //! over (emulated) time.
 
-use crate::cloudwatch::{Alarm, Datapoint};
+use crate::cloudwatch::{Alarm, MetricStore};
 use crate::config::{generated_region, Durations, RegionSeed, Seed};
 use crate::faults::RegionFaults;
 use crate::rng::Rng;
 use crate::sns::{Delivery, PublishedMessage, Subscription, Topic};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,7 +264,7 @@ pub struct RegionState {
     pub mount_targets: BTreeMap<String, MountTarget>,
     pub access_points: BTreeMap<String, AccessPoint>,
     #[serde(skip)]
-    pub metrics: Vec<Datapoint>,
+    pub metrics: MetricStore,
     pub alarms: BTreeMap<String, Alarm>,
     pub topics: BTreeMap<String, Topic>,
     pub subscriptions: Vec<Subscription>,
@@ -461,146 +462,199 @@ impl World {
     // ---- time -----------------------------------------------------------------------
 
     /// Runs every transition due up to `now`, in time order.
+    ///
+    /// Requests change the world between calls, so the agenda is rebuilt from
+    /// the whole state once per call; within the call each event touches only
+    /// its own object. That keeps a fleet of hundreds of replications, each
+    /// syncing every minute, cheap at a high time scale.
     pub fn advance_to(&mut self, now: f64) {
-        while let Some(t) = self.next_due() {
+        let mut agenda = self.agenda();
+        while let Some(Reverse((At(t), due))) = agenda.pop() {
             if t > now {
                 break;
             }
             if t > self.now {
                 self.now = t;
             }
-            self.fire_due();
+            match self.fire(due) {
+                Followup::None => {}
+                Followup::At(t, due) => agenda.push(Reverse((At(t), due))),
+                Followup::Rebuild => agenda = self.agenda(),
+            }
         }
         if now > self.now {
             self.now = now;
         }
     }
 
-    fn next_due(&self) -> Option<f64> {
-        let mut next = self.next_minute;
-        let mut consider = |t: Option<f64>| {
-            if let Some(t) = t {
-                if t < next {
-                    next = t;
+    /// Every pending transition, earliest first.
+    fn agenda(&self) -> BinaryHeap<Reverse<(At, Due)>> {
+        let mut agenda = BinaryHeap::new();
+        agenda.push(Reverse((At(self.next_minute), Due::Minute)));
+        for (name, r) in &self.regions {
+            let mut add = |t: Option<f64>, due: fn(String, String) -> Due, id: &String| {
+                if let Some(t) = t {
+                    agenda.push(Reverse((At(t), due(name.clone(), id.clone()))));
                 }
+            };
+            for (id, f) in &r.file_systems {
+                add(f.transition_at, Due::FileSystem, id);
             }
-        };
-        for r in self.regions.values() {
-            r.file_systems
-                .values()
-                .for_each(|f| consider(f.transition_at));
-            r.mount_targets
-                .values()
-                .for_each(|m| consider(m.transition_at));
-            r.access_points
-                .values()
-                .for_each(|a| consider(a.transition_at));
-        }
-        for rep in &self.replications {
-            for side in [rep.source_side, rep.destination_side] {
-                if let SideState::Deleting { done_at } = side {
-                    consider(Some(done_at));
-                }
+            for (id, m) in &r.mount_targets {
+                add(m.transition_at, Due::MountTarget, id);
             }
-            if !rep.is_deleting() && !rep.orphaned {
-                consider(rep.sync.as_ref().map(|s| s.completes_at));
-                if rep.sync.is_none() {
-                    consider(Some(rep.next_sync_at));
-                }
+            for (id, a) in &r.access_points {
+                add(a.transition_at, Due::AccessPoint, id);
             }
         }
-        Some(next)
+        for (i, rep) in self.replications.iter().enumerate() {
+            if let Some(t) = self.replication_due(rep) {
+                agenda.push(Reverse((At(t), Due::Replication(i))));
+            }
+        }
+        agenda
     }
 
-    /// Applies everything due at `self.now`.
-    fn fire_due(&mut self) {
+    /// When a configuration next changes by itself.
+    fn replication_due(&self, rep: &Replication) -> Option<f64> {
+        let sides = [rep.source_side, rep.destination_side];
+        if sides.contains(&SideState::Gone) && !rep.orphaned {
+            // A side removed by a request: settle (orphan or drop) right away.
+            return Some(self.now);
+        }
+        let mut due: Option<f64> = None;
+        let mut consider = |t: f64| due = Some(due.map_or(t, |d: f64| d.min(t)));
+        for side in sides {
+            if let SideState::Deleting { done_at } = side {
+                consider(done_at);
+            }
+        }
+        if !rep.is_deleting() && !rep.orphaned {
+            match &rep.sync {
+                Some(sync) => consider(sync.completes_at),
+                None => consider(rep.next_sync_at),
+            }
+        }
+        due
+    }
+
+    /// Applies one event due at `self.now`.
+    fn fire(&mut self, due: Due) -> Followup {
         let now = self.now;
-        for region in self.regions.values_mut() {
-            for fs in region.file_systems.values_mut() {
-                if fs.transition_at.is_some_and(|t| t <= now)
-                    && fs.life_cycle == LifeCycle::Creating
-                {
-                    fs.life_cycle = LifeCycle::Available;
-                    fs.transition_at = None;
-                }
-            }
-            region.file_systems.retain(|_, fs| {
-                !(fs.life_cycle == LifeCycle::Deleting
-                    && fs.transition_at.is_some_and(|t| t <= now))
-            });
-            for mt in region.mount_targets.values_mut() {
-                if mt.transition_at.is_some_and(|t| t <= now)
-                    && mt.life_cycle == LifeCycle::Creating
-                {
-                    mt.life_cycle = LifeCycle::Available;
-                    mt.transition_at = None;
-                }
-            }
-            region.mount_targets.retain(|_, mt| {
-                !(mt.life_cycle == LifeCycle::Deleting
-                    && mt.transition_at.is_some_and(|t| t <= now))
-            });
-            for ap in region.access_points.values_mut() {
-                if ap.transition_at.is_some_and(|t| t <= now)
-                    && ap.life_cycle == LifeCycle::Creating
-                {
-                    ap.life_cycle = LifeCycle::Available;
-                    ap.transition_at = None;
-                }
-            }
-        }
-        self.step_replications(now);
-        if self.next_minute <= now {
-            let minute = self.next_minute;
-            self.next_minute += 60.0;
-            crate::cloudwatch::on_minute(self, minute);
-        }
-    }
-
-    fn step_replications(&mut self, now: f64) {
-        let mut finished = Vec::new();
-        for i in 0..self.replications.len() {
-            // Deletions complete first: a deleting configuration never syncs again.
-            let mut promoted = None;
-            {
-                let rep = &mut self.replications[i];
-                if let SideState::Deleting { done_at } = rep.source_side {
-                    if done_at <= now {
-                        rep.source_side = SideState::Gone;
+        let ripe = |t: Option<f64>| t.is_some_and(|t| t <= now);
+        match due {
+            Due::FileSystem(region, id) => {
+                if let Some(files) = self.regions.get_mut(&region).map(|r| &mut r.file_systems) {
+                    match files.get_mut(&id) {
+                        Some(fs) if ripe(fs.transition_at) => match fs.life_cycle {
+                            LifeCycle::Creating => {
+                                fs.life_cycle = LifeCycle::Available;
+                                fs.transition_at = None;
+                            }
+                            LifeCycle::Deleting => {
+                                files.remove(&id);
+                            }
+                            LifeCycle::Available => {}
+                        },
+                        _ => {}
                     }
                 }
-                if let SideState::Deleting { done_at } = rep.destination_side {
-                    if done_at <= now {
-                        rep.destination_side = SideState::Gone;
-                        promoted = Some((
-                            rep.destination_region.clone(),
-                            rep.destination_file_system_id.clone(),
-                        ));
+                Followup::None
+            }
+            Due::MountTarget(region, id) => {
+                if let Some(targets) = self.regions.get_mut(&region).map(|r| &mut r.mount_targets) {
+                    match targets.get_mut(&id) {
+                        Some(mt) if ripe(mt.transition_at) => match mt.life_cycle {
+                            LifeCycle::Creating => {
+                                mt.life_cycle = LifeCycle::Available;
+                                mt.transition_at = None;
+                            }
+                            LifeCycle::Deleting => {
+                                targets.remove(&id);
+                            }
+                            LifeCycle::Available => {}
+                        },
+                        _ => {}
                     }
                 }
-                if rep.source_side == SideState::Gone && rep.destination_side == SideState::Gone {
-                    finished.push(i);
-                } else if rep.source_side == SideState::Gone
-                    || rep.destination_side == SideState::Gone
-                {
-                    rep.orphaned = true;
-                }
+                Followup::None
             }
-            if let Some((region, fs_id)) = promoted {
-                // Only once the destination's side is gone is the replica writable again.
-                if let Some(fs) = self
+            Due::AccessPoint(region, id) => {
+                if let Some(ap) = self
                     .regions
                     .get_mut(&region)
-                    .and_then(|r| r.file_systems.get_mut(&fs_id))
+                    .and_then(|r| r.access_points.get_mut(&id))
                 {
-                    fs.protection = Protection::Enabled;
+                    if ripe(ap.transition_at) && ap.life_cycle == LifeCycle::Creating {
+                        ap.life_cycle = LifeCycle::Available;
+                        ap.transition_at = None;
+                    }
+                }
+                Followup::None
+            }
+            Due::Replication(i) => {
+                if i >= self.replications.len() {
+                    return Followup::Rebuild;
+                }
+                if self.step_replication(i, now) {
+                    self.replications.remove(i);
+                    return Followup::Rebuild;
+                }
+                match self.replication_due(&self.replications[i]) {
+                    Some(t) => Followup::At(t, Due::Replication(i)),
+                    None => Followup::None,
                 }
             }
+            Due::Minute => {
+                let minute = self.next_minute;
+                self.next_minute += 60.0;
+                crate::cloudwatch::on_minute(self, minute);
+                Followup::At(self.next_minute, Due::Minute)
+            }
+        }
+    }
+
+    /// Moves configuration `i` on to `now`; true once both sides are gone.
+    fn step_replication(&mut self, i: usize, now: f64) -> bool {
+        // Deletions complete first: a deleting configuration never syncs again.
+        let mut promoted = None;
+        {
+            let rep = &mut self.replications[i];
+            if let SideState::Deleting { done_at } = rep.source_side {
+                if done_at <= now {
+                    rep.source_side = SideState::Gone;
+                }
+            }
+            if let SideState::Deleting { done_at } = rep.destination_side {
+                if done_at <= now {
+                    rep.destination_side = SideState::Gone;
+                    promoted = Some((
+                        rep.destination_region.clone(),
+                        rep.destination_file_system_id.clone(),
+                    ));
+                }
+            }
+            if rep.source_side == SideState::Gone || rep.destination_side == SideState::Gone {
+                rep.orphaned = true;
+            }
+        }
+        let rep = &self.replications[i];
+        let finished =
+            rep.source_side == SideState::Gone && rep.destination_side == SideState::Gone;
+        if let Some((region, fs_id)) = promoted {
+            // Only once the destination's side is gone is the replica writable again.
+            if let Some(fs) = self
+                .regions
+                .get_mut(&region)
+                .and_then(|r| r.file_systems.get_mut(&fs_id))
+            {
+                fs.protection = Protection::Enabled;
+            }
+        }
+        if !finished {
             self.step_sync(i, now);
         }
-        for i in finished.into_iter().rev() {
-            self.replications.remove(i);
-        }
+        finished
     }
 
     fn can_sync(&self, rep: &Replication) -> bool {
@@ -670,4 +724,39 @@ impl World {
             }
         }
     }
+}
+
+/// An emulated instant, ordered so it can key the agenda.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct At(f64);
+
+impl Eq for At {}
+
+impl PartialOrd for At {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for At {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// What falls due. At one instant, resources settle before replications
+/// look at them, and metrics and alarms come last.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    FileSystem(String, String),
+    MountTarget(String, String),
+    AccessPoint(String, String),
+    Replication(usize),
+    Minute,
+}
+
+enum Followup {
+    None,
+    At(f64, Due),
+    Rebuild,
 }

@@ -134,11 +134,13 @@ async fn metrics_round_trip_through_statistics_and_metric_data() {
         );
     }
     big.send().await.expect("compressed put");
-    let bulk = emu
-        .shared
-        .world()
-        .region(WEST)
-        .map(|r| r.metrics.iter().filter(|d| d.metric_name == "Bulk").count());
+    let bulk = emu.shared.world().region(WEST).map(|r| {
+        r.metrics
+            .datapoints()
+            .iter()
+            .filter(|d| d.metric_name == "Bulk")
+            .count()
+    });
     assert_eq!(bulk, Some(300));
 }
 
@@ -157,9 +159,9 @@ async fn alarm_on_time_since_last_sync_fires_and_invokes_lambda_through_sns() {
         .region(EAST)
         .map(|r| {
             r.metrics
-                .iter()
+                .datapoints()
+                .into_iter()
                 .filter(|d| d.metric_name == "TimeSinceLastSync")
-                .cloned()
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();

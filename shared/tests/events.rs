@@ -9,7 +9,7 @@ use efs_dr_shared::{failback, failover, readiness};
 use std::path::PathBuf;
 
 fn events_dir(function: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("../events")
         .join(function)
 }

@@ -117,7 +117,13 @@ async fn source_outage_failover_promotes_with_local_delete_and_reports_the_recov
         .shared
         .world()
         .region(WEST)
-        .map(|r| r.metrics.iter().map(|d| d.metric_name.clone()).collect())
+        .map(|r| {
+            r.metrics
+                .datapoints()
+                .into_iter()
+                .map(|d| d.metric_name.clone())
+                .collect()
+        })
         .unwrap_or_default();
     assert!(
         metric_names.contains(&"FailoverDurationSeconds".to_string())

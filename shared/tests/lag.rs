@@ -223,7 +223,8 @@ async fn probe_metrics_appear_in_the_dr_region_and_the_reachability_alarm_fires_
         .region(WEST)
         .map(|r| {
             r.metrics
-                .iter()
+                .datapoints()
+                .into_iter()
                 .filter(|d| d.namespace == "EfsDr")
                 .map(|d| d.metric_name.clone())
                 .collect()
@@ -401,7 +402,7 @@ async fn auto_failover_with_the_source_healthy_says_why_not() {
 }
 
 fn sample(name: &str, src: &str, dst: &str) -> Value {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("../events/lag-alarm-handler")
         .join(name);
     let text = std::fs::read_to_string(path)
@@ -421,7 +422,8 @@ async fn every_sample_parses_and_runs() {
         "sns-alarm.json",
     ];
     let mut on_disk: Vec<String> = std::fs::read_dir(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/lag-alarm-handler"),
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+            .join("../events/lag-alarm-handler"),
     )
     .expect("dir")
     .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

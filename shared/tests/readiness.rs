@@ -171,7 +171,8 @@ async fn empty_replica_converges_then_a_rerun_changes_nothing() {
     );
     let ready_metric = w.emu.shared.world().region(WEST).map(|r| {
         r.metrics
-            .iter()
+            .datapoints()
+            .into_iter()
             .filter(|d| d.metric_name == "Ready")
             .map(|d| d.max)
             .collect::<Vec<_>>()

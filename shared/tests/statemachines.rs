@@ -102,7 +102,8 @@ fn sample_input(machine: &str) -> Value {
 
 #[test]
 fn every_lambda_task_sends_a_payload_its_function_accepts() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../statemachines");
+    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+        .join("../statemachines");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).expect("statemachines/") {
         let path = entry.expect("entry").path();

@@ -6,10 +6,10 @@ use efs_dr_shared::alarms::{parse, Trigger};
 
 #[test]
 fn the_direct_alarm_action_sample_matches_the_typed_event() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../events/lag-alarm-handler/alarm-action.json"
-    ))
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+            .join("../../events/lag-alarm-handler/alarm-action.json"),
+    )
     .expect("sample");
     let typed: CloudWatchMetricAlarm =
         serde_json::from_str(&text).expect("aws_lambda_events parses the sample");
@@ -34,10 +34,10 @@ fn the_direct_alarm_action_sample_matches_the_typed_event() {
 fn the_sns_notification_form_needs_our_own_parser() {
     // The typed event describes alarm actions only; SNS notifications (PascalCase,
     // "AlarmDescription": null) have another shape, which the handler reads itself.
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../events/lag-alarm-handler/sns-alarm-null-description.json"
-    ))
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+            .join("../../events/lag-alarm-handler/sns-alarm-null-description.json"),
+    )
     .expect("sample");
     let value: serde_json::Value = serde_json::from_str(&text).expect("json");
     let message = value["Records"][0]["Sns"]["Message"]

@@ -30,6 +30,23 @@ struct Args {
     baseline: PathBuf,
     runs: usize,
     fleet: Vec<usize>,
+    only: Option<Vec<String>>,
+}
+
+const SECTIONS: [&str; 5] = [
+    "cold-start",
+    "package-size",
+    "failover",
+    "fleet",
+    "baseline-outage",
+];
+
+impl Args {
+    fn wants(&self, section: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|s| s == section))
+    }
 }
 
 fn args() -> Result<Args, String> {
@@ -41,6 +58,7 @@ fn args() -> Result<Args, String> {
         runs: 5,
         // 500 is reachable with `--fleet 1,10,100,500`, but the emulator is slow at that size (see README).
         fleet: vec![1, 10, 100],
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,8 +69,15 @@ fn args() -> Result<Args, String> {
             "--python" => a.python = Some(PathBuf::from(value()?)),
             "--baseline" => a.baseline = PathBuf::from(value()?),
             "--runs" => a.runs = value()?.parse().map_err(|_| "--runs needs a number")?,
+            "--only" => {
+                let sections: Vec<String> = value()?.split(',').map(str::to_string).collect();
+                if let Some(bad) = sections.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                    return Err(format!("--only: unknown section {bad}; choose from {}", SECTIONS.join(",")));
+                }
+                a.only = Some(sections);
+            }
             "--fleet" => a.fleet = value()?.split(',').map(|n| n.parse().map_err(|_| "--fleet needs numbers like 1,10,100")).collect::<Result<_, _>>()?,
-            other => return Err(format!("unknown argument {other}; usage: efs-dr-bench [--out DIR] [--bin-dir DIR] [--python PATH] [--baseline DIR] [--runs N] [--fleet 1,10,100,500]")),
+            other => return Err(format!("unknown argument {other}; usage: efs-dr-bench [--out DIR] [--bin-dir DIR] [--python PATH] [--baseline DIR] [--runs N] [--fleet 1,10,100,500] [--only SECTION,...]")),
         }
     }
     Ok(a)
@@ -639,26 +664,36 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let mut results = json!({"machine": machine()});
-    eprintln!("cold starts…");
-    match bench_cold_starts(&a).await {
-        Ok(v) => results["cold_start"] = v,
-        Err(e) => eprintln!("cold start: {e}"),
+    if a.wants("cold-start") {
+        eprintln!("cold starts…");
+        match bench_cold_starts(&a).await {
+            Ok(v) => results["cold_start"] = v,
+            Err(e) => eprintln!("cold start: {e}"),
+        }
     }
-    results["package_size"] = package_sizes(&a);
-    eprintln!("one failover…");
-    match bench_failover(&a).await {
-        Ok(v) => results["failover"] = v,
-        Err(e) => eprintln!("failover: {e}"),
+    if a.wants("package-size") {
+        results["package_size"] = package_sizes(&a);
     }
-    eprintln!("fleet failover…");
-    match bench_fleet(&a).await {
-        Ok(v) => results["fleet"] = v,
-        Err(e) => eprintln!("fleet: {e}"),
+    if a.wants("failover") {
+        eprintln!("one failover…");
+        match bench_failover(&a).await {
+            Ok(v) => results["failover"] = v,
+            Err(e) => eprintln!("failover: {e}"),
+        }
     }
-    eprintln!("baseline with the source Region down…");
-    match baseline_outage(&a).await {
-        Ok(v) => results["source_region_down"] = v,
-        Err(e) => eprintln!("baseline outage: {e}"),
+    if a.wants("fleet") {
+        eprintln!("fleet failover…");
+        match bench_fleet(&a).await {
+            Ok(v) => results["fleet"] = v,
+            Err(e) => eprintln!("fleet: {e}"),
+        }
+    }
+    if a.wants("baseline-outage") {
+        eprintln!("baseline with the source Region down…");
+        match baseline_outage(&a).await {
+            Ok(v) => results["source_region_down"] = v,
+            Err(e) => eprintln!("baseline outage: {e}"),
+        }
     }
     let (md, svg) = render(&results);
     if let Err(e) = std::fs::create_dir_all(&a.out) {
