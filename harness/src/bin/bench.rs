@@ -56,8 +56,7 @@ fn args() -> Result<Args, String> {
         python: None,
         baseline: PathBuf::from("bench/baseline"),
         runs: 5,
-        // 500 is reachable with `--fleet 1,10,100,500`, but the emulator is slow at that size (see README).
-        fleet: vec![1, 10, 100],
+        fleet: vec![1, 10, 100, 500],
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -317,7 +316,8 @@ fn package_sizes(a: &Args) -> Value {
 
 /// One failover through the release binary: run-to-completion, then step mode.
 async fn bench_failover(a: &Args) -> Result<Value, String> {
-    let scale = 100.0;
+    // Low enough that a millisecond of real call latency is not magnified into seconds.
+    let scale = 20.0;
     let poll_emulated = 5.0;
     let emu = emulator(scale).await;
     let subnets: Vec<String> = emu
@@ -330,68 +330,93 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
     let mts = json!([{"subnet_id": subnets[0]}, {"subnet_id": subnets[1]}]);
     let poll_ms = (poll_emulated / scale * 1000.0).round().to_string();
     let env = emu.env(&[("EFS_DR_POLL_MS", poll_ms)]);
+    let step_env = emu.env(&[("EFS_DR_POLL_MS", (poll_emulated * 1000.0).to_string())]);
     let program = a.bin_dir.join("failover");
     let durations = efs_dr_emulator::Durations::default();
     // Mount targets are created while the promotion runs: AWS's part is the longer of the two.
     let aws_part = durations
         .replication_delete
         .max(durations.mount_target_create);
+    let runs = a.runs.max(1);
+    let (mut to_done, mut overhead, mut step_overhead, mut billed_step, mut calls, mut passes) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for run in 0..runs {
+        let pairs = emu.pairs(2, &format!("timing{run}")).await;
+        let event = |pair: &(String, String), step: bool| {
+            let mut e = json!({"source_file_system_id": pair.0, "source_region": "us-east-1", "destination_file_system_id": pair.1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts});
+            if step {
+                e["run_mode"] = json!("step");
+            }
+            e
+        };
 
-    // Run to completion: the Lambda waits (and is billed) for the whole promotion.
-    let pairs = emu.pairs(2, "timing").await;
-    let f = FunctionRuntime::start("failover", &program, &[], &env)
-        .await
-        .map_err(|e| e.to_string())?;
-    let calls_before = emu.handle.shared.calls().len();
-    let t0 = emu.handle.shared.now();
-    let real = Instant::now();
-    let out = f
-        .invoke(json!({"source_file_system_id": pairs[0].0, "source_region": "us-east-1", "destination_file_system_id": pairs[0].1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts}))
-        .await
-        .map_err(|e| e.to_string())?;
-    let real_run = real.elapsed();
-    let emulated_run = emu.handle.shared.now() - t0;
-    let calls = emu.handle.shared.calls().len() - calls_before;
-    f.stop().await;
-    if out["status"] != "completed" {
-        return Err(format!("failover did not complete: {out}"));
-    }
-
-    // Step mode: Step Functions waits between passes; only the passes are billed.
-    let f = FunctionRuntime::start("failover", &program, &[], &env)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut billed = Duration::ZERO;
-    let mut passes = 0;
-    let step_start = emu.handle.shared.now();
-    loop {
-        let t = Instant::now();
-        let out = f
-            .invoke(json!({"source_file_system_id": pairs[1].0, "source_region": "us-east-1", "destination_file_system_id": pairs[1].1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts, "run_mode": "step"}))
+        // Run to completion: the Lambda waits (and is billed) for the whole promotion.
+        let f = FunctionRuntime::start("failover", &program, &[], &env)
             .await
             .map_err(|e| e.to_string())?;
-        billed += t.elapsed();
-        passes += 1;
-        if out["done"] == true || passes > 500 {
-            break;
+        let calls_before = emu.handle.shared.calls().len();
+        let t0 = emu.handle.shared.now();
+        let out = f
+            .invoke(event(&pairs[0], false))
+            .await
+            .map_err(|e| e.to_string())?;
+        let emulated_run = emu.handle.shared.now() - t0;
+        calls.push((emu.handle.shared.calls().len() - calls_before) as f64);
+        f.stop().await;
+        if out["status"] != "completed" {
+            return Err(format!("failover did not complete: {out}"));
         }
-        // The state machine's Wait state: one poll interval, in emulated time.
-        tokio::time::sleep(Duration::from_secs_f64(poll_emulated / scale)).await;
+        to_done.push(emulated_run);
+        overhead.push(emulated_run - aws_part);
+
+        // Step mode: Step Functions waits what each pass asks; only the passes are billed.
+        // The function does not sleep here, so its poll interval stays in emulated seconds.
+        let f = FunctionRuntime::start("failover", &program, &[], &step_env)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut billed = Duration::ZERO;
+        let mut n = 0;
+        let step_start = emu.handle.shared.now();
+        loop {
+            let t = Instant::now();
+            let out = f
+                .invoke(event(&pairs[1], true))
+                .await
+                .map_err(|e| e.to_string())?;
+            billed += t.elapsed();
+            n += 1;
+            if out["done"] == true || n > 500 {
+                break;
+            }
+            // As the state machine does: whole seconds, the integer part plus one, 10 s if absent.
+            let wait = out["wait_seconds"]
+                .as_f64()
+                .map_or(10.0, |w| w.trunc() + 1.0);
+            tokio::time::sleep(Duration::from_secs_f64(wait / scale)).await;
+        }
+        step_overhead.push(emu.handle.shared.now() - step_start - aws_part);
+        billed_step.push(billed.as_secs_f64());
+        passes.push(n as f64);
+        f.stop().await;
     }
-    let step_emulated = emu.handle.shared.now() - step_start;
-    f.stop().await;
+    let max = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
+    let r1 = |x: f64| (x * 10.0).round() / 10.0;
+    let backoff = efs_dr_shared::runner::Backoff::default();
     Ok(json!({
         "time_scale": scale,
+        "runs": runs,
         "poll_interval_seconds": poll_emulated,
-        "trigger_to_writable_and_mounted_seconds": (emulated_run * 10.0).round() / 10.0,
+        "poll_interval_max_seconds": poll_emulated * backoff.max.as_secs_f64() / backoff.initial.as_secs_f64(),
+        "trigger_to_writable_and_mounted_seconds": r1(median(to_done.clone())),
         "aws_transition_seconds": aws_part,
-        "overhead_seconds": ((emulated_run - aws_part) * 10.0).round() / 10.0,
-        "aws_api_calls": calls,
-        "billed_run_to_completion_seconds": (emulated_run * 10.0).round() / 10.0,
-        "billed_step_mode_seconds": (billed.as_secs_f64() * 1000.0).round() / 1000.0,
-        "step_mode_passes": passes,
-        "step_mode_trigger_to_done_seconds": (step_emulated * 10.0).round() / 10.0,
-        "real_seconds_run_to_completion": (real_run.as_secs_f64() * 100.0).round() / 100.0,
+        "overhead_seconds": r1(median(overhead.clone())),
+        "overhead_seconds_max": r1(max(&overhead)),
+        "step_mode_overhead_seconds": r1(median(step_overhead.clone())),
+        "step_mode_overhead_seconds_max": r1(max(&step_overhead)),
+        "aws_api_calls": median(calls) as u64,
+        "billed_run_to_completion_seconds": r1(median(to_done)),
+        "billed_step_mode_seconds": (median(billed_step) * 1000.0).round() / 1000.0,
+        "step_mode_passes": median(passes) as u64,
     }))
 }
 
@@ -622,8 +647,8 @@ fn render(results: &Value) -> (String, String) {
     }
     let f = &results["failover"];
     md.push_str(&format!(
-        "\nOne failover (emulated AWS durations, x{} time): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (poll interval {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
-        f["time_scale"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["poll_interval_seconds"], f["aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
+        "\nOne failover (emulated AWS durations at x{} time, median of {} runs): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (max {} s) run-to-completion, polling every {} s growing x1.5 to {} s; in step mode (Step Functions waits the {} s each pass asks, rounded up to whole seconds) overhead {} s (max {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
+        f["time_scale"], f["runs"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["overhead_seconds_max"], f["poll_interval_seconds"], f["poll_interval_max_seconds"], f["poll_interval_seconds"], f["step_mode_overhead_seconds"], f["step_mode_overhead_seconds_max"], f["aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
     ));
     md.push_str("\n| file systems | seconds | throttle optimum (s) | ratio | lower bound incl. promotion (s) | ratio | calls served | throttled | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut fleet = Vec::new();
