@@ -61,8 +61,36 @@ struct ClientsRequest {
 struct ConfigRequest {
     #[serde(default)]
     lambda_endpoint: Option<String>,
+    /// Only the fields given change.
     #[serde(default)]
-    durations: Option<crate::config::Durations>,
+    durations: Option<serde_json::Map<String, Value>>,
+}
+
+/// `current` with the given fields replaced; an unknown name or a bad value changes nothing.
+fn merged_durations(
+    current: &crate::config::Durations,
+    changes: serde_json::Map<String, Value>,
+) -> Result<crate::config::Durations, Reply> {
+    let mut all = match serde_json::to_value(current) {
+        Ok(Value::Object(all)) => all,
+        _ => return Err(error(500, "durations could not be read")),
+    };
+    all.extend(changes);
+    if let Some((name, value)) = all
+        .iter()
+        .find(|(_, v)| !v.as_f64().is_some_and(|s| s.is_finite() && s >= 0.0))
+    {
+        return Err(error(
+            400,
+            format!("durations.{name} is {value}; give a number of seconds, 0 or more"),
+        ));
+    }
+    serde_json::from_value(Value::Object(all)).map_err(|e| {
+        error(
+            400,
+            format!("durations: {e}; give seconds by name, e.g. {{\"replication_delete\": 30}}"),
+        )
+    })
 }
 
 pub fn handle(
@@ -153,15 +181,15 @@ pub fn handle(
             let w = shared.world();
             Ok(Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations, "account_id": w.account_id})))
         }
-        ("POST", "/config") => parse::<ConfigRequest>(body, "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {...}}").map(|r| {
+        ("POST", "/config") => parse::<ConfigRequest>(body, "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {\"replication_delete\": 30}}").and_then(|r| {
             let mut w = shared.world();
+            if let Some(changes) = r.durations {
+                w.durations = merged_durations(&w.durations, changes)?;
+            }
             if r.lambda_endpoint.is_some() {
                 w.lambda_endpoint = r.lambda_endpoint;
             }
-            if let Some(d) = r.durations {
-                w.durations = d;
-            }
-            Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations}))
+            Ok(Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations})))
         }),
         _ => Err(error(
             404,

@@ -302,6 +302,44 @@ async fn control_api_over_http() {
         calls.contains("CreateFileSystem") && !calls.contains("DescribeFileSystems"),
         "{calls}"
     );
+    // A partial durations update changes only what it names.
+    let set = raw(
+        &emu,
+        &post(
+            "/_emulator/config",
+            r#"{"durations":{"replication_delete":30}}"#.into(),
+        ),
+    )
+    .await;
+    assert!(set.starts_with("HTTP/1.1 200"), "{set}");
+    let defaults = efs_dr_emulator::Durations::default();
+    {
+        let w = emu.shared.world();
+        assert_eq!(w.durations.replication_delete, 30.0);
+        assert_eq!(w.durations.initial_sync, defaults.initial_sync);
+    }
+    emu.shared.world().durations.mount_target_create = 7.0;
+    raw(
+        &emu,
+        &post(
+            "/_emulator/config",
+            r#"{"durations":{"initial_sync":1}}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(emu.shared.world().durations.mount_target_create, 7.0);
+    for body in [
+        r#"{"durations":{"replication_dlete":30}}"#,
+        r#"{"durations":{"replication_delete":-1}}"#,
+        r#"{"durations":{"replication_delete":"soon"}}"#,
+    ] {
+        let bad = raw(&emu, &post("/_emulator/config", body.into())).await;
+        assert!(
+            bad.starts_with("HTTP/1.1 400") && bad.contains("durations"),
+            "{body}: {bad}"
+        );
+    }
+    assert_eq!(emu.shared.world().durations.replication_delete, 30.0);
     let unknown = raw(&emu, &get("/_emulator/nope")).await;
     assert!(
         unknown.starts_with("HTTP/1.1 404") && unknown.contains("README"),

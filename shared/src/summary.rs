@@ -17,8 +17,9 @@ pub struct RunSummary {
     pub status: Status,
     /// Nothing left to do (Step Functions stops looping).
     pub done: bool,
+    /// Whole seconds, as a Step Functions Wait state takes them (SecondsPath).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait_seconds: Option<f64>,
+    pub wait_seconds: Option<u64>,
     pub summary: String,
     pub results: Vec<Report>,
 }
@@ -46,7 +47,7 @@ impl RunSummary {
             .iter()
             .filter_map(|r| r.wait_seconds)
             .reduce(f64::min)
-            .map(|w| w.ceil().max(1.0));
+            .map(|w| w.ceil().max(1.0) as u64);
         let count = |s: Status| results.iter().filter(|r| r.status == s).count();
         let summary = if results.len() == 1 {
             results[0].headline()

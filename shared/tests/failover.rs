@@ -468,10 +468,10 @@ async fn step_mode_returns_after_one_pass_and_run_mode_honours_the_deadline() {
     assert_eq!(first.status, Status::InProgress);
     assert!(!first.done);
     let wait = first.wait_seconds.expect("suggested wait");
-    assert!(wait > 0.0);
+    assert!(wait > 0);
     let mut steps = 1;
     loop {
-        w.advance(wait);
+        w.advance(wait as f64);
         let s = failover::run(&platform, &w.config(), &req, None)
             .await
             .expect("step");

@@ -388,10 +388,8 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
             if out["done"] == true || n > 500 {
                 break;
             }
-            // As the state machine does: whole seconds, the integer part plus one, 10 s if absent.
-            let wait = out["wait_seconds"]
-                .as_f64()
-                .map_or(10.0, |w| w.trunc() + 1.0);
+            // As the state machine does: the whole seconds asked for, 10 s if absent.
+            let wait = out["wait_seconds"].as_f64().unwrap_or(10.0);
             tokio::time::sleep(Duration::from_secs_f64(wait / scale)).await;
         }
         step_overhead.push(emu.handle.shared.now() - step_start - aws_part);
@@ -647,7 +645,7 @@ fn render(results: &Value) -> (String, String) {
     }
     let f = &results["failover"];
     md.push_str(&format!(
-        "\nOne failover (emulated AWS durations at x{} time, median of {} runs): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (max {} s) run-to-completion, polling every {} s growing x1.5 to {} s; in step mode (Step Functions waits the {} s each pass asks, rounded up to whole seconds) overhead {} s (max {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
+        "\nOne failover (emulated AWS durations at x{} time, median of {} runs): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (max {} s) run-to-completion, polling every {} s growing x1.5 to {} s; in step mode (Step Functions waits the {} s each pass asks) overhead {} s (max {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
         f["time_scale"], f["runs"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["overhead_seconds_max"], f["poll_interval_seconds"], f["poll_interval_max_seconds"], f["poll_interval_seconds"], f["step_mode_overhead_seconds"], f["step_mode_overhead_seconds_max"], f["aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
     ));
     md.push_str("\n| file systems | seconds | throttle optimum (s) | ratio | lower bound incl. promotion (s) | ratio | calls served | throttled | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -688,7 +686,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let mut results = json!({"machine": machine()});
+    // A partial run (--only) updates its sections of the results already there.
+    let previous = a
+        .only
+        .as_ref()
+        .and_then(|_| std::fs::read_to_string(a.out.join("results.json")).ok())
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .filter(Value::is_object);
+    let mut results = previous.unwrap_or_else(|| json!({}));
+    results["machine"] = machine();
     if a.wants("cold-start") {
         eprintln!("cold starts…");
         match bench_cold_starts(&a).await {
