@@ -2,11 +2,11 @@
 //! emulator, through the same code, SDK calls and SNS wiring as in AWS.
 
 use crate::invoke::{self, Invocation, Log};
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use efs_dr_emulator::{
     start, ClockMode, EmulatorConfig, EmulatorHandle, FaultUpdate, ReplicationFault,
 };
+use efs_dr_shared::aws::alarm_path;
 use efs_dr_shared::aws::{AwsContext, AwsSettings};
 use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
 use efs_dr_shared::failback::{self, FailbackRequest};
@@ -225,26 +225,15 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     d.say("setup", "initial sync complete: the replica is a full copy");
 
     // DR-side wiring, as the SAM template creates it.
-    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).build());
-    let alerts = sns
-        .create_topic()
-        .name("efs-dr-alerts")
-        .send()
+    let dr = RegionName::parse(DR)?;
+    let topics = alarm_path::create_topics(&sdk, &dr)
         .await
-        .map_err(|e| e.to_string())?
-        .topic_arn()
-        .unwrap_or_default()
-        .to_string();
-    let requests = sns
-        .create_topic()
-        .name("efs-dr-failover-requests")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .topic_arn()
-        .unwrap_or_default()
-        .to_string();
-    let alarm_name = format!("efs-dr-replication-lag-{dst}");
+        .map_err(|e| e.to_string())?;
+    let (alerts, requests) = (
+        topics.alerts_topic_arn.clone(),
+        topics.failover_topic_arn.clone(),
+    );
+    let alarm_name = alarm_path::lag_alarm_name(&dst);
     let config = Config {
         pairs: vec![PairConfig {
             source_file_system_id: FileSystemRef::parse(&src)?,
@@ -272,49 +261,8 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
         .await
         .map_err(|e| e.to_string())?;
     d.emu.shared.set_lambda_endpoint(Some(endpoint));
-    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
-        let mut sub = sns
-            .subscribe()
-            .topic_arn(topic)
-            .protocol("lambda")
-            .endpoint(format!(
-                "arn:aws:lambda:{DR}:123456789012:function:{function}"
-            ));
-        if function == "lag-alarm-handler" {
-            sub = sub
-                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
-                .attributes("FilterPolicyScope", "MessageBody");
-        }
-        sub.send().await.map_err(|e| e.to_string())?;
-    }
-    let cw = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&sdk).build(),
-    );
-    cw.put_metric_alarm()
-        .alarm_name(&alarm_name)
-        .namespace(lag::NAMESPACE)
-        .metric_name(lag::LAG_METRIC)
-        .dimensions(
-            Dimension::builder()
-                .name("FileSystemId")
-                .value(&dst)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("SourceFileSystemId")
-                .value(&src)
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(900.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .treat_missing_data("breaching")
-        .alarm_actions(&alerts)
-        .ok_actions(&alerts)
-        .send()
+    let account_id = d.emu.shared.world().account_id.clone();
+    alarm_path::connect(&sdk, &dr, &account_id, &topics, &src, &dst)
         .await
         .map_err(|e| e.to_string())?;
     d.say(

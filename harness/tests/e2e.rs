@@ -3,9 +3,10 @@
 
 mod common;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use common::*;
 use efs_dr_emulator::ReplicationFault;
+use efs_dr_shared::aws::alarm_path;
+use efs_dr_shared::ids::RegionName;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,26 +51,15 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
     let _serial = SERIAL.lock().await;
     let env = Env::new().await;
     let (src, dst) = env.pair("alarmed").await;
-    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&env.sdk).build());
-    let alerts = sns
-        .create_topic()
-        .name("efs-dr-alerts")
-        .send()
+    let west = RegionName::parse("us-west-2").expect("region");
+    let topics = alarm_path::create_topics(&env.sdk, &west)
         .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_string();
-    let requests = sns
-        .create_topic()
-        .name("efs-dr-failover-requests")
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_string();
-    let alarm = format!("efs-dr-replication-lag-{dst}");
+        .expect("topics");
+    let (alerts, requests) = (
+        topics.alerts_topic_arn.clone(),
+        topics.failover_topic_arn.clone(),
+    );
+    let alarm = alarm_path::lag_alarm_name(&dst);
     let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
     let lambda = functions(
         &env,
@@ -83,50 +73,11 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
         ],
     )
     .await;
-    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
-        let mut sub = sns
-            .subscribe()
-            .topic_arn(topic)
-            .protocol("lambda")
-            .endpoint(format!(
-                "arn:aws:lambda:us-west-2:123456789012:function:{function}"
-            ));
-        if function == "lag-alarm-handler" {
-            sub = sub
-                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
-                .attributes("FilterPolicyScope", "MessageBody");
-        }
-        sub.send().await.expect("subscribe");
-    }
-    let cw = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&env.sdk).build(),
-    );
-    cw.put_metric_alarm()
-        .alarm_name(&alarm)
-        .namespace("EfsDr")
-        .metric_name("ReplicationLagSeconds")
-        .dimensions(
-            Dimension::builder()
-                .name("FileSystemId")
-                .value(&dst)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("SourceFileSystemId")
-                .value(&src)
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(900.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .treat_missing_data("breaching")
-        .alarm_actions(&alerts)
-        .send()
+    // Subscriptions and the lag alarm, as the template deploys them, once the functions run.
+    let account_id = env.emu.shared.world().account_id.clone();
+    alarm_path::connect(&env.sdk, &west, &account_id, &topics, &src, &dst)
         .await
-        .expect("alarm");
+        .expect("subscriptions and alarm");
     // The Region fails; the schedule keeps invoking the probe every emulated minute.
     env.emu
         .shared

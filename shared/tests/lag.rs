@@ -5,6 +5,7 @@ mod common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use common::*;
+use efs_dr_shared::aws::alarm_path;
 use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
 use efs_dr_shared::ids::FileSystemRef;
 use efs_dr_shared::testing::MutationBudget;
@@ -84,45 +85,20 @@ struct Setup {
     dst: String,
     alerts: String,
     requests: String,
+    lag_alarm: String,
 }
 
 async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
     let (src, dst) = w.replicated_pair("lag").await;
-    let sns = w.sns(WEST);
-    let alerts = sns
-        .create_topic()
-        .name("efs-dr-alerts")
-        .send()
+    let account_id = w.emu.shared.world().account_id.clone();
+    // The alarm path as the template deploys it: topics, subscriptions, the lag alarm.
+    let topics = alarm_path::create_topics(&w.sdk, &region(WEST))
         .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_string();
-    let requests = sns
-        .create_topic()
-        .name("efs-dr-failover-requests")
-        .send()
+        .expect("topics");
+    alarm_path::connect(&w.sdk, &region(WEST), &account_id, &topics, &src, &dst)
         .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_string();
-    for (topic, function) in [(&alerts, "lag-alarm-handler"), (&requests, "failover")] {
-        let mut sub = sns
-            .subscribe()
-            .topic_arn(topic)
-            .protocol("lambda")
-            .endpoint(format!(
-                "arn:aws:lambda:us-west-2:123456789012:function:{function}"
-            ));
-        if function == "lag-alarm-handler" {
-            // The handler's own notifications go to the same topic: only alarms reach it.
-            sub = sub
-                .attributes("FilterPolicy", r#"{"AlarmName": [{"exists": true}]}"#)
-                .attributes("FilterPolicyScope", "MessageBody");
-        }
-        sub.send().await.expect("subscribe");
-    }
+        .expect("subscriptions and alarm");
+    let (alerts, requests) = (topics.alerts_topic_arn, topics.failover_topic_arn);
     let mut config = w.config();
     config.pairs = vec![PairConfig {
         source_file_system_id: FileSystemRef::parse(&src).expect("id"),
@@ -135,37 +111,10 @@ async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
     config.failover_topic_arn = Some(requests.clone());
     config.alarm_policy = policy;
     config.alarm_min_seconds = 120.0;
-    // The DR-side alarm on the probe's lag metric, acting on the alerts topic.
-    w.cloudwatch_client()
-        .put_metric_alarm()
-        .alarm_name("efs-dr-replication-lag")
-        .namespace(lag::NAMESPACE)
-        .metric_name(lag::LAG_METRIC)
-        .dimensions(
-            Dimension::builder()
-                .name("FileSystemId")
-                .value(&dst)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("SourceFileSystemId")
-                .value(&src)
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(900.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .treat_missing_data("breaching")
-        .alarm_actions(&alerts)
-        .send()
-        .await
-        .expect("alarm");
     Setup {
         config,
         src,
+        lag_alarm: alarm_path::lag_alarm_name(&dst),
         dst,
         alerts,
         requests,
@@ -284,12 +233,24 @@ async fn alarm_fires(
         w.faults(json!({"region": EAST, "outage": true}));
     }
     probe_for(w, &s.config, 20).await;
-    let events = wait_for(seen, "lag-alarm-handler").await;
+    // The alarm went OK first while the probe saw a healthy lag (OKActions, as deployed).
+    let events: Vec<Value> = wait_for(seen, "lag-alarm-handler")
+        .await
+        .into_iter()
+        .filter(|e| new_state(e).as_deref() == Some("ALARM"))
+        .collect();
     assert!(
         !events.is_empty(),
         "the alarm reached the handler through SNS and the Lambda endpoint"
     );
     events
+}
+
+/// NewStateValue of an alarm notification delivered through SNS.
+fn new_state(event: &Value) -> Option<String> {
+    let message = event["Records"][0]["Sns"]["Message"].as_str()?;
+    let alarm: Value = serde_json::from_str(message).ok()?;
+    alarm["NewStateValue"].as_str().map(str::to_string)
 }
 
 #[tokio::test]
@@ -509,7 +470,7 @@ async fn the_probe_rechecks_a_held_alarm_until_it_has_lasted_long_enough() {
     let seen = lambda_endpoint(&w).await;
     let mut s = setup(&w, AlarmPolicy::AutoFailover).await;
     s.config.alarm_min_seconds = 600.0;
-    s.config.watched_alarms = vec!["efs-dr-replication-lag".into()];
+    s.config.watched_alarms = vec![s.lag_alarm.clone()];
     w.emu
         .shared
         .set_replication_fault(&s.src, efs_dr_emulator::ReplicationFault::Stalled)
@@ -519,7 +480,10 @@ async fn the_probe_rechecks_a_held_alarm_until_it_has_lasted_long_enough() {
     let mut handled_at_transition = None;
     for _ in 0..40 {
         lag::probe(&platform, &s.config).await.expect("probe");
-        for event in take(&seen, "lag-alarm-handler") {
+        let alarms = take(&seen, "lag-alarm-handler")
+            .into_iter()
+            .filter(|e| new_state(e).as_deref() == Some("ALARM"));
+        for event in alarms {
             let out = lag::handle_event(&platform, &s.config, event)
                 .await
                 .expect("handled");

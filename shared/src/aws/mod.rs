@@ -3,6 +3,7 @@
 //! short one for calls into the source Region), and a clock that follows the
 //! AWS side's `Date` header.
 
+pub mod alarm_path;
 mod cloudwatch;
 mod efs;
 mod sns;
