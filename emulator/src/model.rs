@@ -518,8 +518,9 @@ impl World {
     /// When a configuration next changes by itself.
     fn replication_due(&self, rep: &Replication) -> Option<f64> {
         let sides = [rep.source_side, rep.destination_side];
-        if sides.contains(&SideState::Gone) && !rep.orphaned {
-            // A side removed by a request: settle (orphan or drop) right away.
+        let gone = sides.iter().filter(|s| **s == SideState::Gone).count();
+        if gone == 2 || (gone == 1 && !rep.orphaned) {
+            // A side removed: settle (orphan or drop) right away.
             return Some(self.now);
         }
         let mut due: Option<f64> = None;
