@@ -338,8 +338,9 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         .replication_delete
         .max(durations.mount_target_create);
     let runs = a.runs.max(1);
-    let (mut to_done, mut overhead, mut step_overhead, mut billed_step, mut calls, mut passes) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut to_done, mut overhead, mut step_overhead, mut billed_step) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut calls, mut passes, mut step_calls) = (vec![], vec![], vec![]);
     for run in 0..runs {
         let pairs = emu.pairs(2, &format!("timing{run}")).await;
         let event = |pair: &(String, String), step: bool| {
@@ -377,6 +378,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         let mut billed = Duration::ZERO;
         let mut n = 0;
         let step_start = emu.handle.shared.now();
+        let step_calls_before = emu.handle.shared.calls().len();
         loop {
             let t = Instant::now();
             let out = f
@@ -395,6 +397,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         step_overhead.push(emu.handle.shared.now() - step_start - aws_part);
         billed_step.push(billed.as_secs_f64());
         passes.push(n as f64);
+        step_calls.push((emu.handle.shared.calls().len() - step_calls_before) as f64);
         f.stop().await;
     }
     let max = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
@@ -415,6 +418,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         "billed_run_to_completion_seconds": r1(median(to_done)),
         "billed_step_mode_seconds": (median(billed_step) * 1000.0).round() / 1000.0,
         "step_mode_passes": median(passes) as u64,
+        "step_mode_aws_api_calls": median(step_calls) as u64,
     }))
 }
 
@@ -645,8 +649,8 @@ fn render(results: &Value) -> (String, String) {
     }
     let f = &results["failover"];
     md.push_str(&format!(
-        "\nOne failover (emulated AWS durations at x{} time, median of {} runs): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (max {} s) run-to-completion, polling every {} s growing x1.5 to {} s; in step mode (Step Functions waits the {} s each pass asks) overhead {} s (max {} s); {} AWS API calls; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
-        f["time_scale"], f["runs"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["overhead_seconds_max"], f["poll_interval_seconds"], f["poll_interval_max_seconds"], f["poll_interval_seconds"], f["step_mode_overhead_seconds"], f["step_mode_overhead_seconds_max"], f["aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
+        "\nOne failover (emulated AWS durations at x{} time, median of {} runs): trigger to writable and mounted {} s, of which AWS transitions {} s and efs-dr overhead {} s (max {} s) run-to-completion, polling every {} s growing x1.5 to {} s; in step mode (Step Functions waits the {} s each pass asks) overhead {} s (max {} s); {} AWS API calls run-to-completion, {} in step mode; billed {} s run-to-completion vs {} s in step mode ({} passes).\n",
+        f["time_scale"], f["runs"], f["trigger_to_writable_and_mounted_seconds"], f["aws_transition_seconds"], f["overhead_seconds"], f["overhead_seconds_max"], f["poll_interval_seconds"], f["poll_interval_max_seconds"], f["poll_interval_seconds"], f["step_mode_overhead_seconds"], f["step_mode_overhead_seconds_max"], f["aws_api_calls"], f["step_mode_aws_api_calls"], f["billed_run_to_completion_seconds"], f["billed_step_mode_seconds"], f["step_mode_passes"]
     ));
     md.push_str("\n| file systems | seconds | throttle optimum (s) | ratio | lower bound incl. promotion (s) | ratio | calls served | throttled | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut fleet = Vec::new();
