@@ -2,9 +2,7 @@
 //! failover under throttling, against the emulator, side by side with the
 //! seeds' Python failover Lambda. Writes results.json, results.md and plot.svg.
 
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use efs_dr_emulator::{start, ClockMode, EmulatorConfig, EmulatorHandle};
-use efs_dr_harness::FunctionRuntime;
+use efs_dr_harness::{FunctionRuntime, ScaledEmulator};
 use efs_dr_shared::aws::{AwsContext, AwsSettings};
 use efs_dr_shared::config::Config;
 use efs_dr_shared::failover::{self, FailoverRequest};
@@ -82,93 +80,13 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-struct Emu {
-    handle: EmulatorHandle,
-    sdk: aws_config::SdkConfig,
+async fn emulator(scale: f64) -> ScaledEmulator {
+    ScaledEmulator::start(scale).await.expect("emulator starts")
 }
 
-async fn emulator(scale: f64) -> Emu {
-    let handle = start(
-        EmulatorConfig {
-            clock: ClockMode::Scaled { scale },
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().expect("loopback address"),
-    )
-    .await
-    .expect("emulator starts");
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .endpoint_url(handle.url())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKID", "secret", None, None, "bench",
-        )))
-        .build();
-    Emu { handle, sdk }
-}
-
-impl Emu {
-    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(Region::new(region.to_string()))
-                .build(),
-        )
-    }
-
-    /// Replicated pairs, past their initial sync.
-    async fn pairs(&self, n: usize, tag: &str) -> Vec<(String, String)> {
-        let east = self.efs("us-east-1");
-        let mut sources = Vec::new();
-        for i in 0..n {
-            let fs = east
-                .create_file_system()
-                .creation_token(format!("{tag}-{i}"))
-                .send()
-                .await
-                .expect("create")
-                .file_system_id;
-            sources.push(fs);
-        }
-        self.handle.shared.advance(15.0);
-        let mut out = Vec::new();
-        for src in sources {
-            self.handle
-                .shared
-                .write("us-east-1", &src, "/data", "x")
-                .expect("write");
-            let r = east
-                .create_replication_configuration()
-                .source_file_system_id(&src)
-                .destinations(
-                    aws_sdk_efs::types::DestinationToCreate::builder()
-                        .region("us-west-2")
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("replicate");
-            out.push((src, r.destinations()[0].file_system_id().to_string()));
-        }
-        self.handle.shared.advance(700.0);
-        out
-    }
-
-    fn env(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = vec![
-            ("AWS_ENDPOINT_URL".into(), self.handle.url()),
-            ("AWS_REGION".into(), "us-west-2".into()),
-            ("AWS_DEFAULT_REGION".into(), "us-west-2".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "secret".into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ];
-        v.extend(extra.iter().map(|(k, val)| (k.to_string(), val.clone())));
-        v
-    }
+/// Replicated pairs, past their initial sync.
+async fn replicated_pairs(emu: &ScaledEmulator, n: usize, tag: &str) -> Vec<(String, String)> {
+    emu.pairs(n, tag).await.expect("replicated pairs")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -214,10 +132,10 @@ async fn cold_start(
 
 async fn bench_cold_starts(a: &Args) -> Result<Value, String> {
     let emu = emulator(600.0).await;
-    let pairs = emu.pairs(1, "cold").await;
+    let pairs = replicated_pairs(&emu, 1, "cold").await;
     let (src, dst) = pairs[0].clone();
     let pair_json = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
-    let env = emu.env(&[
+    let env = emu.function_env(&[
         ("EFS_DR_PAIRS", pair_json),
         ("EFS_DR_SOURCE_REGION", "us-east-1".into()),
     ]);
@@ -260,16 +178,16 @@ async fn bench_cold_starts(a: &Args) -> Result<Value, String> {
         let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
         let mut last = Value::Null;
         for run in 0..a.runs {
-            let pair = emu.pairs(1, &format!("py-{run}")).await;
+            let pair = replicated_pairs(&emu, 1, &format!("py-{run}")).await;
             let subnets: Vec<String> = emu
-                .handle
+                .emu
                 .shared
                 .world()
                 .region("us-west-2")
                 .map(|r| r.subnets.iter().map(|s| s.id.clone()).collect())
                 .unwrap_or_default();
             let sg = emu
-                .handle
+                .emu
                 .shared
                 .world()
                 .region("us-west-2")
@@ -321,7 +239,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
     let poll_emulated = 5.0;
     let emu = emulator(scale).await;
     let subnets: Vec<String> = emu
-        .handle
+        .emu
         .shared
         .world()
         .region("us-west-2")
@@ -329,8 +247,8 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         .unwrap_or_default();
     let mts = json!([{"subnet_id": subnets[0]}, {"subnet_id": subnets[1]}]);
     let poll_ms = (poll_emulated / scale * 1000.0).round().to_string();
-    let env = emu.env(&[("EFS_DR_POLL_MS", poll_ms)]);
-    let step_env = emu.env(&[("EFS_DR_POLL_MS", (poll_emulated * 1000.0).to_string())]);
+    let env = emu.function_env(&[("EFS_DR_POLL_MS", poll_ms)]);
+    let step_env = emu.function_env(&[("EFS_DR_POLL_MS", (poll_emulated * 1000.0).to_string())]);
     let program = a.bin_dir.join("failover");
     let durations = efs_dr_emulator::Durations::default();
     // Mount targets are created while the promotion runs: AWS's part is the longer of the two.
@@ -342,7 +260,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         (vec![], vec![], vec![], vec![]);
     let (mut calls, mut passes, mut step_calls) = (vec![], vec![], vec![]);
     for run in 0..runs {
-        let pairs = emu.pairs(2, &format!("timing{run}")).await;
+        let pairs = replicated_pairs(&emu, 2, &format!("timing{run}")).await;
         let event = |pair: &(String, String), step: bool| {
             let mut e = json!({"source_file_system_id": pair.0, "source_region": "us-east-1", "destination_file_system_id": pair.1, "destination_region": "us-west-2", "mode": "execute", "mount_targets": mts});
             if step {
@@ -355,14 +273,14 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         let f = FunctionRuntime::start("failover", &program, &[], &env)
             .await
             .map_err(|e| e.to_string())?;
-        let calls_before = emu.handle.shared.calls().len();
-        let t0 = emu.handle.shared.now();
+        let calls_before = emu.emu.shared.calls().len();
+        let t0 = emu.emu.shared.now();
         let out = f
             .invoke(event(&pairs[0], false))
             .await
             .map_err(|e| e.to_string())?;
-        let emulated_run = emu.handle.shared.now() - t0;
-        calls.push((emu.handle.shared.calls().len() - calls_before) as f64);
+        let emulated_run = emu.emu.shared.now() - t0;
+        calls.push((emu.emu.shared.calls().len() - calls_before) as f64);
         f.stop().await;
         if out["status"] != "completed" {
             return Err(format!("failover did not complete: {out}"));
@@ -377,8 +295,8 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
             .map_err(|e| e.to_string())?;
         let mut billed = Duration::ZERO;
         let mut n = 0;
-        let step_start = emu.handle.shared.now();
-        let step_calls_before = emu.handle.shared.calls().len();
+        let step_start = emu.emu.shared.now();
+        let step_calls_before = emu.emu.shared.calls().len();
         loop {
             let t = Instant::now();
             let out = f
@@ -394,10 +312,10 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
             let wait = out["wait_seconds"].as_f64().unwrap_or(10.0);
             tokio::time::sleep(Duration::from_secs_f64(wait / scale)).await;
         }
-        step_overhead.push(emu.handle.shared.now() - step_start - aws_part);
+        step_overhead.push(emu.emu.shared.now() - step_start - aws_part);
         billed_step.push(billed.as_secs_f64());
         passes.push(n as f64);
-        step_calls.push((emu.handle.shared.calls().len() - step_calls_before) as f64);
+        step_calls.push((emu.emu.shared.calls().len() - step_calls_before) as f64);
         f.stop().await;
     }
     let max = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
@@ -428,8 +346,8 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
     let mut rows = Vec::new();
     for &n in &a.fleet {
         let emu = emulator(1000.0).await;
-        let pairs = emu.pairs(n, &format!("fleet{n}")).await;
-        emu.handle.shared.set_faults(
+        let pairs = replicated_pairs(&emu, n, &format!("fleet{n}")).await;
+        emu.emu.shared.set_faults(
             &serde_json::from_value(
                 json!({"region": "us-west-2", "throttle": {"rate": rate, "burst": 20.0}}),
             )
@@ -458,7 +376,7 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
             "pairs": pairs.iter().map(|(s, d)| json!({"source_file_system_id": s, "destination_file_system_id": d})).collect::<Vec<_>>()
         }))
         .map_err(|e| e.to_string())?;
-        let calls_before = emu.handle.shared.calls().len();
+        let calls_before = emu.emu.shared.calls().len();
         let t = Instant::now();
         // As in Lambda: a 15-minute deadline, within which throttled calls are retried.
         let summary = failover::run(&ctx, &config, &request, Some(Duration::from_secs(900)))
@@ -466,7 +384,7 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
             .map_err(|e| e.to_string())?;
         let elapsed = t.elapsed().as_secs_f64();
         let calls: Vec<_> = emu
-            .handle
+            .emu
             .shared
             .calls()
             .into_iter()
@@ -513,19 +431,19 @@ async fn baseline_outage(a: &Args) -> Result<Value, String> {
         return Ok(Value::Null);
     };
     let emu = emulator(100.0).await;
-    let pair = emu.pairs(1, "outage").await;
-    emu.handle.shared.set_faults(
+    let pair = replicated_pairs(&emu, 1, "outage").await;
+    emu.emu.shared.set_faults(
         &serde_json::from_value(json!({"region": "us-east-1", "outage": true}))
             .map_err(|e| e.to_string())?,
     )?;
     let baseline = a.baseline.canonicalize().map_err(|e| e.to_string())?;
     let env = [
-        emu.env(&[]),
+        emu.function_env(&[]),
         vec![("PYTHONPATH".to_string(), baseline.display().to_string())],
     ]
     .concat();
     let subnets: Vec<String> = emu
-        .handle
+        .emu
         .shared
         .world()
         .region("us-west-2")
@@ -562,7 +480,7 @@ async fn baseline_outage(a: &Args) -> Result<Value, String> {
         "failover",
         &a.bin_dir.join("failover"),
         &[],
-        &emu.env(&[("EFS_DR_POLL_MS", "50".into())]),
+        &emu.function_env(&[("EFS_DR_POLL_MS", "50".into())]),
     )
     .await
     .map_err(|e| e.to_string())?;

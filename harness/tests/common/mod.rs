@@ -2,9 +2,7 @@
 //! Shared by the end-to-end suites: a time-scaled emulator and the built
 //! function binaries behind the Lambda Invoke API.
 
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use efs_dr_emulator::{start, ClockMode, EmulatorConfig, EmulatorHandle};
-use efs_dr_harness::{target_bin_dir, FunctionRuntime, Lambda};
+use efs_dr_harness::{target_bin_dir, FunctionRuntime, Lambda, ScaledEmulator};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,65 +13,24 @@ pub const SCALE: f64 = 300.0;
 /// at a time so that they do not starve each other of the two cores.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub struct Env {
-    pub emu: EmulatorHandle,
-    pub sdk: aws_config::SdkConfig,
+/// The scaled emulator, with what the suites ask of it.
+pub struct Env(ScaledEmulator);
+
+impl std::ops::Deref for Env {
+    type Target = ScaledEmulator;
+    fn deref(&self) -> &ScaledEmulator {
+        &self.0
+    }
 }
 
 impl Env {
     pub async fn new() -> Env {
-        let emu = start(
-            EmulatorConfig {
-                clock: ClockMode::Scaled { scale: SCALE },
-                ..Default::default()
-            },
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("emulator");
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .endpoint_url(emu.url())
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKID", "secret", None, None, "e2e",
-            )))
-            .build();
-        Env { emu, sdk }
-    }
-
-    pub fn efs(&self, region: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(Region::new(region.to_string()))
-                .build(),
-        )
+        Env(ScaledEmulator::start(SCALE).await.expect("emulator"))
     }
 
     pub async fn pair(&self, token: &str) -> (String, String) {
-        let east = self.efs("us-east-1");
-        let src = east
-            .create_file_system()
-            .creation_token(token)
-            .encrypted(true)
-            .send()
-            .await
-            .expect("fs")
-            .file_system_id;
-        self.emu.shared.advance(15.0);
-        let out = east
-            .create_replication_configuration()
-            .source_file_system_id(&src)
-            .destinations(
-                aws_sdk_efs::types::DestinationToCreate::builder()
-                    .region("us-west-2")
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("replicate");
-        self.emu.shared.advance(700.0);
-        (src, out.destinations()[0].file_system_id().to_string())
+        let mut pairs = self.pairs(1, token).await.expect("a replicated pair");
+        pairs.remove(0)
     }
 
     pub async fn protection(&self, fs: &str) -> String {
@@ -94,18 +51,11 @@ impl Env {
 
 pub async fn functions(env: &Env, extra: &[(&str, String)]) -> Lambda {
     let bin = target_bin_dir();
-    let mut vars: Vec<(String, String)> = vec![
-        ("AWS_ENDPOINT_URL".into(), env.emu.url()),
-        ("AWS_REGION".into(), "us-west-2".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "secret".into()),
-        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ("EFS_DR_SOURCE_REGION".into(), "us-east-1".into()),
+    let mut vars = env.function_env(&[
+        ("EFS_DR_SOURCE_REGION", "us-east-1".into()),
         // About 20 emulated seconds between polls.
-        ("EFS_DR_POLL_MS".into(), "70".into()),
-    ];
+        ("EFS_DR_POLL_MS", "70".into()),
+    ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let mut map = HashMap::new();
     for name in [
