@@ -542,54 +542,22 @@ impl World {
     /// Applies one event due at `self.now`.
     fn fire(&mut self, due: Due) -> Followup {
         let now = self.now;
-        let ripe = |t: Option<f64>| t.is_some_and(|t| t <= now);
         match due {
             Due::FileSystem(region, id) => {
-                if let Some(files) = self.regions.get_mut(&region).map(|r| &mut r.file_systems) {
-                    match files.get_mut(&id) {
-                        Some(fs) if ripe(fs.transition_at) => match fs.life_cycle {
-                            LifeCycle::Creating => {
-                                fs.life_cycle = LifeCycle::Available;
-                                fs.transition_at = None;
-                            }
-                            LifeCycle::Deleting => {
-                                files.remove(&id);
-                            }
-                            LifeCycle::Available => {}
-                        },
-                        _ => {}
-                    }
+                if let Some(r) = self.regions.get_mut(&region) {
+                    settle(&mut r.file_systems, &id, now);
                 }
                 Followup::None
             }
             Due::MountTarget(region, id) => {
-                if let Some(targets) = self.regions.get_mut(&region).map(|r| &mut r.mount_targets) {
-                    match targets.get_mut(&id) {
-                        Some(mt) if ripe(mt.transition_at) => match mt.life_cycle {
-                            LifeCycle::Creating => {
-                                mt.life_cycle = LifeCycle::Available;
-                                mt.transition_at = None;
-                            }
-                            LifeCycle::Deleting => {
-                                targets.remove(&id);
-                            }
-                            LifeCycle::Available => {}
-                        },
-                        _ => {}
-                    }
+                if let Some(r) = self.regions.get_mut(&region) {
+                    settle(&mut r.mount_targets, &id, now);
                 }
                 Followup::None
             }
             Due::AccessPoint(region, id) => {
-                if let Some(ap) = self
-                    .regions
-                    .get_mut(&region)
-                    .and_then(|r| r.access_points.get_mut(&id))
-                {
-                    if ripe(ap.transition_at) && ap.life_cycle == LifeCycle::Creating {
-                        ap.life_cycle = LifeCycle::Available;
-                        ap.transition_at = None;
-                    }
+                if let Some(r) = self.regions.get_mut(&region) {
+                    settle(&mut r.access_points, &id, now);
                 }
                 Followup::None
             }
@@ -724,6 +692,43 @@ impl World {
                 self.replications[i].next_sync_at = now + interval;
             }
         }
+    }
+}
+
+/// A resource that goes `creating` -> `available`, or `deleting` -> gone, at `transition_at`.
+trait Transitioning {
+    fn state(&mut self) -> (&mut LifeCycle, &mut Option<f64>);
+}
+
+macro_rules! transitioning {
+    ($($t:ty),*) => {$(
+        impl Transitioning for $t {
+            fn state(&mut self) -> (&mut LifeCycle, &mut Option<f64>) {
+                (&mut self.life_cycle, &mut self.transition_at)
+            }
+        }
+    )*};
+}
+transitioning!(FileSystem, MountTarget, AccessPoint);
+
+/// Completes `id`'s transition if its time has come.
+fn settle<T: Transitioning>(items: &mut BTreeMap<String, T>, id: &str, now: f64) {
+    let Some(item) = items.get_mut(id) else {
+        return;
+    };
+    let (life_cycle, transition_at) = item.state();
+    if !transition_at.is_some_and(|t| t <= now) {
+        return;
+    }
+    match *life_cycle {
+        LifeCycle::Creating => {
+            *life_cycle = LifeCycle::Available;
+            *transition_at = None;
+        }
+        LifeCycle::Deleting => {
+            items.remove(id);
+        }
+        LifeCycle::Available => {}
     }
 }
 

@@ -70,6 +70,28 @@ async fn prepared_pair(w: &World, token: &str) -> (String, String) {
     (src, dst)
 }
 
+/// Runs a workflow that crashes after its k-th mutating call, then re-runs it
+/// and returns what the last run returns. In SourceDownMidway the source
+/// Region fails after the crash; with `source_returns` one re-run meets the
+/// outage and the Region is back for the last one, otherwise it stays down.
+async fn crash_then_rerun<T>(
+    w: &World,
+    profile: Profile,
+    k: usize,
+    source_returns: bool,
+    run: impl AsyncFn(MutationBudget) -> T,
+) -> T {
+    let _ = run(MutationBudget::crash_after(k)).await;
+    if matches!(profile, Profile::SourceDownMidway) {
+        w.faults(json!({"region": EAST, "outage": true}));
+        if source_returns {
+            let _ = run(MutationBudget::default()).await;
+            w.faults(json!({"region": EAST, "outage": false}));
+        }
+    }
+    run(MutationBudget::default()).await
+}
+
 /// Failover: crash after k, then re-run (with the source Region gone for the
 /// re-run in the SourceDownMidway profile).
 async fn failover_scenarios(fig: &mut Figures) {
@@ -86,22 +108,10 @@ async fn failover_scenarios(fig: &mut Figures) {
             let w = world().await;
             let (src, dst) = prepared_pair(&w, &format!("fo-{k}")).await;
             apply(&w, profile);
-            let _ = failover::run(
-                &w.platform(MutationBudget::crash_after(k)),
-                &w.config(),
-                &failover_request(&src, &dst),
-                None,
-            )
-            .await;
-            if matches!(profile, Profile::SourceDownMidway) {
-                w.faults(json!({"region": EAST, "outage": true}));
-            }
-            let s = failover::run(
-                &w.platform(MutationBudget::default()),
-                &w.config(),
-                &failover_request(&src, &dst),
-                None,
-            )
+            let req = failover_request(&src, &dst);
+            let s = crash_then_rerun(&w, profile, k, false, async |budget| {
+                failover::run(&w.platform(budget), &w.config(), &req, None).await
+            })
             .await;
             let name = format!("failover {profile:?} k={k}");
             let Ok(s) = s else {
@@ -208,31 +218,10 @@ async fn readiness_scenarios(fig: &mut Figures) {
             let (src, dst, subnets) = readiness_world(&w, &format!("mt-{k}")).await;
             apply(&w, profile);
             let req = readiness_request(&src, &dst, &subnets);
-            let _ = readiness::run(
-                &w.platform(MutationBudget::crash_after(k)),
-                &w.config(),
-                &req,
-                None,
-            )
-            .await;
-            if matches!(profile, Profile::SourceDownMidway) {
-                // Parity cannot be read now; the mount targets still converge, then the source returns.
-                w.faults(json!({"region": EAST, "outage": true}));
-                let _ = readiness::run(
-                    &w.platform(MutationBudget::default()),
-                    &w.config(),
-                    &req,
-                    None,
-                )
-                .await;
-                w.faults(json!({"region": EAST, "outage": false}));
-            }
-            let s = readiness::run(
-                &w.platform(MutationBudget::default()),
-                &w.config(),
-                &req,
-                None,
-            )
+            // With the source down, parity cannot be read; the mount targets still converge.
+            let s = crash_then_rerun(&w, profile, k, true, async |budget| {
+                readiness::run(&w.platform(budget), &w.config(), &req, None).await
+            })
             .await;
             let name = format!("mount-target-ensure {profile:?} k={k}");
             let ready = s
@@ -299,31 +288,10 @@ async fn failback_scenarios(fig: &mut Figures) {
             let (src, dst) = failed_over(&w, &format!("fb-{k}")).await;
             apply(&w, profile);
             let req = failback_request(&src, &dst);
-            let _ = failback::run(
-                &w.platform(MutationBudget::crash_after(k)),
-                &w.config(),
-                &req,
-                None,
-            )
-            .await;
-            if matches!(profile, Profile::SourceDownMidway) {
-                // The original Region fails again mid-failback: refused, nothing changes; then it returns.
-                w.faults(json!({"region": EAST, "outage": true}));
-                let _ = failback::run(
-                    &w.platform(MutationBudget::default()),
-                    &w.config(),
-                    &req,
-                    None,
-                )
-                .await;
-                w.faults(json!({"region": EAST, "outage": false}));
-            }
-            let s = failback::run(
-                &w.platform(MutationBudget::default()),
-                &w.config(),
-                &req,
-                None,
-            )
+            // The original Region fails again mid-failback: refused, nothing changes.
+            let s = crash_then_rerun(&w, profile, k, true, async |budget| {
+                failback::run(&w.platform(budget), &w.config(), &req, None).await
+            })
             .await;
             let name = format!("failback {profile:?} k={k}");
             let completed = s

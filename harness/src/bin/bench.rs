@@ -599,6 +599,14 @@ fn render(results: &Value) -> (String, String) {
     (md, svg)
 }
 
+/// A section's figures, or why there are none (the other sections still run).
+fn record(results: &mut Value, key: &str, outcome: Result<Value, String>) {
+    match outcome {
+        Ok(v) => results[key] = v,
+        Err(e) => eprintln!("{key}: {e}"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let a = match args() {
@@ -619,34 +627,26 @@ async fn main() -> std::process::ExitCode {
     results["machine"] = machine();
     if a.wants("cold-start") {
         eprintln!("cold starts…");
-        match bench_cold_starts(&a).await {
-            Ok(v) => results["cold_start"] = v,
-            Err(e) => eprintln!("cold start: {e}"),
-        }
+        record(&mut results, "cold_start", bench_cold_starts(&a).await);
     }
     if a.wants("package-size") {
         results["package_size"] = package_sizes(&a);
     }
     if a.wants("failover") {
         eprintln!("one failover…");
-        match bench_failover(&a).await {
-            Ok(v) => results["failover"] = v,
-            Err(e) => eprintln!("failover: {e}"),
-        }
+        record(&mut results, "failover", bench_failover(&a).await);
     }
     if a.wants("fleet") {
         eprintln!("fleet failover…");
-        match bench_fleet(&a).await {
-            Ok(v) => results["fleet"] = v,
-            Err(e) => eprintln!("fleet: {e}"),
-        }
+        record(&mut results, "fleet", bench_fleet(&a).await);
     }
     if a.wants("baseline-outage") {
         eprintln!("baseline with the source Region down…");
-        match baseline_outage(&a).await {
-            Ok(v) => results["source_region_down"] = v,
-            Err(e) => eprintln!("baseline outage: {e}"),
-        }
+        record(
+            &mut results,
+            "source_region_down",
+            baseline_outage(&a).await,
+        );
     }
     let (md, svg) = render(&results);
     if let Err(e) = std::fs::create_dir_all(&a.out) {
