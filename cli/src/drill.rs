@@ -1,19 +1,18 @@
 //! `efs-dr drill`: a whole disaster and recovery against the embedded
 //! emulator, through the same code, SDK calls and SNS wiring as in AWS.
 
+use crate::error::{CliError, CliResult};
 use crate::invoke::{self, Invocation, Log};
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use efs_dr_emulator::{
-    start, ClockMode, EmulatorConfig, EmulatorHandle, FaultUpdate, ReplicationFault,
-};
-use efs_dr_shared::aws::alarm_path;
+use efs_dr_emulator::{ClockMode, EmulatorConfig, FaultUpdate, ReplicationFault};
 use efs_dr_shared::aws::{AwsContext, AwsSettings};
-use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
-use efs_dr_shared::failback::{self, FailbackRequest};
-use efs_dr_shared::ids::{FileSystemRef, RegionName};
-use efs_dr_shared::lag;
-use efs_dr_shared::report::iso8601;
-use efs_dr_shared::runner::Backoff;
+use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::domain::ids::{FileSystemRef, RegionName};
+use efs_dr_shared::domain::time::iso8601;
+use efs_dr_shared::domain::time::Backoff;
+use efs_dr_shared::workflows::failback::{self, FailbackRequest};
+use efs_dr_shared::workflows::lag_alarm as lag;
+use efs_dr_testkit::alarm_path;
+use efs_dr_testkit::Kit;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -26,19 +25,16 @@ pub struct DrillOptions {
 }
 
 struct Drill {
-    emu: EmulatorHandle,
-    sdk: aws_config::SdkConfig,
+    kit: Kit,
     started: Instant,
     json: bool,
     timeline: Vec<Value>,
 }
 
-type DrillResult<T> = Result<T, String>;
-
 impl Drill {
     fn say(&mut self, step: &str, detail: impl Into<String>) {
         let detail = detail.into();
-        let now = self.emu.shared.now();
+        let now = self.kit.emu.shared.now();
         let elapsed = self.started.elapsed().as_secs_f64();
         if !self.json {
             println!(
@@ -49,59 +45,24 @@ impl Drill {
         self.timeline.push(json!({"real_seconds": (elapsed * 10.0).round() / 10.0, "emulated_time": iso8601(now), "step": step, "detail": detail}));
     }
 
-    fn efs(&self, region: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(Region::new(region.to_string()))
-                .build(),
-        )
-    }
-
-    fn faults(&self, v: Value) -> DrillResult<()> {
-        let update: FaultUpdate = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        self.emu.shared.set_faults(&update)
-    }
-
-    fn write(&self, region: &str, fs: &str, path: &str) -> DrillResult<f64> {
-        self.emu
+    fn faults(&self, v: Value) -> CliResult<()> {
+        let update: FaultUpdate =
+            serde_json::from_value(v).map_err(|e| CliError::Drill(e.to_string()))?;
+        self.kit
+            .emu
             .shared
-            .write(region, fs, path, &format!("content of {path}"))
-            .map(|w| w.time)
+            .set_faults(&update)
+            .map_err(CliError::Drill)
     }
 
-    async fn protection(&self, region: &str, fs: &str) -> Option<String> {
-        let out = self
-            .efs(region)
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .ok()?;
-        out.file_systems()
-            .first()?
-            .file_system_protection()?
-            .replication_overwrite_protection()
-            .map(|p| p.as_str().to_string())
-    }
-
-    async fn last_replicated(&self, region: &str, fs: &str) -> Option<f64> {
-        let out = self
-            .efs(region)
-            .describe_replication_configurations()
-            .file_system_id(fs)
-            .send()
-            .await
-            .ok()?;
-        out.replications()
-            .first()?
-            .destinations()
-            .first()?
-            .last_replicated_timestamp()
-            .map(|t| t.as_secs_f64())
+    fn write(&self, region: &str, fs: &str, path: &str) -> CliResult<f64> {
+        Ok(self
+            .kit
+            .write(region, fs, path, &format!("content of {path}"))?)
     }
 }
 
-async fn until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> DrillResult<()>
+async fn until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> CliResult<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -113,7 +74,7 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("timed out waiting for {what}"))
+    Err(CliError::TimedOut(what.to_string()))
 }
 
 fn invocations(log: &Log, function: &str) -> Vec<Invocation> {
@@ -127,33 +88,17 @@ fn invocations(log: &Log, function: &str) -> Vec<Invocation> {
         .unwrap_or_default()
 }
 
-pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
-    let emu = start(
-        EmulatorConfig {
-            clock: ClockMode::Scaled {
-                scale: opts.time_scale,
-            },
-            ..Default::default()
+pub async fn run(opts: DrillOptions) -> CliResult<bool> {
+    let kit = Kit::start(EmulatorConfig {
+        clock: ClockMode::Scaled {
+            scale: opts.time_scale,
         },
-        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(DR))
-        .endpoint_url(emu.url())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDDRILL",
-            "drill",
-            None,
-            None,
-            "drill",
-        )))
-        .build();
+        ..Default::default()
+    })
+    .await?;
+    let sdk = kit.sdk.clone();
     let mut d = Drill {
-        emu,
-        sdk: sdk.clone(),
+        kit,
         started: Instant::now(),
         json: opts.json,
         timeline: Vec::new(),
@@ -172,23 +117,17 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
         "emulator",
         format!(
             "{} serving us-east-1 and us-west-2, time x{scale}",
-            d.emu.url()
+            d.kit.emu.url()
         ),
     );
 
     // The protected pair.
-    let east = d.efs(SOURCE);
-    let src = east
-        .create_file_system()
-        .creation_token("drill-primary")
-        .encrypted(true)
-        .send()
-        .await
-        .map_err(|e| format!("create: {e}"))?
-        .file_system_id;
+    let east = d.kit.efs(SOURCE);
+    let src = efs_dr_testkit::create_file_system(&east, "drill-primary").await?;
     until("the primary", Duration::from_secs(30), || async {
-        d.protection(SOURCE, &src).await.is_some()
-            && d.emu
+        d.kit.protection(SOURCE, &src).await.is_some()
+            && d.kit
+                .emu
                 .shared
                 .world()
                 .file_system(SOURCE, &src)
@@ -198,37 +137,20 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     for i in 1..=5 {
         d.write(SOURCE, &src, &format!("/orders/{i:03}.json"))?;
     }
-    let out = east
-        .create_replication_configuration()
-        .source_file_system_id(&src)
-        .destinations(
-            aws_sdk_efs::types::DestinationToCreate::builder()
-                .region(DR)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("replicate: {e}"))?;
-    let dst = out
-        .destinations()
-        .first()
-        .map(|x| x.file_system_id().to_string())
-        .ok_or("no destination")?;
+    let dst = efs_dr_testkit::replicate_to_new(&east, &src, DR).await?;
     d.say(
         "setup",
         format!("primary {src} ({SOURCE}) replicating to {dst} ({DR}); 5 files written"),
     );
     until("the initial sync", Duration::from_secs(60), || async {
-        d.last_replicated(DR, &dst).await.is_some()
+        d.kit.last_replicated(DR, &dst).await.is_some()
     })
     .await?;
     d.say("setup", "initial sync complete: the replica is a full copy");
 
     // DR-side wiring, as the SAM template creates it.
-    let dr = RegionName::parse(DR)?;
-    let topics = alarm_path::create_topics(&sdk, &dr)
-        .await
-        .map_err(|e| e.to_string())?;
+    let dr = RegionName::parse(DR).map_err(CliError::Id)?;
+    let topics = alarm_path::create_topics(&sdk, &dr).await?;
     let (alerts, requests) = (
         topics.alerts_topic_arn.clone(),
         topics.failover_topic_arn.clone(),
@@ -236,14 +158,14 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     let alarm_name = alarm_path::lag_alarm_name(&dst);
     let config = Config {
         pairs: vec![PairConfig {
-            source_file_system_id: FileSystemRef::parse(&src)?,
-            source_region: Some(RegionName::parse(SOURCE)?),
-            destination_file_system_id: Some(FileSystemRef::parse(&dst)?),
+            source_file_system_id: FileSystemRef::parse(&src).map_err(CliError::Id)?,
+            source_region: Some(RegionName::parse(SOURCE).map_err(CliError::Id)?),
+            destination_file_system_id: Some(FileSystemRef::parse(&dst).map_err(CliError::Id)?),
             destination_region: None,
             mount_targets: None,
         }],
-        destination_region: Some(RegionName::parse(DR)?),
-        source_region: Some(RegionName::parse(SOURCE)?),
+        destination_region: Some(RegionName::parse(DR).map_err(CliError::Id)?),
+        source_region: Some(RegionName::parse(SOURCE).map_err(CliError::Id)?),
         alerts_topic_arn: Some(alerts.clone()),
         failover_topic_arn: Some(requests.clone()),
         alarm_policy: AlarmPolicy::AutoFailover,
@@ -257,14 +179,10 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
         ..Config::default()
     };
     let log: Log = Default::default();
-    let endpoint = invoke::serve(aws.clone(), config.clone(), log.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    d.emu.shared.set_lambda_endpoint(Some(endpoint));
-    let account_id = d.emu.shared.world().account_id.clone();
-    alarm_path::connect(&sdk, &dr, &account_id, &topics, &src, &dst)
-        .await
-        .map_err(|e| e.to_string())?;
+    let endpoint = invoke::serve(aws.clone(), config.clone(), log.clone()).await?;
+    d.kit.emu.shared.set_lambda_endpoint(Some(endpoint));
+    let account_id = d.kit.emu.shared.world().account_id.clone();
+    alarm_path::connect(&sdk, &dr, &account_id, &topics, &src, &dst).await?;
     d.say(
         "wiring",
         format!("alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
@@ -287,11 +205,13 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     }
     tokio::time::sleep(Duration::from_secs_f64(150.0 / scale)).await;
     let last_write = d.write(SOURCE, &src, "/orders/009.json")?;
-    d.emu
+    d.kit
+        .emu
         .shared
-        .set_replication_fault(&src, ReplicationFault::Stalled)?;
+        .set_replication_fault(&src, ReplicationFault::Stalled)
+        .map_err(CliError::Drill)?;
     d.faults(json!({"region": SOURCE, "outage": true}))?;
-    let failed_at = d.emu.shared.now();
+    let failed_at = d.kit.emu.shared.now();
     d.say(
         "DISASTER",
         format!(
@@ -304,14 +224,14 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
         "the automatic failover",
         Duration::from_secs_f64((3600.0 / scale).max(20.0)),
         || async {
-            d.protection(DR, &dst).await.as_deref() == Some("ENABLED")
+            d.kit.protection(DR, &dst).await.as_deref() == Some("ENABLED")
                 && invocations(&log, "failover")
                     .iter()
                     .any(|i| i.result.as_ref().is_ok_and(|v| v["status"] == "completed"))
         },
     )
     .await?;
-    let writable_at = d.emu.shared.now();
+    let writable_at = d.kit.emu.shared.now();
     probe.abort();
     for i in invocations(&log, "lag-alarm-handler") {
         if let Ok(v) = &i.result {
@@ -361,11 +281,8 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     let request = FailbackRequest::from_json(json!({
         "original_file_system_id": src, "original_region": SOURCE, "replica_file_system_id": dst, "replica_region": DR,
         "mode": "execute", "strategy": "keep_changes", "cutover": true, "reason": "drill"
-    }))
-    .map_err(|e| e.to_string())?;
-    let fb = failback::run(&aws, &config, &request, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    }))?;
+    let fb = failback::run(&aws, &config, &request, None).await?;
     let fb_report = &fb.results[0];
     for s in &fb_report.timeline {
         d.say(
@@ -385,7 +302,7 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     );
 
     // Every acknowledged write is on the original, or was lost within the stated recovery point.
-    let world = d.emu.shared.world();
+    let world = d.kit.emu.shared.world();
     let home = world
         .file_system(SOURCE, &src)
         .map(|f| f.files.clone())
@@ -407,7 +324,7 @@ pub async fn run(opts: DrillOptions) -> DrillResult<bool> {
     drop(world);
     let ok = lost_beyond.is_empty()
         && replica_ok
-        && fb.status == efs_dr_shared::report::Status::Completed;
+        && fb.status == efs_dr_shared::run::report::Status::Completed;
     let verdict = if ok {
         format!("PASS: {kept} writes on the original, {lost_within} lost within the stated recovery point, 0 beyond it; {src} -> {dst} replicating again")
     } else {

@@ -2,8 +2,10 @@
 //! process, so the emulator's SNS subscriptions reach them as they would in AWS.
 
 use efs_dr_shared::aws::AwsContext;
-use efs_dr_shared::config::Config;
-use efs_dr_shared::{failback, failover, lag, readiness};
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::workflows::{
+    failback, failover, lag_alarm as lag, mount_target_ensure as readiness,
+};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;

@@ -3,12 +3,13 @@
 #![recursion_limit = "256"]
 
 mod drill;
+mod error;
 mod invoke;
 mod status;
 
 use clap::{Parser, Subcommand};
 use efs_dr_shared::aws::AwsContext;
-use efs_dr_shared::config::Config;
+use efs_dr_shared::domain::config::Config;
 use std::process::ExitCode;
 
 /// Disaster recovery for Amazon EFS replication.
@@ -58,7 +59,7 @@ async fn main() -> ExitCode {
         }
         Command::Status { json } => match Config::from_env() {
             Ok(config) => status::run(&AwsContext::load().await, &config, json).await,
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         },
     };
     match result {

@@ -3,14 +3,18 @@
 //! AWS_ENDPOINT_URL).
 
 use efs_dr_shared::aws::AwsContext;
-use efs_dr_shared::config::Config;
-use efs_dr_shared::ports::{CallBudget, Clock, Efs};
-use efs_dr_shared::report::iso8601;
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::domain::ports::{CallBudget, Clock, Efs};
+use efs_dr_shared::domain::time::iso8601;
 use serde_json::{json, Value};
 
-pub async fn run(aws: &AwsContext, config: &Config, as_json: bool) -> Result<bool, String> {
+pub async fn run(
+    aws: &AwsContext,
+    config: &Config,
+    as_json: bool,
+) -> crate::error::CliResult<bool> {
     if config.pairs.is_empty() {
-        return Err("no pairs configured: set EFS_DR_PAIRS (a JSON list of {source_file_system_id, source_region, destination_file_system_id}), or EFS_DR_SOURCE_FILE_SYSTEM_ID and EFS_DR_SOURCE_REGION".into());
+        return Err(crate::error::CliError::Config("no pairs configured: set EFS_DR_PAIRS (a JSON list of {source_file_system_id, source_region, destination_file_system_id}), or EFS_DR_SOURCE_FILE_SYSTEM_ID and EFS_DR_SOURCE_REGION".into()));
     }
     let mut rows = Vec::new();
     let mut healthy = true;
@@ -24,38 +28,30 @@ pub async fn run(aws: &AwsContext, config: &Config, as_json: bool) -> Result<boo
             .destination_region
             .clone()
             .or_else(|| config.destination_region.clone())
-            .ok_or("the DR Region is not set (AWS_REGION)")?;
+            .ok_or_else(|| {
+                crate::error::CliError::Config("the DR Region is not set (AWS_REGION)".into())
+            })?;
         let dr = aws.efs(&dest_region, CallBudget::Normal);
         let mut row = json!({"source": p.source_file_system_id.id, "source_region": source_region, "destination_region": dest_region});
         let dest = match &p.destination_file_system_id {
             Some(d) => Some(d.id.clone()),
             None => dr
                 .list_replications()
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .find(|r| r.source_file_system_id == p.source_file_system_id.id)
                 .map(|r| r.destination_file_system_id),
         };
         row["destination"] = json!(dest);
         if let Some(d) = &dest {
-            let fs = dr
-                .describe_file_system(d)
-                .await
-                .map_err(|e| e.to_string())?;
-            let rep = dr
-                .describe_replication(d)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mts = dr
-                .describe_mount_targets(d)
-                .await
-                .map_err(|e| e.to_string())?;
+            let fs = dr.describe_file_system(d).await?;
+            let rep = dr.describe_replication(d).await?;
+            let mts = dr.describe_mount_targets(d).await?;
             let now = aws.clock().now();
             row["protection"] = json!(fs.as_ref().map(|f| f.protection));
             row["role"] = json!(fs
                 .as_ref()
-                .and_then(|f| f.tag(efs_dr_shared::tags::ROLE).map(str::to_string)));
+                .and_then(|f| f.tag(efs_dr_shared::domain::tags::ROLE).map(str::to_string)));
             row["replication"] = json!(rep.as_ref().map(|r| json!({
                 "direction": format!("{} ({}) -> {} ({})", r.source_file_system_id, r.source_region, r.destination_file_system_id, r.destination_region),
                 "status": r.status,

@@ -1,4 +1,5 @@
-//! Minimal CBOR writer for smithy RPC v2 CBOR responses.
+//! Minimal CBOR writer for smithy RPC v2 CBOR responses, and the conversions
+//! between CBOR and JSON values that CloudWatch's awsJson1_0 protocol needs.
 //!
 //! Decoding uses ciborium. Encoding is hand-written because the SDK's decoder
 //! reads `double` members only from CBOR floats, and ciborium shrinks floats to
@@ -181,6 +182,51 @@ pub fn as_f64(v: &Value) -> Option<f64> {
         Value::Float(f) => Some(*f),
         Value::Integer(i) => i64::try_from(*i).ok().map(|i| i as f64),
         _ => None,
+    }
+}
+
+/// A JSON value as CBOR: integers stay integers, other numbers become doubles.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => int(i),
+            None => double(n.as_f64().unwrap_or(0.0)),
+        },
+        J::String(s) => text(s.clone()),
+        J::Array(a) => Value::Array(a.iter().map(from_json).collect()),
+        J::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (text(k.clone()), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A CBOR value as JSON: tags are unwrapped (timestamps become epoch seconds),
+/// entries with non-text keys are left out, and what JSON cannot hold is null.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Integer(i) => i64::try_from(*i).map(J::from).unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Value::Text(s) => J::String(s.clone()),
+        Value::Bool(b) => J::Bool(*b),
+        Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .filter_map(|(k, v)| match k {
+                    Value::Text(k) => Some((k.clone(), to_json(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Value::Tag(_, inner) => to_json(inner),
+        _ => J::Null,
     }
 }
 

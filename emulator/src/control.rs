@@ -1,12 +1,12 @@
 //! The control API under `/_emulator/`: inspect state and the call log, move
 //! the clock, inject faults, write data as a client would, read SNS messages.
 
-use crate::clock::iso8601;
-use crate::cloudwatch::Datapoint;
 use crate::faults::FaultUpdate;
 use crate::http::Reply;
-use crate::model::ReplicationFault;
-use crate::server::Shared;
+use crate::shared::Shared;
+use crate::world::clock::iso8601;
+use crate::world::metrics::Datapoint;
+use crate::world::model::ReplicationFault;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -194,7 +194,7 @@ pub fn handle(
         _ => Err(error(
             404,
             format!(
-                "no control endpoint {method} /_emulator{route}; see the README section \"Control API\""
+                "no control endpoint {method} /_emulator{route}; see docs/emulator.md, section \"Control API\""
             ),
         )),
     };

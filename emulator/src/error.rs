@@ -42,6 +42,20 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new("InternalServerError", 500, message)
     }
+
+    /// CloudWatch's answer to a required member left out.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            "MissingParameter",
+            400,
+            format!("The parameter {name} is required."),
+        )
+    }
+
+    /// CloudWatch's answer to a member with a value it does not accept.
+    pub fn invalid_parameter_value(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterValue", 400, message)
+    }
 }
 
 /// Errors of the emulator itself (start-up, control API), not AWS answers.

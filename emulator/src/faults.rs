@@ -1,5 +1,5 @@
 //! Faults injected per Region: outage, throttling, server errors, latency.
-//! (Replication faults live on the replication itself, see `model`.)
+//! (Replication faults live on the replication itself, see `world::model`.)
 
 use serde::{Deserialize, Serialize};
 use std::time::Instant;

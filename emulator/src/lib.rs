@@ -3,9 +3,17 @@
 //! the SNS subset (Query), with emulated time, a data model, faults and a
 //! call log. One port serves every Region; the Region and service come from
 //! each request's SigV4 credential scope.
+//!
+//! Modules by responsibility, each using only modules listed after it, so
+//! there are no cycles:
+//! - `server`: the HTTP front, which picks the service and Region;
+//! - `control`: the control API under `/_emulator/`;
+//! - `shared`: `Shared`, the state the server, control API and callers share;
+//! - `efs`, `cloudwatch`, `sns`: the AWS APIs, a folder each;
+//! - `world`: the data model, emulated time and its agenda;
+//! - `config`, `faults`, `rng`, `cbor`, `http`, `error`: leaves.
 
 pub mod cbor;
-pub mod clock;
 pub mod cloudwatch;
 pub mod config;
 pub mod control;
@@ -13,14 +21,20 @@ pub mod efs;
 pub mod error;
 pub mod faults;
 pub mod http;
-pub mod model;
 pub mod rng;
 pub mod server;
+pub mod shared;
 pub mod sns;
+pub mod world;
 
-pub use clock::ClockMode;
+/// `efs_dr_emulator::model::LifeCycle` and the other model paths, as before
+/// the world moved into its own folder.
+pub use world::model;
+
 pub use config::{Durations, Seed};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultUpdate, OutageMode, Throttle};
 pub use model::ReplicationFault;
-pub use server::{start, EmulatorConfig, EmulatorHandle, Shared};
+pub use server::{start, EmulatorConfig, EmulatorHandle};
+pub use shared::Shared;
+pub use world::clock::ClockMode;

@@ -2,21 +2,21 @@
 //! service come from the SigV4 credential scope, as AWS's own endpoints are
 //! chosen by host name.
 
-use crate::clock::{Clock, ClockMode};
 use crate::config::Seed;
 use crate::error::{ApiError, EmulatorError};
-use crate::faults::{FaultUpdate, OutageMode};
+use crate::faults::OutageMode;
 use crate::http::{parse_query, Reply, ServiceRequest};
-use crate::model::{CallRecord, ReplicationFault, World, WriteRecord};
-use crate::sns::Delivery;
+use crate::shared::Shared;
+use crate::world::clock::{Clock, ClockMode};
+use crate::world::model::{CallRecord, World};
 use crate::{cloudwatch, control, efs, sns};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -49,133 +49,6 @@ impl EmulatorConfig {
             clock: ClockMode::Manual,
             start_time: Some(1_795_276_800.0),
             ..Default::default()
-        }
-    }
-}
-
-/// State shared by the server, the background ticker and in-process callers.
-pub struct Shared {
-    world: Mutex<World>,
-    clock: Mutex<Clock>,
-    http: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        Full<Bytes>,
-    >,
-}
-
-impl Shared {
-    /// Locks the world after running every transition due by now.
-    pub fn world(&self) -> MutexGuard<'_, World> {
-        let now = self.now();
-        let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
-        w.advance_to(now);
-        w
-    }
-
-    pub fn now(&self) -> f64 {
-        self.clock.lock().unwrap_or_else(|p| p.into_inner()).now()
-    }
-
-    pub fn clock_info(&self) -> (f64, bool, Option<f64>) {
-        let c = self.clock.lock().unwrap_or_else(|p| p.into_inner());
-        (c.now(), c.is_manual(), c.scale())
-    }
-
-    /// Moves emulated time forward and runs what falls due, then delivers SNS messages.
-    pub fn advance(&self, seconds: f64) {
-        self.clock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .advance(seconds);
-        let outbox = {
-            let mut w = self.world();
-            std::mem::take(&mut w.outbox)
-        };
-        self.deliver(outbox);
-    }
-
-    pub fn set_faults(&self, update: &FaultUpdate) -> Result<(), String> {
-        let mut w = self.world();
-        w.region_mut(&update.region).faults.apply(update)
-    }
-
-    /// Sets a replication fault on the configuration `file_system_id` (source or
-    /// destination) takes part in.
-    pub fn set_replication_fault(
-        &self,
-        file_system_id: &str,
-        fault: ReplicationFault,
-    ) -> Result<(), String> {
-        let mut w = self.world();
-        let rep = w
-            .replications
-            .iter_mut()
-            .find(|r| {
-                r.source_file_system_id == file_system_id
-                    || r.destination_file_system_id == file_system_id
-            })
-            .ok_or_else(|| format!("no replication configuration involves {file_system_id}"))?;
-        rep.fault = fault;
-        Ok(())
-    }
-
-    pub fn write(
-        &self,
-        region: &str,
-        fs_id: &str,
-        path: &str,
-        content: &str,
-    ) -> Result<WriteRecord, String> {
-        self.world().write(region, fs_id, path, content)
-    }
-
-    pub fn calls(&self) -> Vec<CallRecord> {
-        self.world().calls.clone()
-    }
-
-    pub fn set_lambda_endpoint(&self, endpoint: Option<String>) {
-        self.world().lambda_endpoint = endpoint;
-    }
-
-    fn deliver(&self, outbox: Vec<Delivery>) {
-        if outbox.is_empty() {
-            return;
-        }
-        let endpoint = self.world().lambda_endpoint.clone();
-        for d in outbox {
-            let Some(endpoint) = endpoint.clone() else {
-                tracing::warn!(function = %d.function_name, "no Lambda endpoint configured; SNS message not delivered");
-                continue;
-            };
-            let client = self.http.clone();
-            let url = format!(
-                "{}/2015-03-31/functions/{}/invocations",
-                endpoint.trim_end_matches('/'),
-                d.function_name
-            );
-            tokio::spawn(async move {
-                let request = Request::post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-amz-invocation-type", "Event")
-                    .body(Full::new(Bytes::from(d.payload)));
-                let result = match request {
-                    Ok(r) => client
-                        .request(r)
-                        .await
-                        .map(|resp| resp.status().as_u16())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match result {
-                    Ok(status) if status < 300 => {
-                        tracing::debug!(%url, status, "delivered SNS message to Lambda")
-                    }
-                    Ok(status) => {
-                        tracing::warn!(%url, status, "Lambda endpoint refused SNS delivery")
-                    }
-                    Err(e) => tracing::warn!(%url, error = %e, "SNS delivery to Lambda failed"),
-                }
-            });
         }
     }
 }
@@ -222,14 +95,10 @@ pub async fn start(
         })?;
     let start = config
         .start_time
-        .unwrap_or_else(crate::clock::wall_clock_now);
+        .unwrap_or_else(crate::world::clock::wall_clock_now);
     let mut world = World::new(&config.seed, start, config.rng_seed);
     world.lambda_endpoint = config.lambda_endpoint;
-    let shared = Arc::new(Shared {
-        world: Mutex::new(world),
-        clock: Mutex::new(Clock::new(config.clock, start)),
-        http: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
-    });
+    let shared = Arc::new(Shared::new(world, Clock::new(config.clock, start)));
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(listener, shared.clone(), rx.clone()));
     tokio::spawn(ticker(shared.clone(), rx));

@@ -342,7 +342,7 @@ async fn control_api_over_http() {
     assert_eq!(emu.shared.world().durations.replication_delete, 30.0);
     let unknown = raw(&emu, &get("/_emulator/nope")).await;
     assert!(
-        unknown.starts_with("HTTP/1.1 404") && unknown.contains("README"),
+        unknown.starts_with("HTTP/1.1 404") && unknown.contains("docs/emulator.md"),
         "{unknown}"
     );
 }

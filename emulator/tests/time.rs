@@ -13,18 +13,10 @@ async fn busy_world(emu: &EmulatorHandle) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for i in 0..3 {
         let source = available_fs(emu, EAST, &format!("source{i}")).await;
-        let out = efs(emu, EAST)
-            .create_replication_configuration()
-            .source_file_system_id(&source)
-            .destinations(
-                aws_sdk_efs::types::DestinationToCreate::builder()
-                    .region(WEST)
-                    .build(),
-            )
-            .send()
+        let replica = efs_dr_testkit::replicate_to_new(&efs(emu, EAST), &source, WEST)
             .await
             .expect("create replication");
-        pairs.push((source, out.destinations()[0].file_system_id().to_string()));
+        pairs.push((source, replica));
         // Staggered: each pair syncs at its own instants.
         emu.shared.advance(17.0);
     }

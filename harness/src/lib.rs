@@ -6,6 +6,8 @@
 //! state-machine tasks reach them. Timings and peak memory are recorded for
 //! the benchmarks.
 
+pub mod error;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
@@ -373,105 +375,12 @@ pub fn target_bin_dir() -> PathBuf {
     }
 }
 
-/// An in-process emulator on a scaled clock, an SDK configuration pointed at
-/// it (us-west-2, static credentials), and what the function processes need
-/// to reach it.
-pub struct ScaledEmulator {
-    pub emu: efs_dr_emulator::EmulatorHandle,
-    pub sdk: aws_config::SdkConfig,
-}
-
-impl ScaledEmulator {
-    pub async fn start(scale: f64) -> Result<ScaledEmulator, String> {
-        use aws_sdk_efs::config::{
-            BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-        };
-        let emu = efs_dr_emulator::start(
-            efs_dr_emulator::EmulatorConfig {
-                clock: efs_dr_emulator::ClockMode::Scaled { scale },
-                ..Default::default()
-            },
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .map_err(|e| format!("emulator: {e}"))?;
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .endpoint_url(emu.url())
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKID", "secret", None, None, "harness",
-            )))
-            .build();
-        Ok(ScaledEmulator { emu, sdk })
-    }
-
-    pub fn efs(&self, region: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(aws_sdk_efs::config::Region::new(region.to_string()))
-                .build(),
-        )
-    }
-
-    /// `n` sources in us-east-1 with a file each, replicating to new file
-    /// systems in us-west-2, past their initial sync.
-    pub async fn pairs(&self, n: usize, tag: &str) -> Result<Vec<(String, String)>, String> {
-        let east = self.efs("us-east-1");
-        let mut sources = Vec::new();
-        for i in 0..n {
-            let created = east
-                .create_file_system()
-                .creation_token(format!("{tag}-{i}"))
-                .encrypted(true)
-                .send()
-                .await
-                .map_err(|e| format!("CreateFileSystem: {e:?}"))?;
-            sources.push(created.file_system_id);
-        }
-        self.emu.shared.advance(15.0);
-        let mut out = Vec::new();
-        for source in sources {
-            self.emu.shared.write("us-east-1", &source, "/data", "x")?;
-            let created = east
-                .create_replication_configuration()
-                .source_file_system_id(&source)
-                .destinations(
-                    aws_sdk_efs::types::DestinationToCreate::builder()
-                        .region("us-west-2")
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| format!("CreateReplicationConfiguration: {e:?}"))?;
-            let replica = created
-                .destinations()
-                .first()
-                .map(|d| d.file_system_id().to_string())
-                .ok_or("CreateReplicationConfiguration named no destination")?;
-            out.push((source, replica));
-        }
-        self.emu.shared.advance(700.0);
-        Ok(out)
-    }
-
-    /// Environment for a function process: the emulator's endpoint and
-    /// static credentials, nothing from this machine's AWS configuration.
-    pub fn function_env(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = [
-            ("AWS_ENDPOINT_URL", self.emu.url()),
-            ("AWS_REGION", "us-west-2".into()),
-            ("AWS_DEFAULT_REGION", "us-west-2".into()),
-            ("AWS_ACCESS_KEY_ID", "AKID".into()),
-            ("AWS_SECRET_ACCESS_KEY", "secret".into()),
-            ("AWS_CONFIG_FILE", "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        env
-    }
+/// An in-process emulator on a scaled clock (`scale` emulated seconds per
+/// real second), from the one test kit.
+pub async fn scaled_emulator(scale: f64) -> efs_dr_testkit::Result<efs_dr_testkit::Kit> {
+    efs_dr_testkit::Kit::start(efs_dr_emulator::EmulatorConfig {
+        clock: efs_dr_emulator::ClockMode::Scaled { scale },
+        ..Default::default()
+    })
+    .await
 }

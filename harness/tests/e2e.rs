@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use efs_dr_emulator::ReplicationFault;
-use efs_dr_shared::aws::alarm_path;
-use efs_dr_shared::ids::RegionName;
+use efs_dr_shared::domain::ids::RegionName;
+use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! event loop, and the local mode that runs one event from a file or
 //! standard input when the binary is started outside Lambda.
 
-use crate::error::Error;
+use crate::domain::error::Error;
 use serde_json::Value;
 use std::future::Future;
 use std::io::Read;

@@ -2,12 +2,12 @@
 //! "crashes" (stops the run with an error, as a killed process would) right
 //! after the k-th one, and a virtual clock.
 
-use crate::error::{AwsError, AwsErrorKind};
-use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::model::{
+use crate::domain::error::{AwsError, AwsErrorKind};
+use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::model::{
     AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MountTarget, Protection, Replication,
 };
-use crate::ports::{
+use crate::domain::ports::{
     AwsResult, CallBudget, Clock, CreateAccessPointOutcome, CreateMountTargetOutcome,
     CreateReplicationOutcome, DeleteOutcome, Efs, Platform,
 };

@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use efs_dr_shared::config::PairConfig;
+use efs_dr_shared::domain::config::PairConfig;
 use efs_dr_shared::testing::MutationBudget;
-use efs_dr_shared::{failback, failover, readiness};
+use efs_dr_shared::workflows::{failback, failover, mount_target_ensure as readiness};
 use std::path::PathBuf;
 
 fn events_dir(function: &str) -> PathBuf {
@@ -47,10 +47,11 @@ async fn every_failover_sample_runs() {
         let (src, dst) = w.replicated_pair(name).await;
         let mut config = w.config();
         config.pairs = vec![PairConfig {
-            source_file_system_id: efs_dr_shared::ids::FileSystemRef::parse(&src).expect("id"),
+            source_file_system_id: efs_dr_shared::domain::ids::FileSystemRef::parse(&src)
+                .expect("id"),
             source_region: Some(region(EAST)),
             destination_file_system_id: Some(
-                efs_dr_shared::ids::FileSystemRef::parse(&dst).expect("id"),
+                efs_dr_shared::domain::ids::FileSystemRef::parse(&dst).expect("id"),
             ),
             destination_region: None,
             mount_targets: None,
@@ -92,12 +93,13 @@ async fn every_mount_target_ensure_sample_runs() {
         let w = world().await;
         let (src, dst) = w.replicated_pair(name).await;
         let mut config = w.config();
-        config.default_mode = efs_dr_shared::report::Mode::Execute;
+        config.default_mode = efs_dr_shared::domain::modes::Mode::Execute;
         config.pairs = vec![PairConfig {
-            source_file_system_id: efs_dr_shared::ids::FileSystemRef::parse(&src).expect("id"),
+            source_file_system_id: efs_dr_shared::domain::ids::FileSystemRef::parse(&src)
+                .expect("id"),
             source_region: Some(region(EAST)),
             destination_file_system_id: Some(
-                efs_dr_shared::ids::FileSystemRef::parse(&dst).expect("id"),
+                efs_dr_shared::domain::ids::FileSystemRef::parse(&dst).expect("id"),
             ),
             destination_region: None,
             mount_targets: Some(vec![serde_json::from_value(

@@ -3,10 +3,10 @@
 mod common;
 
 use common::*;
-use efs_dr_shared::failback::{self, FailbackRequest};
-use efs_dr_shared::failover::{self, FailoverRequest};
-use efs_dr_shared::report::Status;
+use efs_dr_shared::run::report::Status;
 use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::workflows::failback::{self, FailbackRequest};
+use efs_dr_shared::workflows::failover::{self, FailoverRequest};
 use serde_json::{json, Value};
 
 /// Writes on the original, fails over (source healthy or down), writes on the promoted replica.
@@ -44,7 +44,7 @@ fn request(src: &str, dst: &str, extra: Value) -> FailbackRequest {
     FailbackRequest::from_json(v).expect("request")
 }
 
-async fn run(w: &World, req: &FailbackRequest) -> efs_dr_shared::summary::RunSummary {
+async fn run(w: &World, req: &FailbackRequest) -> efs_dr_shared::run::summary::RunSummary {
     failback::run(
         &w.platform(MutationBudget::default()),
         &w.config(),

@@ -4,12 +4,13 @@
 mod common;
 
 use common::*;
-use efs_dr_shared::failover::{self, FailoverRequest};
-use efs_dr_shared::report::Status;
-use efs_dr_shared::runner::RunMode;
-use efs_dr_shared::summary::RunSummary;
+use efs_dr_shared::domain::modes::RunMode;
+use efs_dr_shared::run::report::Status;
+use efs_dr_shared::run::summary::RunSummary;
 use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::workflows::failover::{self, FailoverRequest};
 use efs_dr_shared::Error;
+use efs_dr_testkit::{create_file_system, replicate_to_new};
 use serde_json::json;
 
 fn request(v: serde_json::Value) -> FailoverRequest {
@@ -19,7 +20,7 @@ fn request(v: serde_json::Value) -> FailoverRequest {
 async fn run(
     w: &World,
     req: &FailoverRequest,
-    config: &efs_dr_shared::config::Config,
+    config: &efs_dr_shared::domain::config::Config,
 ) -> Result<RunSummary, Error> {
     failover::run(&w.platform(MutationBudget::default()), config, req, None).await
 }
@@ -190,26 +191,11 @@ async fn guardrails_refuse_without_mutation_and_force_overrides() {
     let w = world().await;
     // Initial sync: a replica that is still ENABLING is incomplete.
     let east = w.efs(EAST);
-    let src = east
-        .create_file_system()
-        .creation_token("young")
-        .send()
-        .await
-        .expect("fs")
-        .file_system_id;
+    let src = create_file_system(&east, "young").await.expect("fs");
     w.advance(15.0);
-    let out = east
-        .create_replication_configuration()
-        .source_file_system_id(&src)
-        .destinations(
-            aws_sdk_efs::types::DestinationToCreate::builder()
-                .region(WEST)
-                .build(),
-        )
-        .send()
+    let young = replicate_to_new(&east, &src, WEST)
         .await
         .expect("replicate");
-    let young = out.destinations()[0].file_system_id().to_string();
     w.advance(60.0);
     let before = w.call_count();
     let s = run(&w, &execute(&src, Some(&young)), &w.config())
@@ -511,22 +497,9 @@ async fn fleet_failover_reports_partial_success_with_one_notification() {
     let (a, _) = w.replicated_pair("fleet-a").await;
     let (b, _) = w.replicated_pair("fleet-b").await;
     let east = w.efs(EAST);
-    let young = east
-        .create_file_system()
-        .creation_token("fleet-young")
-        .send()
-        .await
-        .expect("fs")
-        .file_system_id;
+    let young = create_file_system(&east, "fleet-young").await.expect("fs");
     w.advance(15.0);
-    east.create_replication_configuration()
-        .source_file_system_id(&young)
-        .destinations(
-            aws_sdk_efs::types::DestinationToCreate::builder()
-                .region(WEST)
-                .build(),
-        )
-        .send()
+    replicate_to_new(&east, &young, WEST)
         .await
         .expect("replicate");
     w.advance(30.0);

@@ -8,11 +8,11 @@
 mod common;
 
 use common::*;
-use efs_dr_shared::failback::{self, FailbackRequest};
-use efs_dr_shared::failover::{self, FailoverRequest};
-use efs_dr_shared::readiness::{self, ReadinessRequest};
-use efs_dr_shared::report::Status;
+use efs_dr_shared::run::report::Status;
 use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::workflows::failback::{self, FailbackRequest};
+use efs_dr_shared::workflows::failover::{self, FailoverRequest};
+use efs_dr_shared::workflows::mount_target_ensure::{self as readiness, ReadinessRequest};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 

@@ -1,11 +1,11 @@
 //! Garbled events for every function never panic, and are either accepted as
 //! a request or rejected with a clear InvalidInput message.
 
-use efs_dr_shared::events::unwrap_sns;
-use efs_dr_shared::failback::FailbackRequest;
-use efs_dr_shared::failover::FailoverRequest;
-use efs_dr_shared::readiness::{is_scheduled_event, ReadinessRequest};
+use efs_dr_shared::run::intake::unwrap_sns;
 use efs_dr_shared::testing::{mutate_json, xorshift};
+use efs_dr_shared::workflows::failback::FailbackRequest;
+use efs_dr_shared::workflows::failover::FailoverRequest;
+use efs_dr_shared::workflows::mount_target_ensure::{is_scheduled_event, ReadinessRequest};
 use efs_dr_shared::Error;
 use serde_json::Value;
 use std::path::PathBuf;

@@ -5,11 +5,12 @@ mod common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use common::*;
-use efs_dr_shared::aws::alarm_path;
-use efs_dr_shared::config::{AlarmPolicy, Config, PairConfig};
-use efs_dr_shared::ids::FileSystemRef;
+use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::domain::ids::FileSystemRef;
 use efs_dr_shared::testing::MutationBudget;
-use efs_dr_shared::{alarms, failover, lag};
+use efs_dr_shared::workflows::failover;
+use efs_dr_shared::workflows::lag_alarm::{self as lag, alarm_event as alarms};
+use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 

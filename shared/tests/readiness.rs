@@ -6,9 +6,9 @@ use aws_sdk_efs::types::{PosixUser, RootDirectory, Tag};
 use common::*;
 use efs_dr_emulator::config::SubnetSeed;
 use efs_dr_emulator::{EmulatorConfig, Seed};
-use efs_dr_shared::readiness::{self, ReadinessRequest};
-use efs_dr_shared::report::Status;
+use efs_dr_shared::run::report::Status;
 use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::workflows::mount_target_ensure::{self as readiness, ReadinessRequest};
 use serde_json::json;
 
 struct Net {
@@ -94,7 +94,7 @@ fn request(dst: &str, src: &str, net: &Net, extra: serde_json::Value) -> Readine
     ReadinessRequest::from_json(v).expect("request")
 }
 
-async fn run(w: &World, req: &ReadinessRequest) -> efs_dr_shared::summary::RunSummary {
+async fn run(w: &World, req: &ReadinessRequest) -> efs_dr_shared::run::summary::RunSummary {
     readiness::run(
         &w.platform(MutationBudget::default()),
         &w.config(),
@@ -213,7 +213,7 @@ async fn wrong_security_groups_are_fixed_and_prune_is_opt_in() {
     // Plan first: drift reported, nothing changed.
     let before = w.call_count();
     let mut plan = request(&dst, &src, &net, only_two.clone());
-    plan.mode = Some(efs_dr_shared::report::Mode::Plan);
+    plan.mode = Some(efs_dr_shared::domain::modes::Mode::Plan);
     let s = run(&w, &plan).await;
     assert_eq!(s.status, Status::Planned);
     assert_eq!(s.results[0].ready, Some(false));

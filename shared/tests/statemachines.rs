@@ -3,9 +3,9 @@
 //! execution input and parsed with the function's own request type (which
 //! rejects unknown fields and malformed IDs).
 
-use efs_dr_shared::failback::FailbackRequest;
-use efs_dr_shared::failover::FailoverRequest;
-use efs_dr_shared::readiness::ReadinessRequest;
+use efs_dr_shared::workflows::failback::FailbackRequest;
+use efs_dr_shared::workflows::failover::FailoverRequest;
+use efs_dr_shared::workflows::mount_target_ensure::ReadinessRequest;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 

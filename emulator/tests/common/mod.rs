@@ -2,7 +2,7 @@
 //! Helpers shared by the emulator's SDK-level tests: an in-process emulator
 //! with a manual clock, and real AWS SDK clients pointed at it.
 
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_efs::config::Region;
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -22,8 +22,10 @@ pub async fn emulator() -> EmulatorHandle {
     .expect("emulator starts")
 }
 
-fn creds() -> Credentials {
-    Credentials::new("AKIDEXAMPLE", "secret", None, None, "tests")
+/// The test kit's SDK configuration for this emulator: the same static
+/// credentials and endpoint every tier uses.
+fn sdk(emu: &EmulatorHandle) -> aws_config::SdkConfig {
+    efs_dr_testkit::sdk_config(emu.url())
 }
 
 pub fn efs(emu: &EmulatorHandle, region: &str) -> aws_sdk_efs::Client {
@@ -40,11 +42,8 @@ pub fn efs_with(
     if let Some(t) = timeout {
         timeouts = timeouts.operation_attempt_timeout(t);
     }
-    let conf = aws_sdk_efs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    let conf = aws_sdk_efs::config::Builder::from(&sdk(emu))
         .region(Region::new(region.to_string()))
-        .endpoint_url(emu.url())
-        .credentials_provider(creds())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(attempts)
@@ -57,22 +56,16 @@ pub fn efs_with(
 }
 
 pub fn cloudwatch(emu: &EmulatorHandle, region: &str) -> aws_sdk_cloudwatch::Client {
-    let conf = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    let conf = aws_sdk_cloudwatch::config::Builder::from(&sdk(emu))
         .region(Region::new(region.to_string()))
-        .endpoint_url(emu.url())
-        .credentials_provider(creds())
         .retry_config(RetryConfig::disabled())
         .build();
     aws_sdk_cloudwatch::Client::from_conf(conf)
 }
 
 pub fn sns(emu: &EmulatorHandle, region: &str) -> aws_sdk_sns::Client {
-    let conf = aws_sdk_sns::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    let conf = aws_sdk_sns::config::Builder::from(&sdk(emu))
         .region(Region::new(region.to_string()))
-        .endpoint_url(emu.url())
-        .credentials_provider(creds())
         .retry_config(RetryConfig::disabled())
         .build();
     aws_sdk_sns::Client::from_conf(conf)
@@ -101,32 +94,19 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 
 /// Creates a file system and waits (emulated time) until it is available.
 pub async fn available_fs(emu: &EmulatorHandle, region: &str, token: &str) -> String {
-    let out = efs(emu, region)
-        .create_file_system()
-        .creation_token(token)
-        .encrypted(true)
-        .send()
+    let id = efs_dr_testkit::create_file_system(&efs(emu, region), token)
         .await
         .expect("create file system");
     emu.shared.advance(15.0);
-    out.file_system_id
+    id
 }
 
 /// A source in us-east-1 replicating to a new destination in us-west-2, past its initial sync.
 pub async fn replicated_pair(emu: &EmulatorHandle) -> (String, String) {
     let source = available_fs(emu, EAST, "source").await;
-    let out = efs(emu, EAST)
-        .create_replication_configuration()
-        .source_file_system_id(&source)
-        .destinations(
-            aws_sdk_efs::types::DestinationToCreate::builder()
-                .region(WEST)
-                .build(),
-        )
-        .send()
+    let dest = efs_dr_testkit::replicate_to_new(&efs(emu, EAST), &source, WEST)
         .await
         .expect("create replication");
-    let dest = out.destinations()[0].file_system_id().to_string();
     // File system creation, then the initial sync (defaults: 10 s + 600 s).
     emu.shared.advance(700.0);
     (source, dest)

@@ -4,8 +4,9 @@
 #![recursion_limit = "256"]
 
 use efs_dr_shared::aws::AwsContext;
-use efs_dr_shared::config::Config;
-use efs_dr_shared::{failback, lambda, Error};
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::workflows::failback;
+use efs_dr_shared::{lambda, Error};
 use std::process::ExitCode;
 
 #[tokio::main]

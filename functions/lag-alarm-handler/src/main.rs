@@ -5,8 +5,9 @@
 #![recursion_limit = "256"]
 
 use efs_dr_shared::aws::AwsContext;
-use efs_dr_shared::config::Config;
-use efs_dr_shared::{lag, lambda, Error};
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::workflows::lag_alarm as lag;
+use efs_dr_shared::{lambda, Error};
 use std::process::ExitCode;
 
 #[tokio::main]

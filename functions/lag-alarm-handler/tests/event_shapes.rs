@@ -2,7 +2,7 @@
 //! handler's tolerant parser reads the same fields from it.
 
 use aws_lambda_events::event::cloudwatch_alarms::CloudWatchMetricAlarm;
-use efs_dr_shared::alarms::{parse, Trigger};
+use efs_dr_shared::workflows::lag_alarm::alarm_event::{parse, Trigger};
 
 #[test]
 fn the_direct_alarm_action_sample_matches_the_typed_event() {

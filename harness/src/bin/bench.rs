@@ -2,13 +2,15 @@
 //! failover under throttling, against the emulator, side by side with the
 //! seeds' Python failover Lambda. Writes results.json, results.md and plot.svg.
 
-use efs_dr_harness::{FunctionRuntime, ScaledEmulator};
+use efs_dr_harness::error::{HarnessError, HarnessResult};
+use efs_dr_harness::{scaled_emulator, FunctionRuntime};
 use efs_dr_shared::aws::{AwsContext, AwsSettings};
-use efs_dr_shared::config::Config;
-use efs_dr_shared::failover::{self, FailoverRequest};
-use efs_dr_shared::ids::RegionName;
-use efs_dr_shared::report::Status;
-use efs_dr_shared::runner::Backoff;
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::domain::ids::RegionName;
+use efs_dr_shared::domain::time::Backoff;
+use efs_dr_shared::run::report::Status;
+use efs_dr_shared::workflows::failover::{self, FailoverRequest};
+use efs_dr_testkit::Kit;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,7 @@ impl Args {
     }
 }
 
-fn args() -> Result<Args, String> {
+fn args() -> HarnessResult<Args> {
     let mut a = Args {
         out: PathBuf::from("bench/out"),
         bin_dir: efs_dr_harness::target_bin_dir(),
@@ -69,24 +71,26 @@ fn args() -> Result<Args, String> {
             "--only" => {
                 let sections: Vec<String> = value()?.split(',').map(str::to_string).collect();
                 if let Some(bad) = sections.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
-                    return Err(format!("--only: unknown section {bad}; choose from {}", SECTIONS.join(",")));
+                    return Err(HarnessError::Usage(format!("--only: unknown section {bad}; choose from {}", SECTIONS.join(","))));
                 }
                 a.only = Some(sections);
             }
             "--fleet" => a.fleet = value()?.split(',').map(|n| n.parse().map_err(|_| "--fleet needs numbers like 1,10,100")).collect::<Result<_, _>>()?,
-            other => return Err(format!("unknown argument {other}; usage: efs-dr-bench [--out DIR] [--bin-dir DIR] [--python PATH] [--baseline DIR] [--runs N] [--fleet 1,10,100,500] [--only SECTION,...]")),
+            other => return Err(HarnessError::Usage(format!("unknown argument {other}; usage: efs-dr-bench [--out DIR] [--bin-dir DIR] [--python PATH] [--baseline DIR] [--runs N] [--fleet 1,10,100,500] [--only SECTION,...]"))),
         }
     }
     Ok(a)
 }
 
-async fn emulator(scale: f64) -> ScaledEmulator {
-    ScaledEmulator::start(scale).await.expect("emulator starts")
+async fn emulator(scale: f64) -> Kit {
+    scaled_emulator(scale).await.expect("emulator starts")
 }
 
 /// Replicated pairs, past their initial sync.
-async fn replicated_pairs(emu: &ScaledEmulator, n: usize, tag: &str) -> Vec<(String, String)> {
-    emu.pairs(n, tag).await.expect("replicated pairs")
+async fn replicated_pairs(emu: &Kit, n: usize, tag: &str) -> Vec<(String, String)> {
+    emu.replicated_pairs(n, tag)
+        .await
+        .expect("replicated pairs")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -108,7 +112,7 @@ async fn cold_start(
     args: &[&str],
     env: &[(String, String)],
     event: Value,
-) -> Result<(f64, f64, f64, Value), String> {
+) -> HarnessResult<(f64, f64, f64, Value)> {
     let f = FunctionRuntime::start(name, program, args, env)
         .await
         .map_err(|e| format!("{name}: {e}"))?;
@@ -130,7 +134,7 @@ async fn cold_start(
     ))
 }
 
-async fn bench_cold_starts(a: &Args) -> Result<Value, String> {
+async fn bench_cold_starts(a: &Args) -> HarnessResult<Value> {
     let emu = emulator(600.0).await;
     let pairs = replicated_pairs(&emu, 1, "cold").await;
     let (src, dst) = pairs[0].clone();
@@ -233,7 +237,7 @@ fn package_sizes(a: &Args) -> Value {
 }
 
 /// One failover through the release binary: run-to-completion, then step mode.
-async fn bench_failover(a: &Args) -> Result<Value, String> {
+async fn bench_failover(a: &Args) -> HarnessResult<Value> {
     // Low enough that a millisecond of real call latency is not magnified into seconds.
     let scale = 20.0;
     let poll_emulated = 5.0;
@@ -270,39 +274,31 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
         };
 
         // Run to completion: the Lambda waits (and is billed) for the whole promotion.
-        let f = FunctionRuntime::start("failover", &program, &[], &env)
-            .await
-            .map_err(|e| e.to_string())?;
+        let f = FunctionRuntime::start("failover", &program, &[], &env).await?;
         let calls_before = emu.emu.shared.calls().len();
         let t0 = emu.emu.shared.now();
-        let out = f
-            .invoke(event(&pairs[0], false))
-            .await
-            .map_err(|e| e.to_string())?;
+        let out = f.invoke(event(&pairs[0], false)).await?;
         let emulated_run = emu.emu.shared.now() - t0;
         calls.push((emu.emu.shared.calls().len() - calls_before) as f64);
         f.stop().await;
         if out["status"] != "completed" {
-            return Err(format!("failover did not complete: {out}"));
+            return Err(HarnessError::Run(format!(
+                "failover did not complete: {out}"
+            )));
         }
         to_done.push(emulated_run);
         overhead.push(emulated_run - aws_part);
 
         // Step mode: Step Functions waits what each pass asks; only the passes are billed.
         // The function does not sleep here, so its poll interval stays in emulated seconds.
-        let f = FunctionRuntime::start("failover", &program, &[], &step_env)
-            .await
-            .map_err(|e| e.to_string())?;
+        let f = FunctionRuntime::start("failover", &program, &[], &step_env).await?;
         let mut billed = Duration::ZERO;
         let mut n = 0;
         let step_start = emu.emu.shared.now();
         let step_calls_before = emu.emu.shared.calls().len();
         loop {
             let t = Instant::now();
-            let out = f
-                .invoke(event(&pairs[1], true))
-                .await
-                .map_err(|e| e.to_string())?;
+            let out = f.invoke(event(&pairs[1], true)).await?;
             billed += t.elapsed();
             n += 1;
             if out["done"] == true || n > 500 {
@@ -320,7 +316,7 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
     }
     let max = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
     let r1 = |x: f64| (x * 10.0).round() / 10.0;
-    let backoff = efs_dr_shared::runner::Backoff::default();
+    let backoff = efs_dr_shared::domain::time::Backoff::default();
     Ok(json!({
         "time_scale": scale,
         "runs": runs,
@@ -341,18 +337,15 @@ async fn bench_failover(a: &Args) -> Result<Value, String> {
 }
 
 /// Fleet failover against a throttled EFS in the DR Region.
-async fn bench_fleet(a: &Args) -> Result<Value, String> {
+async fn bench_fleet(a: &Args) -> HarnessResult<Value> {
     let rate = 200.0;
     let mut rows = Vec::new();
     for &n in &a.fleet {
         let emu = emulator(1000.0).await;
         let pairs = replicated_pairs(&emu, n, &format!("fleet{n}")).await;
-        emu.emu.shared.set_faults(
-            &serde_json::from_value(
-                json!({"region": "us-west-2", "throttle": {"rate": rate, "burst": 20.0}}),
-            )
-            .map_err(|e| e.to_string())?,
-        )?;
+        emu.emu.shared.set_faults(&serde_json::from_value(
+            json!({"region": "us-west-2", "throttle": {"rate": rate, "burst": 20.0}}),
+        )?)?;
         let ctx = AwsContext::from_sdk_config(
             emu.sdk.clone(),
             AwsSettings {
@@ -374,14 +367,12 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
         let request = FailoverRequest::from_json(json!({
             "mode": "execute", "source_region": "us-east-1", "destination_region": "us-west-2",
             "pairs": pairs.iter().map(|(s, d)| json!({"source_file_system_id": s, "destination_file_system_id": d})).collect::<Vec<_>>()
-        }))
-        .map_err(|e| e.to_string())?;
+        }))?;
         let calls_before = emu.emu.shared.calls().len();
         let t = Instant::now();
         // As in Lambda: a 15-minute deadline, within which throttled calls are retried.
-        let summary = failover::run(&ctx, &config, &request, Some(Duration::from_secs(900)))
-            .await
-            .map_err(|e| e.to_string())?;
+        let summary =
+            failover::run(&ctx, &config, &request, Some(Duration::from_secs(900))).await?;
         let elapsed = t.elapsed().as_secs_f64();
         let calls: Vec<_> = emu
             .emu
@@ -426,17 +417,16 @@ async fn bench_fleet(a: &Args) -> Result<Value, String> {
 }
 
 /// The seeds' Lambda with the source Region down: what it does and reports.
-async fn baseline_outage(a: &Args) -> Result<Value, String> {
+async fn baseline_outage(a: &Args) -> HarnessResult<Value> {
     let Some(python) = &a.python else {
         return Ok(Value::Null);
     };
     let emu = emulator(100.0).await;
     let pair = replicated_pairs(&emu, 1, "outage").await;
-    emu.emu.shared.set_faults(
-        &serde_json::from_value(json!({"region": "us-east-1", "outage": true}))
-            .map_err(|e| e.to_string())?,
-    )?;
-    let baseline = a.baseline.canonicalize().map_err(|e| e.to_string())?;
+    emu.emu.shared.set_faults(&serde_json::from_value(
+        json!({"region": "us-east-1", "outage": true}),
+    )?)?;
+    let baseline = a.baseline.canonicalize()?;
     let env = [
         emu.function_env(&[]),
         vec![("PYTHONPATH".to_string(), baseline.display().to_string())],
@@ -455,8 +445,7 @@ async fn baseline_outage(a: &Args) -> Result<Value, String> {
         &["-m", "awslambdaric", "seed_failover.failover_efs"],
         &env,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let t = Instant::now();
     let outcome = f.invoke(json!({"source_file_system_id": pair[0].0, "source_region": "us-east-1", "dest_region": "us-west-2", "dest_subnets": subnets[..1], "dest_security_group": "sg-05372000000000001"})).await;
     let seconds = t.elapsed().as_secs_f64();
@@ -482,8 +471,7 @@ async fn baseline_outage(a: &Args) -> Result<Value, String> {
         &[],
         &emu.function_env(&[("EFS_DR_POLL_MS", "50".into())]),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let t = Instant::now();
     let our_outcome = ours.invoke(json!({"source_file_system_id": pair[0].0, "source_region": "us-east-1", "destination_file_system_id": pair[0].1, "destination_region": "us-west-2", "mode": "execute"})).await;
     let our_seconds = t.elapsed().as_secs_f64();
@@ -600,7 +588,7 @@ fn render(results: &Value) -> (String, String) {
 }
 
 /// A section's figures, or why there are none (the other sections still run).
-fn record(results: &mut Value, key: &str, outcome: Result<Value, String>) {
+fn record(results: &mut Value, key: &str, outcome: HarnessResult<Value>) {
     match outcome {
         Ok(v) => results[key] = v,
         Err(e) => eprintln!("{key}: {e}"),

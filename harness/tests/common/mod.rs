@@ -2,7 +2,8 @@
 //! Shared by the end-to-end suites: a time-scaled emulator and the built
 //! function binaries behind the Lambda Invoke API.
 
-use efs_dr_harness::{target_bin_dir, FunctionRuntime, Lambda, ScaledEmulator};
+use efs_dr_harness::{scaled_emulator, target_bin_dir, FunctionRuntime, Lambda};
+use efs_dr_testkit::Kit;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,38 +15,28 @@ pub const SCALE: f64 = 300.0;
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The scaled emulator, with what the suites ask of it.
-pub struct Env(ScaledEmulator);
+pub struct Env(Kit);
 
 impl std::ops::Deref for Env {
-    type Target = ScaledEmulator;
-    fn deref(&self) -> &ScaledEmulator {
+    type Target = Kit;
+    fn deref(&self) -> &Kit {
         &self.0
     }
 }
 
 impl Env {
     pub async fn new() -> Env {
-        Env(ScaledEmulator::start(SCALE).await.expect("emulator"))
+        Env(scaled_emulator(SCALE).await.expect("emulator"))
     }
 
     pub async fn pair(&self, token: &str) -> (String, String) {
-        let mut pairs = self.pairs(1, token).await.expect("a replicated pair");
-        pairs.remove(0)
+        self.replicated_pair(token)
+            .await
+            .expect("a replicated pair")
     }
 
     pub async fn protection(&self, fs: &str) -> String {
-        let out = self
-            .efs("us-west-2")
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .expect("describe");
-        out.file_systems()[0]
-            .file_system_protection()
-            .and_then(|p| p.replication_overwrite_protection())
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default()
+        self.0.protection("us-west-2", fs).await.unwrap_or_default()
     }
 }
 

@@ -1,9 +1,9 @@
 //! The `Metrics` port over aws-sdk-cloudwatch.
 
 use super::aws_error;
-use crate::ids::RegionName;
-use crate::model::MetricPoint;
-use crate::ports::{AlarmStatus, AwsResult, Metrics};
+use crate::domain::ids::RegionName;
+use crate::domain::model::MetricPoint;
+use crate::domain::ports::{AlarmStatus, AwsResult, Metrics};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit,

@@ -1,12 +1,12 @@
 //! The `Efs` port over aws-sdk-efs.
 
 use super::aws_error;
-use crate::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::model::{
+use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::model::{
     AccessPoint, AccessPointSpec, CreationInfo, DeletionMode, FileSystem, LifeCycle, MountTarget,
     PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
 };
-use crate::ports::{
+use crate::domain::ports::{
     AwsResult, CreateAccessPointOutcome, CreateMountTargetOutcome, CreateReplicationOutcome,
     DeleteOutcome, Efs,
 };
@@ -18,11 +18,11 @@ fn build_error(
     operation: &'static str,
     region: &RegionName,
     e: impl std::fmt::Display,
-) -> crate::error::AwsError {
-    crate::error::AwsError {
+) -> crate::domain::error::AwsError {
+    crate::domain::error::AwsError {
         operation,
         region: region.to_string(),
-        kind: crate::error::AwsErrorKind::Other,
+        kind: crate::domain::error::AwsErrorKind::Other,
         code: None,
         status: None,
         message: format!("the request could not be built: {e}"),

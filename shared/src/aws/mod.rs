@@ -3,7 +3,6 @@
 //! short one for calls into the source Region), and a clock that follows the
 //! AWS side's `Date` header.
 
-pub mod alarm_path;
 mod cloudwatch;
 mod efs;
 mod sns;
@@ -12,9 +11,9 @@ pub use cloudwatch::CloudWatchMetrics;
 pub use efs::EfsClient;
 pub use sns::SnsNotifier;
 
-use crate::error::{AwsError, AwsErrorKind};
-use crate::ids::RegionName;
-use crate::ports::{CallBudget, Clock, Platform};
+use crate::domain::error::{AwsError, AwsErrorKind};
+use crate::domain::ids::RegionName;
+use crate::domain::ports::{CallBudget, Clock, Platform};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;

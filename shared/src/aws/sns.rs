@@ -1,8 +1,8 @@
 //! The `Notifier` port over aws-sdk-sns.
 
 use super::aws_error;
-use crate::ids::RegionName;
-use crate::ports::{AwsResult, Notifier};
+use crate::domain::ids::RegionName;
+use crate::domain::ports::{AwsResult, Notifier};
 
 #[derive(Clone)]
 pub struct SnsNotifier {
@@ -21,7 +21,7 @@ impl Notifier for SnsNotifier {
         self.client
             .publish()
             .topic_arn(topic_arn)
-            .subject(crate::report::sns_subject(subject))
+            .subject(crate::run::report::sns_subject(subject))
             .message(message)
             .send()
             .await

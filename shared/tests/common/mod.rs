@@ -2,21 +2,27 @@
 //! Workflow tests run the real AWS adapters against an in-process emulator
 //! whose clock is virtual: every wait of a workflow moves emulated time.
 
-use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use efs_dr_emulator::{start, EmulatorConfig, EmulatorHandle};
+use efs_dr_emulator::EmulatorConfig;
 use efs_dr_shared::aws::{AwsContext, AwsSettings};
-use efs_dr_shared::config::Config;
-use efs_dr_shared::ids::RegionName;
-use efs_dr_shared::runner::Backoff;
+use efs_dr_shared::domain::config::Config;
+use efs_dr_shared::domain::ids::RegionName;
+use efs_dr_shared::domain::time::Backoff;
 use efs_dr_shared::testing::{MutationBudget, TestPlatform, VirtualClock};
+use efs_dr_testkit::Kit;
 use std::time::Duration;
 
-pub const EAST: &str = "us-east-1";
-pub const WEST: &str = "us-west-2";
+pub use efs_dr_testkit::{EAST, WEST};
 
+/// The test kit's emulator, with what the workflow tests ask of it.
 pub struct World {
-    pub emu: EmulatorHandle,
-    pub sdk: aws_config::SdkConfig,
+    pub kit: Kit,
+}
+
+impl std::ops::Deref for World {
+    type Target = Kit;
+    fn deref(&self) -> &Kit {
+        &self.kit
+    }
 }
 
 pub async fn world() -> World {
@@ -24,18 +30,8 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(config: EmulatorConfig) -> World {
-    let emu = start(config, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("emulator");
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(WEST))
-        .endpoint_url(emu.url())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKID", "secret", None, None, "test",
-        )))
-        .build();
-    World { emu, sdk }
+    let kit = Kit::start(config).await.expect("emulator");
+    World { kit }
 }
 
 pub fn region(r: &str) -> RegionName {
@@ -70,23 +66,15 @@ impl World {
     }
 
     pub fn efs(&self, r: &str) -> aws_sdk_efs::Client {
-        aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&self.sdk)
-                .region(Region::new(r.to_string()))
-                .build(),
-        )
+        self.kit.efs(r)
     }
 
     pub fn sns(&self, r: &str) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::from_conf(
-            aws_sdk_sns::config::Builder::from(&self.sdk)
-                .region(Region::new(r.to_string()))
-                .build(),
-        )
+        self.kit.sns(r)
     }
 
     pub fn advance(&self, s: f64) {
-        self.emu.shared.advance(s);
+        self.kit.advance(s);
     }
 
     pub fn faults(&self, v: serde_json::Value) {
@@ -97,11 +85,7 @@ impl World {
     }
 
     pub fn write(&self, r: &str, fs: &str, path: &str, content: &str) -> f64 {
-        self.emu
-            .shared
-            .write(r, fs, path, content)
-            .expect("write")
-            .time
+        self.kit.write(r, fs, path, content).expect("write")
     }
 
     pub fn mutating_calls_since(&self, seq: usize) -> Vec<String> {
@@ -121,46 +105,14 @@ impl World {
 
     /// A source in us-east-1 with writes, replicating to us-west-2, synced.
     pub async fn replicated_pair(&self, token: &str) -> (String, String) {
-        let east = self.efs(EAST);
-        let src = east
-            .create_file_system()
-            .creation_token(token)
-            .encrypted(true)
-            .send()
+        self.kit
+            .replicated_pair(token)
             .await
-            .expect("create")
-            .file_system_id;
-        self.advance(15.0);
-        self.write(EAST, &src, "/before.txt", "written before replication");
-        let out = east
-            .create_replication_configuration()
-            .source_file_system_id(&src)
-            .destinations(
-                aws_sdk_efs::types::DestinationToCreate::builder()
-                    .region(WEST)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("replicate");
-        let dst = out.destinations()[0].file_system_id().to_string();
-        self.advance(700.0);
-        (src, dst)
+            .expect("a replicated pair")
     }
 
     pub async fn protection(&self, r: &str, fs: &str) -> String {
-        let out = self
-            .efs(r)
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .expect("describe");
-        out.file_systems()[0]
-            .file_system_protection()
-            .and_then(|p| p.replication_overwrite_protection())
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default()
+        self.kit.protection(r, fs).await.unwrap_or_default()
     }
 
     pub async fn tags(&self, r: &str, fs: &str) -> Vec<(String, String)> {

@@ -1,0 +1,25 @@
+//! The one error type of the command line.
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Configuration, event parsing or a workflow refused or failed.
+    #[error(transparent)]
+    Workflow(#[from] efs_dr_shared::Error),
+    /// The embedded emulator or an SDK call of the drill's own setup.
+    #[error(transparent)]
+    Kit(#[from] efs_dr_testkit::KitError),
+    #[error(transparent)]
+    Aws(#[from] efs_dr_shared::domain::error::AwsError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("invalid identifier: {0}")]
+    Id(String),
+    #[error("timed out waiting for {0}")]
+    TimedOut(String),
+    #[error("{0}")]
+    Drill(String),
+}
+
+pub type CliResult<T> = Result<T, CliError>;

@@ -1,0 +1,346 @@
+//! Replication configurations: CreateReplicationConfiguration,
+//! DescribeReplicationConfigurations and DeleteReplicationConfiguration, as
+//! each Region sees them. How they progress over time is `world::agenda`.
+
+use super::file_systems::new_file_system;
+use super::protocol::{existing_fs, fs_id, fs_mut, page_size, paginate, str_field};
+use super::protocol::{page_reply, Paging};
+use crate::error::ApiError;
+use crate::http::{Reply, ServiceRequest};
+use crate::world::model::{LifeCycle, Protection, Replication, ReplicationFault, SideState, World};
+use serde_json::{json, Value};
+
+pub fn replication_json(world: &World, rep: &Replication, region: &str) -> Value {
+    let (status, message) = rep.status_in(region, world.now);
+    let mut dest = json!({
+        "Status": status,
+        "FileSystemId": rep.destination_file_system_id,
+        "Region": rep.destination_region,
+        "OwnerId": world.account_id,
+    });
+    let d = dest.as_object_mut().expect("object literal");
+    if let Some(t) = rep.last_replicated {
+        d.insert("LastReplicatedTimestamp".into(), json!(t));
+    }
+    if let Some(m) = message {
+        d.insert("StatusMessage".into(), json!(m));
+    }
+    json!({
+        "SourceFileSystemId": rep.source_file_system_id,
+        "SourceFileSystemRegion": rep.source_region,
+        "SourceFileSystemArn": rep.source_arn,
+        "OriginalSourceFileSystemArn": rep.original_source_arn,
+        "CreationTime": rep.creation_time,
+        "SourceFileSystemOwnerId": world.account_id,
+        "Destinations": [dest],
+    })
+}
+
+fn valid_region_name(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+}
+
+fn peer_unreachable(peer: &str) -> ApiError {
+    ApiError::internal(format!(
+        "Amazon EFS could not reach Region {peer} to complete the request. Retry later; to delete \
+         only this Region's side of a replication configuration, use deletionMode=LOCAL_CONFIGURATION_ONLY."
+    ))
+}
+
+pub(super) fn create_replication(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    body: &Value,
+) -> Result<Reply, ApiError> {
+    let source_id = fs_id(world, region, raw)?;
+    let destinations = body
+        .get("Destinations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ApiError::bad_request("The request is missing the required member 'Destinations'.")
+        })?;
+    if destinations.len() != 1 {
+        return Err(ApiError::bad_request(format!(
+            "Destinations must contain exactly one destination, got {}.",
+            destinations.len()
+        )));
+    }
+    let dest = &destinations[0];
+    // Either a Region or a One Zone AZ (whose name starts with its Region) names the destination.
+    let dest_region = match (
+        str_field(dest, "Region"),
+        str_field(dest, "AvailabilityZoneName"),
+    ) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(az)) => az
+            .trim_end_matches(|c: char| c.is_ascii_lowercase())
+            .to_string(),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "The destination needs a Region or an AvailabilityZoneName.",
+            ))
+        }
+    };
+    if !valid_region_name(&dest_region) {
+        return Err(ApiError::bad_request(format!(
+            "'{dest_region}' is not a valid Region name."
+        )));
+    }
+    let source = existing_fs(world, region, &source_id)?.clone();
+    if source.life_cycle != LifeCycle::Available {
+        return Err(ApiError::new(
+            "IncorrectFileSystemLifeCycleState",
+            409,
+            format!(
+                "File system '{source_id}' is {}, not available.",
+                source.life_cycle.as_str()
+            ),
+        ));
+    }
+    if world.replication_of(region, &source_id).is_some()
+        || source.protection == Protection::Replicating
+    {
+        return Err(ApiError::new(
+            "ReplicationAlreadyExists",
+            409,
+            format!("File system '{source_id}' is already part of a replication configuration."),
+        ));
+    }
+    if !world.is_reachable(&dest_region) {
+        return Err(peer_unreachable(&dest_region));
+    }
+    let az = str_field(dest, "AvailabilityZoneName").map(str::to_string);
+    if let Some(az) = &az {
+        let ok = world
+            .region_mut(&dest_region)
+            .subnets
+            .iter()
+            .any(|s| &s.availability_zone == az);
+        if !ok {
+            return Err(ApiError::new(
+                "UnsupportedAvailabilityZone",
+                400,
+                format!("Availability Zone '{az}' is not available in {dest_region}."),
+            ));
+        }
+    }
+    let dest_fs_id = match str_field(dest, "FileSystemId") {
+        Some(raw_dest) => {
+            let id = fs_id(world, &dest_region, raw_dest)?;
+            let existing = existing_fs(world, &dest_region, &id)?;
+            if id == source_id && dest_region == region {
+                return Err(ApiError::bad_request(
+                    "The destination cannot be the source file system.",
+                ));
+            }
+            if existing.life_cycle != LifeCycle::Available {
+                return Err(ApiError::new(
+                    "IncorrectFileSystemLifeCycleState",
+                    409,
+                    format!(
+                        "Destination file system '{id}' is {}, not available.",
+                        existing.life_cycle.as_str()
+                    ),
+                ));
+            }
+            if world.replication_of(&dest_region, &id).is_some() {
+                return Err(ApiError::new(
+                    "ReplicationAlreadyExists",
+                    409,
+                    format!("Destination file system '{id}' is already part of a replication configuration."),
+                ));
+            }
+            if existing.protection != Protection::Disabled {
+                return Err(ApiError::bad_request(format!(
+                    "Destination file system '{id}' has replication overwrite protection {}; set it to DISABLED with UpdateFileSystemProtection before replicating into it.",
+                    existing.protection.as_str()
+                )));
+            }
+            if source.encrypted && !existing.encrypted {
+                return Err(ApiError::new(
+                    "ConflictException",
+                    409,
+                    format!("Source file system '{source_id}' is encrypted but destination '{id}' is not."),
+                ));
+            }
+            let fs = fs_mut(world, &dest_region, &id)?;
+            fs.protection = Protection::Replicating;
+            id
+        }
+        None => {
+            // EFS creates a new, encrypted, read-only destination.
+            let token = format!("replication-{}", world.rng.uuid());
+            let kms = str_field(dest, "KmsKeyId").map(str::to_string);
+            let fs = new_file_system(
+                world,
+                &dest_region,
+                &token,
+                Vec::new(),
+                true,
+                kms,
+                az,
+                &source.performance_mode,
+                "bursting",
+                None,
+                Protection::Replicating,
+            );
+            let id = fs.id.clone();
+            world
+                .region_mut(&dest_region)
+                .file_systems
+                .insert(id.clone(), fs);
+            id
+        }
+    };
+    let original_source_arn = source.arn.clone();
+    let rep = Replication {
+        source_file_system_id: source_id,
+        source_region: region.to_string(),
+        source_arn: source.arn.clone(),
+        original_source_arn,
+        destination_file_system_id: dest_fs_id,
+        destination_region: dest_region,
+        creation_time: world.now,
+        source_side: SideState::Present,
+        destination_side: SideState::Present,
+        last_replicated: None,
+        sync: None,
+        enabled_at: world.now + world.durations.replication_enable,
+        next_sync_at: world.now + world.durations.replication_enable,
+        fault: ReplicationFault::Healthy,
+        orphaned: false,
+    };
+    let out = replication_json(world, &rep, region);
+    world.replications.push(rep);
+    Ok(Reply::json(200, &out))
+}
+
+pub(super) fn describe_replications(
+    world: &mut World,
+    region: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
+    let size = page_size(req, "MaxResults", 100)?;
+    let indices: Vec<usize> = match req.query_param("FileSystemId") {
+        Some(raw) => {
+            let id = fs_id(world, region, raw)?;
+            existing_fs(world, region, &id)?;
+            match world.replication_of(region, &id) {
+                Some(i) => vec![i],
+                None => {
+                    return Err(ApiError::new(
+                        "ReplicationNotFound",
+                        404,
+                        format!("No replication configuration found for file system '{id}'."),
+                    ))
+                }
+            }
+        }
+        None => (0..world.replications.len())
+            .filter(|i| world.replications[*i].side_in(region).is_some())
+            .collect(),
+    };
+    let items: Vec<(String, usize)> = indices
+        .into_iter()
+        .map(|i| (world.replications[i].source_file_system_id.clone(), i))
+        .collect();
+    let (page, next) = paginate(items, req.query_param("NextToken"), size)?;
+    let list: Vec<Value> = page
+        .into_iter()
+        .map(|i| replication_json(world, &world.replications[i], region))
+        .collect();
+    Ok(page_reply(
+        "Replications",
+        list,
+        Paging::NextToken,
+        req,
+        next,
+    ))
+}
+
+pub(super) fn delete_replication(
+    world: &mut World,
+    region: &str,
+    raw: &str,
+    req: &ServiceRequest,
+) -> Result<Reply, ApiError> {
+    let source_id = fs_id(world, region, raw)?;
+    let local_only = match req.query_param("deletionMode") {
+        None | Some("ALL_CONFIGURATIONS") => false,
+        Some("LOCAL_CONFIGURATION_ONLY") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "deletionMode '{other}' is not one of ALL_CONFIGURATIONS, LOCAL_CONFIGURATION_ONLY."
+            )))
+        }
+    };
+    let known_anywhere = world
+        .regions
+        .values()
+        .any(|r| r.file_systems.contains_key(&source_id));
+    if !known_anywhere {
+        // A typo, not an already-deleted configuration.
+        return Err(ApiError::file_system_not_found(
+            source_id.trim_end_matches("@elsewhere"),
+        ));
+    }
+    let index = world
+        .replications
+        .iter()
+        .position(|r| r.source_file_system_id == source_id && r.side_in(region).is_some())
+        .ok_or_else(|| {
+            ApiError::new(
+                "ReplicationNotFound",
+                404,
+                format!("No replication configuration with source file system '{source_id}' exists in {region}."),
+            )
+        })?;
+    let done_at = world.now + world.durations.replication_delete;
+    let rep = &world.replications[index];
+    let is_source_side = rep.source_region == region && rep.source_side != SideState::Gone;
+    let (local, peer) = if is_source_side {
+        (rep.source_side, rep.destination_side)
+    } else {
+        (rep.destination_side, rep.source_side)
+    };
+    if matches!(local, SideState::Deleting { .. }) {
+        return Ok(Reply::empty(204));
+    }
+    let peer_region = if is_source_side {
+        rep.destination_region.clone()
+    } else {
+        rep.source_region.clone()
+    };
+    if local_only && rep.source_region == rep.destination_region {
+        return Err(ApiError::bad_request(
+            "deletionMode LOCAL_CONFIGURATION_ONLY is not supported for a replication within one Region.",
+        ));
+    }
+    let delete_peer = !local_only && peer == SideState::Present;
+    if delete_peer && !world.is_reachable(&peer_region) {
+        return Err(peer_unreachable(&peer_region));
+    }
+    let rep = &mut world.replications[index];
+    let deleting = SideState::Deleting { done_at };
+    if is_source_side {
+        rep.source_side = deleting;
+        if delete_peer {
+            rep.destination_side = deleting;
+        }
+    } else {
+        rep.destination_side = deleting;
+        if delete_peer {
+            rep.source_side = deleting;
+        }
+    }
+    rep.sync = None;
+    Ok(Reply::empty(204))
+}

@@ -1,0 +1,19 @@
+//! The emulated world: every Region's file systems, replications, mount
+//! targets, access points, metrics, alarms and topics, and how they change
+//! over (emulated) time.
+//!
+//! The data types live in files that import nothing else from the world
+//! (`clock`, `metrics`, `alarms`, `topics`); `model` gathers them into
+//! `World`; the files that change the world as time passes (`agenda`,
+//! `monitoring`, `fanout`) build on `model`. The service handlers (`efs`,
+//! `cloudwatch`, `sns`), the shared state and the control API use the world;
+//! the world uses none of them.
+
+mod agenda;
+pub mod alarms;
+pub mod clock;
+pub mod fanout;
+pub mod metrics;
+pub mod model;
+pub mod monitoring;
+pub mod topics;

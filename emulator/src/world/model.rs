@@ -1,0 +1,462 @@
+//! The world's data model: every Region's file systems, replications, mount
+//! targets, access points, metrics, alarms and topics, the call and write
+//! logs, and `World`, which holds them all. How the world changes over
+//! emulated time is in `agenda` (and, each minute, `monitoring`).
+
+use super::alarms::Alarm;
+use super::metrics::MetricStore;
+use super::topics::{Delivery, PublishedMessage, Subscription, Topic};
+use crate::config::{generated_region, Durations, RegionSeed, Seed};
+use crate::faults::RegionFaults;
+use crate::rng::Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifeCycle {
+    Creating,
+    Available,
+    Deleting,
+}
+
+impl LifeCycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifeCycle::Creating => "creating",
+            LifeCycle::Available => "available",
+            LifeCycle::Deleting => "deleting",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protection {
+    Enabled,
+    Disabled,
+    Replicating,
+}
+
+impl Protection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Enabled => "ENABLED",
+            Protection::Disabled => "DISABLED",
+            Protection::Replicating => "REPLICATING",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FileEntry {
+    pub content: String,
+    /// Global write sequence number: which acknowledged write this content came from.
+    pub seq: u64,
+    pub written_at: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSystem {
+    pub id: String,
+    pub arn: String,
+    pub creation_token: String,
+    pub creation_time: f64,
+    pub life_cycle: LifeCycle,
+    /// When the current `creating`/`deleting` state ends.
+    pub transition_at: Option<f64>,
+    pub performance_mode: String,
+    pub throughput_mode: String,
+    pub provisioned_throughput: Option<f64>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub protection: Protection,
+    pub files: BTreeMap<String, FileEntry>,
+    /// Clients the control API says are connected (drives ClientConnections).
+    pub connected_clients: u64,
+}
+
+impl FileSystem {
+    pub fn name(&self) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == "Name")
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        // Every file system carries a small amount of metadata, as EFS reports 6 KiB for an empty one.
+        6144 + self
+            .files
+            .values()
+            .map(|f| f.content.len() as u64)
+            .sum::<u64>()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MountTarget {
+    pub id: String,
+    pub file_system_id: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub ip_address: String,
+    pub network_interface_id: String,
+    pub security_groups: Vec<String>,
+    pub life_cycle: LifeCycle,
+    pub transition_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessPoint {
+    pub id: String,
+    pub arn: String,
+    pub file_system_id: String,
+    pub client_token: String,
+    pub posix_user: Option<serde_json::Value>,
+    pub root_directory: Option<serde_json::Value>,
+    pub tags: Vec<(String, String)>,
+    pub life_cycle: LifeCycle,
+    pub transition_at: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SideState {
+    Present,
+    Deleting { done_at: f64 },
+    Gone,
+}
+
+/// Replication faults switched on through the control API.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationFault {
+    /// Syncs go on.
+    Healthy,
+    /// Syncs stop; status stays ENABLED while lag grows.
+    Stalled,
+    /// Status PAUSED with a message; no syncs.
+    Paused,
+    /// Status ERROR (unrecoverable); no syncs.
+    Error,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SyncInProgress {
+    pub started_at: f64,
+    pub completes_at: f64,
+    #[serde(skip)]
+    pub snapshot: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Replication {
+    pub source_file_system_id: String,
+    pub source_region: String,
+    pub source_arn: String,
+    pub original_source_arn: String,
+    pub destination_file_system_id: String,
+    pub destination_region: String,
+    pub creation_time: f64,
+    pub source_side: SideState,
+    pub destination_side: SideState,
+    pub last_replicated: Option<f64>,
+    /// Until then the configuration is being created (ENABLING); after it, ENABLED
+    /// with no LastReplicatedTimestamp until the initial sync completes.
+    pub enabled_at: f64,
+    pub sync: Option<SyncInProgress>,
+    pub next_sync_at: f64,
+    pub fault: ReplicationFault,
+    /// Set when one side was deleted with LOCAL_CONFIGURATION_ONLY: the other
+    /// side can never sync again.
+    pub orphaned: bool,
+}
+
+impl Replication {
+    pub fn side_in(&self, region: &str) -> Option<SideState> {
+        if self.source_region == region && self.source_side != SideState::Gone {
+            Some(self.source_side)
+        } else if self.destination_region == region && self.destination_side != SideState::Gone {
+            Some(self.destination_side)
+        } else {
+            None
+        }
+    }
+
+    /// True if `fs_id` in `region` takes part in this configuration as seen from that Region.
+    pub fn involves(&self, region: &str, fs_id: &str) -> bool {
+        (self.source_region == region
+            && self.source_file_system_id == fs_id
+            && self.source_side != SideState::Gone)
+            || (self.destination_region == region
+                && self.destination_file_system_id == fs_id
+                && self.destination_side != SideState::Gone)
+    }
+
+    /// Status as the Region `region` reports it.
+    pub fn status_in(&self, region: &str, now: f64) -> (&'static str, Option<String>) {
+        if let Some(SideState::Deleting { .. }) = self.side_in(region) {
+            return ("DELETING", None);
+        }
+        if self.orphaned {
+            return (
+                "ERROR",
+                Some(
+                    "The replication configuration was deleted in the other Region. \
+                     Delete this configuration; it cannot be recovered."
+                        .to_string(),
+                ),
+            );
+        }
+        match self.fault {
+            ReplicationFault::Error => (
+                "ERROR",
+                Some(
+                    "The source or destination file system failed and is unrecoverable. \
+                     Delete the replication configuration and restore the most recent backup \
+                     of the failed file system to a new file system."
+                        .to_string(),
+                ),
+            ),
+            ReplicationFault::Paused => (
+                "PAUSED",
+                Some(
+                    "Authorization error. Permissions issues prevent Amazon EFS from performing \
+                     replication."
+                        .to_string(),
+                ),
+            ),
+            _ if now < self.enabled_at => ("ENABLING", None),
+            _ => ("ENABLED", None),
+        }
+    }
+
+    pub(super) fn is_deleting(&self) -> bool {
+        matches!(self.source_side, SideState::Deleting { .. })
+            || matches!(self.destination_side, SideState::Deleting { .. })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Subnet {
+    pub id: String,
+    pub availability_zone: String,
+    pub vpc_id: String,
+    pub cidr_prefix: String,
+    #[serde(skip)]
+    pub next_host: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RegionState {
+    pub subnets: Vec<Subnet>,
+    pub security_groups: Vec<SecurityGroup>,
+    pub file_systems: BTreeMap<String, FileSystem>,
+    pub mount_targets: BTreeMap<String, MountTarget>,
+    pub access_points: BTreeMap<String, AccessPoint>,
+    #[serde(skip)]
+    pub metrics: MetricStore,
+    pub alarms: BTreeMap<String, Alarm>,
+    pub topics: BTreeMap<String, Topic>,
+    pub subscriptions: Vec<Subscription>,
+    pub faults: RegionFaults,
+}
+
+impl RegionState {
+    pub fn from_seed(seed: &RegionSeed) -> RegionState {
+        RegionState {
+            subnets: seed
+                .subnets
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Subnet {
+                    id: s.id.clone(),
+                    availability_zone: s.availability_zone.clone(),
+                    vpc_id: s.vpc_id.clone(),
+                    cidr_prefix: s
+                        .cidr_prefix
+                        .clone()
+                        .unwrap_or_else(|| format!("10.{}.{}", 10 + i / 250, i % 250)),
+                    next_host: 10,
+                })
+                .collect(),
+            security_groups: seed
+                .security_groups
+                .iter()
+                .map(|g| SecurityGroup {
+                    id: g.id.clone(),
+                    vpc_id: g.vpc_id.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One entry of the call log.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    pub seq: u64,
+    /// Emulated time of the call.
+    pub time: f64,
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+    /// HTTP status, or 0 when the connection was dropped (Region outage).
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub mutating: bool,
+}
+
+/// A write acknowledged to a client through the control API.
+#[derive(Clone, Debug, Serialize)]
+pub struct WriteRecord {
+    pub seq: u64,
+    pub time: f64,
+    pub region: String,
+    pub file_system_id: String,
+    pub path: String,
+    pub content: String,
+}
+
+pub struct World {
+    pub now: f64,
+    pub account_id: String,
+    pub durations: Durations,
+    pub regions: BTreeMap<String, RegionState>,
+    pub replications: Vec<Replication>,
+    pub rng: Rng,
+    pub write_seq: u64,
+    pub writes: Vec<WriteRecord>,
+    pub calls: Vec<CallRecord>,
+    pub messages: Vec<PublishedMessage>,
+    /// Lambda invocations waiting to be sent (outside the lock).
+    pub outbox: Vec<Delivery>,
+    pub lambda_endpoint: Option<String>,
+    pub next_minute: f64,
+    pub access_point_limit: usize,
+    pub file_system_limit: usize,
+}
+
+impl World {
+    pub fn new(seed: &Seed, start: f64, rng_seed: u64) -> World {
+        let regions = seed
+            .regions
+            .iter()
+            .map(|(name, r)| (name.clone(), RegionState::from_seed(r)))
+            .collect();
+        World {
+            now: start,
+            account_id: seed.account_id.clone(),
+            durations: seed.durations.clone().unwrap_or_default(),
+            regions,
+            replications: Vec::new(),
+            rng: Rng::new(rng_seed),
+            write_seq: 0,
+            writes: Vec::new(),
+            calls: Vec::new(),
+            messages: Vec::new(),
+            outbox: Vec::new(),
+            lambda_endpoint: None,
+            next_minute: (start / 60.0).floor() * 60.0 + 60.0,
+            access_point_limit: 10_000,
+            file_system_limit: 1_000,
+        }
+    }
+
+    /// The Region's state, created with the generated layout on first use.
+    pub fn region_mut(&mut self, region: &str) -> &mut RegionState {
+        self.regions
+            .entry(region.to_string())
+            .or_insert_with(|| RegionState::from_seed(&generated_region(region)))
+    }
+
+    pub fn region(&self, region: &str) -> Option<&RegionState> {
+        self.regions.get(region)
+    }
+
+    pub fn is_reachable(&self, region: &str) -> bool {
+        self.regions.get(region).is_none_or(|r| !r.faults.outage)
+    }
+
+    pub fn fs_arn(&self, region: &str, id: &str) -> String {
+        format!(
+            "arn:aws:elasticfilesystem:{region}:{}:file-system/{id}",
+            self.account_id
+        )
+    }
+
+    pub fn file_system(&self, region: &str, id: &str) -> Option<&FileSystem> {
+        self.regions.get(region)?.file_systems.get(id)
+    }
+
+    /// The configuration `fs_id` takes part in, as seen from `region`.
+    pub fn replication_of(&self, region: &str, fs_id: &str) -> Option<usize> {
+        self.replications
+            .iter()
+            .position(|r| r.involves(region, fs_id))
+    }
+
+    // ---- data plane (control API) -------------------------------------------------
+
+    /// A client write. Refused where a real NFS client would get EROFS or no answer.
+    pub fn write(
+        &mut self,
+        region: &str,
+        fs_id: &str,
+        path: &str,
+        content: &str,
+    ) -> Result<WriteRecord, String> {
+        if !self.is_reachable(region) {
+            return Err(format!("Region {region} is unreachable (outage)"));
+        }
+        let now = self.now;
+        let seq = self.write_seq + 1;
+        let fs = self
+            .regions
+            .get_mut(region)
+            .and_then(|r| r.file_systems.get_mut(fs_id))
+            .ok_or_else(|| format!("file system {fs_id} does not exist in {region}"))?;
+        if fs.life_cycle != LifeCycle::Available {
+            return Err(format!(
+                "file system {fs_id} is {}, not available",
+                fs.life_cycle.as_str()
+            ));
+        }
+        if fs.protection != Protection::Enabled {
+            return Err(format!(
+                "file system {fs_id} is read-only (replication overwrite protection {})",
+                fs.protection.as_str()
+            ));
+        }
+        fs.files.insert(
+            path.to_string(),
+            FileEntry {
+                content: content.to_string(),
+                seq,
+                written_at: now,
+            },
+        );
+        self.write_seq = seq;
+        let record = WriteRecord {
+            seq,
+            time: now,
+            region: region.to_string(),
+            file_system_id: fs_id.to_string(),
+            path: path.to_string(),
+            content: content.to_string(),
+        };
+        self.writes.push(record.clone());
+        Ok(record)
+    }
+}

@@ -1,0 +1,325 @@
+//! Deployment configuration from the environment (set by the SAM template),
+//! so that a manual invoke with `{}` does the configured thing.
+
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{FileSystemRef, RegionName};
+use crate::domain::model::MountTargetSpec;
+use crate::domain::modes::Mode;
+use crate::domain::time::Backoff;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A protected pair as configured: source (primary) and its replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairConfig {
+    pub source_file_system_id: FileSystemRef,
+    #[serde(default)]
+    pub source_region: Option<RegionName>,
+    #[serde(default)]
+    pub destination_file_system_id: Option<FileSystemRef>,
+    #[serde(default)]
+    pub destination_region: Option<RegionName>,
+    #[serde(default)]
+    pub mount_targets: Option<Vec<MountTargetSpec>>,
+}
+
+/// What an alarm in ALARM may lead to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmPolicy {
+    /// Tell a person, with the exact failover command (the default).
+    Notify,
+    /// Fail over by itself when every signal agrees (opt-in).
+    AutoFailover,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub pairs: Vec<PairConfig>,
+    /// Where the functions run (the DR Region): `EFS_DR_DESTINATION_REGION`, else `AWS_REGION`.
+    pub destination_region: Option<RegionName>,
+    pub source_region: Option<RegionName>,
+    pub default_mode: Mode,
+    pub max_rpo_seconds: u64,
+    pub mount_targets: Vec<MountTargetSpec>,
+    pub alerts_topic_arn: Option<String>,
+    pub failover_topic_arn: Option<String>,
+    pub concurrency: usize,
+    pub backoff: Backoff,
+    pub margin: Duration,
+    pub alarm_policy: AlarmPolicy,
+    /// An alarm must have been in ALARM this long before an automatic failover.
+    pub alarm_min_seconds: f64,
+    /// No automatic failover this long after a failover or failback.
+    pub cooldown_seconds: f64,
+    /// Name of the failover function, for the commands printed in notifications.
+    pub failover_function_name: String,
+    /// The recovery point an automatic failover accepts. It is started by a lag
+    /// alarm, so the replica is behind by at least the alarm's threshold.
+    pub auto_failover_max_rpo_seconds: u64,
+    /// DR-side alarms the probe re-reads (policy auto_failover): names carry the replica's ID.
+    pub watched_alarms: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pairs: Vec::new(),
+            destination_region: None,
+            source_region: None,
+            default_mode: Mode::Plan,
+            max_rpo_seconds: 900,
+            mount_targets: Vec::new(),
+            alerts_topic_arn: None,
+            failover_topic_arn: None,
+            concurrency: 10,
+            backoff: Backoff::default(),
+            margin: Duration::from_secs(10),
+            alarm_policy: AlarmPolicy::Notify,
+            alarm_min_seconds: 300.0,
+            cooldown_seconds: 3600.0,
+            failover_function_name: "failover".into(),
+            auto_failover_max_rpo_seconds: 3600,
+            watched_alarms: Vec::new(),
+        }
+    }
+}
+
+/// The Region of a file system given by ID or ARN: an ARN names its Region,
+/// which must agree with the one given beside it.
+pub fn region_of(
+    r: &FileSystemRef,
+    given: Option<&RegionName>,
+    field: &str,
+) -> Result<Option<RegionName>> {
+    match (&r.arn_region, given) {
+        (Some(a), Some(g)) if a != g => Err(Error::InvalidInput(format!(
+            "{field} is an ARN in {a} but the Region given for it is {g}; they must agree"
+        ))),
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, g) => Ok(g.cloned()),
+    }
+}
+
+fn parse_env<T>(
+    name: &str,
+    value: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    parse(value).map_err(|e| {
+        Error::InvalidInput(format!(
+            "environment variable {name}: {e}. Expected {what}."
+        ))
+    })
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads `EFS_DR_*` variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut c = Config::default();
+        let region = |name: &str| -> Result<Option<RegionName>> {
+            lookup(name)
+                .map(|v| {
+                    parse_env(
+                        name,
+                        &v,
+                        "a Region name such as us-west-2",
+                        RegionName::parse,
+                    )
+                })
+                .transpose()
+        };
+        c.destination_region = match region("EFS_DR_DESTINATION_REGION")? {
+            Some(r) => Some(r),
+            None => region("AWS_REGION")?,
+        };
+        c.source_region = region("EFS_DR_SOURCE_REGION")?;
+        if let Some(v) = lookup("EFS_DR_PAIRS") {
+            c.pairs = parse_env(
+                "EFS_DR_PAIRS",
+                &v,
+                "a JSON list of {source_file_system_id, source_region, destination_file_system_id}",
+                |s| serde_json::from_str(s).map_err(|e| e.to_string()),
+            )?;
+        } else if let Some(src) = lookup("EFS_DR_SOURCE_FILE_SYSTEM_ID") {
+            let source = parse_env(
+                "EFS_DR_SOURCE_FILE_SYSTEM_ID",
+                &src,
+                "fs-… or its ARN",
+                FileSystemRef::parse,
+            )?;
+            let dest = lookup("EFS_DR_DESTINATION_FILE_SYSTEM_ID")
+                .map(|v| {
+                    parse_env(
+                        "EFS_DR_DESTINATION_FILE_SYSTEM_ID",
+                        &v,
+                        "fs-… or its ARN",
+                        FileSystemRef::parse,
+                    )
+                })
+                .transpose()?;
+            c.pairs.push(PairConfig {
+                source_file_system_id: source,
+                source_region: None,
+                destination_file_system_id: dest,
+                destination_region: None,
+                mount_targets: None,
+            });
+        }
+        if let Some(v) = lookup("EFS_DR_DEFAULT_MODE") {
+            c.default_mode =
+                parse_env("EFS_DR_DEFAULT_MODE", &v, "plan or execute", |s| match s {
+                    "plan" => Ok(Mode::Plan),
+                    "execute" => Ok(Mode::Execute),
+                    other => Err(format!("'{other}' is not a mode")),
+                })?;
+        }
+        if let Some(v) = lookup("EFS_DR_MAX_RPO_SECONDS") {
+            c.max_rpo_seconds = parse_env(
+                "EFS_DR_MAX_RPO_SECONDS",
+                &v,
+                "a whole number of seconds",
+                |s| s.parse().map_err(|_| format!("'{s}' is not a number")),
+            )?;
+        }
+        if let Some(v) = lookup("EFS_DR_MOUNT_TARGETS") {
+            c.mount_targets = parse_env(
+                "EFS_DR_MOUNT_TARGETS",
+                &v,
+                "a JSON list of {subnet_id, security_groups}",
+                |s| serde_json::from_str(s).map_err(|e| e.to_string()),
+            )?;
+        }
+        c.alerts_topic_arn = lookup("EFS_DR_ALERTS_TOPIC_ARN");
+        c.failover_topic_arn = lookup("EFS_DR_FAILOVER_TOPIC_ARN");
+        if let Some(v) = lookup("EFS_DR_CONCURRENCY") {
+            c.concurrency =
+                parse_env(
+                    "EFS_DR_CONCURRENCY",
+                    &v,
+                    "a number from 1 to 100",
+                    |s| match s.parse::<usize>() {
+                        Ok(n) if (1..=100).contains(&n) => Ok(n),
+                        _ => Err(format!("'{s}' is out of range")),
+                    },
+                )?;
+        }
+        if let Some(v) = lookup("EFS_DR_POLL_MS") {
+            let ms: u64 = parse_env("EFS_DR_POLL_MS", &v, "milliseconds", |s| {
+                s.parse().map_err(|_| format!("'{s}' is not a number"))
+            })?;
+            // A fixed interval: what "the poll interval" means in the benchmarks and drills.
+            c.backoff = Backoff {
+                initial: Duration::from_millis(ms.max(1)),
+                max: Duration::from_millis(ms.max(1)),
+            };
+            c.margin = c.margin.min(Duration::from_millis(ms.max(1) * 2));
+        }
+        if let Some(v) = lookup("EFS_DR_ALARM_POLICY") {
+            c.alarm_policy = parse_env(
+                "EFS_DR_ALARM_POLICY",
+                &v,
+                "notify or auto_failover",
+                |s| match s {
+                    "notify" => Ok(AlarmPolicy::Notify),
+                    "auto_failover" => Ok(AlarmPolicy::AutoFailover),
+                    other => Err(format!("'{other}' is not a policy")),
+                },
+            )?;
+        }
+        let seconds = |name: &str| -> Result<Option<f64>> {
+            lookup(name)
+                .map(|v| {
+                    parse_env(name, &v, "a number of seconds", |s| {
+                        s.parse::<f64>()
+                            .ok()
+                            .filter(|x| *x >= 0.0)
+                            .ok_or_else(|| format!("'{s}' is not a number of seconds"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(s) = seconds("EFS_DR_ALARM_MIN_SECONDS")? {
+            c.alarm_min_seconds = s;
+        }
+        if let Some(s) = seconds("EFS_DR_COOLDOWN_SECONDS")? {
+            c.cooldown_seconds = s;
+        }
+        if let Some(v) = lookup("EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS") {
+            c.auto_failover_max_rpo_seconds = parse_env(
+                "EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS",
+                &v,
+                "a whole number of seconds",
+                |s| {
+                    s.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("'{s}' is not a positive number"))
+                },
+            )?;
+        }
+        if let Some(v) = lookup("EFS_DR_WATCHED_ALARMS") {
+            c.watched_alarms = v
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+        }
+        if let Some(n) = lookup("EFS_DR_FAILOVER_FUNCTION_NAME") {
+            c.failover_function_name = n;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_a_single_pair_and_region_defaults() {
+        let c = Config::from_lookup(lookup(&[
+            ("AWS_REGION", "us-west-2"),
+            ("EFS_DR_SOURCE_FILE_SYSTEM_ID", "fs-0123456789abcdef0"),
+            ("EFS_DR_SOURCE_REGION", "us-east-1"),
+            ("EFS_DR_DEFAULT_MODE", "execute"),
+        ]))
+        .unwrap();
+        assert_eq!(c.destination_region.unwrap().as_str(), "us-west-2");
+        assert_eq!(c.pairs.len(), 1);
+        assert_eq!(c.default_mode, Mode::Execute);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(lookup(&[("EFS_DR_MAX_RPO_SECONDS", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EFS_DR_MAX_RPO_SECONDS"), "{err}");
+        let err = Config::from_lookup(lookup(&[(
+            "EFS_DR_PAIRS",
+            "[{\"source_file_system_id\":\"fs-1\"}]",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("EFS_DR_PAIRS") && err.contains("fs-1"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Validated identifiers. A malformed one is rejected while the event is
+//! parsed, before any AWS call, with a message that says what is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+fn hex_suffix(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        (8..=40).contains(&rest.len()) && rest.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    })
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $example:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, String> {
+                let check: fn(&str) -> bool = $check;
+                let trimmed = raw.trim();
+                if check(trimmed) {
+                    Ok($name(trimmed.to_string()))
+                } else {
+                    Err(format!(concat!("'{}' is not a valid ", $what, " (expected something like ", $example, ")"), raw))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An AWS Region name such as `us-west-2`.
+    RegionName,
+    "AWS Region",
+    "us-west-2",
+    |s| {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.len() >= 3
+            && parts.len() <= 4
+            && parts[0].len() == 2
+            && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && parts[parts.len() - 1].len() == 1
+            && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+    }
+);
+
+id_type!(
+    /// An EFS file system ID (`fs-…`).
+    FileSystemId,
+    "EFS file system ID",
+    "fs-0123456789abcdef0",
+    |s| hex_suffix(s, "fs-")
+);
+
+id_type!(
+    /// A VPC subnet ID (`subnet-…`).
+    SubnetId,
+    "subnet ID",
+    "subnet-0123456789abcdef0",
+    |s| hex_suffix(s, "subnet-")
+);
+
+id_type!(
+    /// A VPC security group ID (`sg-…`).
+    SecurityGroupId,
+    "security group ID",
+    "sg-0123456789abcdef0",
+    |s| hex_suffix(s, "sg-")
+);
+
+/// A file system given by ID or ARN. An ARN also names the Region, which
+/// must agree with the Region given next to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileSystemRef {
+    pub id: FileSystemId,
+    /// Region named by the ARN, if an ARN was given.
+    #[serde(skip)]
+    pub arn_region: Option<RegionName>,
+}
+
+impl FileSystemRef {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Some(rest) = raw.strip_prefix("arn:aws:elasticfilesystem:") {
+            let parts: Vec<&str> = rest.splitn(3, ':').collect();
+            if let [region, _account, resource] = parts.as_slice() {
+                if let Some(id) = resource.strip_prefix("file-system/") {
+                    let id = FileSystemId::parse(id)?;
+                    let region = RegionName::parse(region)?;
+                    return Ok(FileSystemRef {
+                        id,
+                        arn_region: Some(region),
+                    });
+                }
+            }
+            return Err(format!(
+                "'{raw}' is not a valid EFS file system ARN (expected arn:aws:elasticfilesystem:REGION:ACCOUNT:file-system/fs-…)"
+            ));
+        }
+        Ok(FileSystemRef {
+            id: FileSystemId::parse(raw)?,
+            arn_region: None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FileSystemRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The Region an SNS topic ARN names.
+pub fn topic_region(arn: &str) -> Option<RegionName> {
+    arn.split(':')
+        .nth(3)
+        .and_then(|r| RegionName::parse(r).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_aws_shapes() {
+        assert!(RegionName::parse("us-west-2").is_ok());
+        assert!(RegionName::parse("us-gov-west-1").is_ok());
+        assert!(FileSystemId::parse("fs-0123456789abcdef0").is_ok());
+        assert!(SubnetId::parse("subnet-0123abcd").is_ok());
+        assert!(SecurityGroupId::parse("sg-0123abcd").is_ok());
+    }
+
+    #[test]
+    fn rejects_malformed_with_guidance() {
+        for bad in ["us_west_2", "uswest2", "US-WEST-2", "us-west-22", ""] {
+            assert!(RegionName::parse(bad).is_err(), "{bad}");
+        }
+        let err = FileSystemId::parse("fs-XYZ").unwrap_err();
+        assert!(err.contains("fs-0123456789abcdef0"), "{err}");
+        assert!(FileSystemId::parse("fsap-0123456789abcdef0").is_err());
+        assert!(SubnetId::parse("sg-0123abcd").is_err());
+    }
+
+    #[test]
+    fn arn_names_its_region() {
+        let r = FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123456789abcdef0",
+        )
+        .unwrap();
+        assert_eq!(r.id.as_str(), "fs-0123456789abcdef0");
+        assert_eq!(r.arn_region.as_ref().map(|r| r.as_str()), Some("us-east-1"));
+        assert!(FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-0123456789abcdef0"
+        )
+        .is_err());
+    }
+}

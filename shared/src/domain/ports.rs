@@ -1,0 +1,216 @@
+//! The ports the workflows talk to. Adapters over the AWS SDK live in `aws`;
+//! tests wrap them to inject crashes and count calls.
+
+use crate::domain::error::AwsError;
+use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::model::{
+    AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MetricPoint, MountTarget, Protection,
+    Replication,
+};
+use std::future::Future;
+use std::time::Duration;
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// How far a call may go: normal calls, or short ones into a Region that may be down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallBudget {
+    Normal,
+    Short,
+}
+
+/// Where the workflows get their ports from: clients for any Region and a clock.
+pub trait Platform: Send + Sync {
+    type Efs: Efs;
+    type Notifier: Notifier;
+    type Metrics: Metrics;
+    type Clock: Clock;
+    fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs;
+    fn notifier(&self, region: &RegionName) -> Self::Notifier;
+    fn metrics(&self, region: &RegionName) -> Self::Metrics;
+    fn clock(&self) -> &Self::Clock;
+}
+
+/// Answer to DeleteReplicationConfiguration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeleteOutcome {
+    Accepted,
+    /// ReplicationNotFound: nothing to delete (already gone).
+    NotFound,
+}
+
+/// Answer to CreateMountTarget.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateMountTargetOutcome {
+    Created(MountTarget),
+    /// MountTargetConflict: the AZ already has a target, or another VPC is in use.
+    Conflict(String),
+}
+
+/// Answer to CreateAccessPoint.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateAccessPointOutcome {
+    Created(AccessPoint),
+    /// AccessPointAlreadyExists: the client token was used before, for this access point ID.
+    AlreadyExists(String),
+}
+
+/// Answer to CreateReplicationConfiguration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateReplicationOutcome {
+    Created(Replication),
+    /// ReplicationAlreadyExists: one of the file systems is already in a configuration.
+    AlreadyExists(String),
+}
+
+/// EFS in one Region.
+pub trait Efs: Send + Sync {
+    fn region(&self) -> &RegionName;
+
+    /// `None` when the file system does not exist in this Region.
+    fn describe_file_system(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Option<FileSystem>>> + Send;
+
+    fn list_file_systems(&self) -> impl Future<Output = AwsResult<Vec<FileSystem>>> + Send;
+
+    /// The configuration the file system takes part in, as this Region reports it.
+    fn describe_replication(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Option<Replication>>> + Send;
+
+    /// Every configuration visible in this Region.
+    fn list_replications(&self) -> impl Future<Output = AwsResult<Vec<Replication>>> + Send;
+
+    fn delete_replication(
+        &self,
+        source: &FileSystemId,
+        mode: DeletionMode,
+    ) -> impl Future<Output = AwsResult<DeleteOutcome>> + Send;
+
+    fn create_replication(
+        &self,
+        source: &FileSystemId,
+        destination_region: &RegionName,
+        destination: Option<&FileSystemId>,
+    ) -> impl Future<Output = AwsResult<CreateReplicationOutcome>> + Send;
+
+    fn update_protection(
+        &self,
+        id: &FileSystemId,
+        protection: Protection,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn tag_file_system(
+        &self,
+        id: &FileSystemId,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn describe_mount_targets(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Vec<MountTarget>>> + Send;
+
+    fn mount_target_security_groups(
+        &self,
+        mount_target_id: &str,
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+
+    fn create_mount_target(
+        &self,
+        id: &FileSystemId,
+        subnet: &SubnetId,
+        security_groups: &[SecurityGroupId],
+    ) -> impl Future<Output = AwsResult<CreateMountTargetOutcome>> + Send;
+
+    fn set_mount_target_security_groups(
+        &self,
+        mount_target_id: &str,
+        security_groups: &[SecurityGroupId],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn delete_mount_target(
+        &self,
+        mount_target_id: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    fn describe_access_points(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Vec<AccessPoint>>> + Send;
+
+    /// Creates with the tags in the same call; `client_token` makes retries safe.
+    fn create_access_point(
+        &self,
+        id: &FileSystemId,
+        spec: &AccessPointSpec,
+        client_token: &str,
+    ) -> impl Future<Output = AwsResult<CreateAccessPointOutcome>> + Send;
+
+    fn tag_access_point(
+        &self,
+        access_point_id: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// A cheap read with a short timeout. Only `Unreachable` means the Region did not
+    /// answer; see [`reachable`].
+    fn probe(&self) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Notifications to people and to other functions.
+pub trait Notifier: Send + Sync {
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// An alarm's current state as CloudWatch reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmStatus {
+    pub state: String,
+    /// When it entered that state (epoch seconds).
+    pub since: f64,
+}
+
+/// Our own metrics (namespace `EfsDr`) and the alarms on them.
+pub trait Metrics: Send + Sync {
+    fn put(&self, points: &[MetricPoint]) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// `None` when no alarm has that name.
+    fn alarm(&self, name: &str) -> impl Future<Output = AwsResult<Option<AlarmStatus>>> + Send;
+
+    /// Maximum per minute of a metric over the last `seconds`, oldest first.
+    fn recent(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(String, String)],
+        seconds: f64,
+        now: f64,
+    ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send;
+}
+
+/// Time. In production the AWS side's clock (LastReplicatedTimestamp is stamped
+/// by AWS); in tests a virtual clock that moves the emulator's.
+pub trait Clock: Send + Sync {
+    /// Epoch seconds.
+    fn now(&self) -> f64;
+    /// Monotonic time since an arbitrary start, the basis of invocation deadlines.
+    fn monotonic(&self) -> Duration;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Whether a Region's EFS answers: any answer, even an error, counts.
+pub async fn reachable<E: Efs>(efs: &E) -> bool {
+    match efs.probe().await {
+        Ok(()) => true,
+        Err(e) => !e.kind.is_no_answer(),
+    }
+}

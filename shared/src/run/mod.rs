@@ -1,0 +1,7 @@
+//! How a workflow is run: event intake, the runner that drives reconcile
+//! passes, the report of one file system and the summary of a run.
+
+pub mod intake;
+pub mod report;
+pub mod runner;
+pub mod summary;

@@ -1,0 +1,153 @@
+//! Two ways to run a workflow: one reconcile pass (Step Functions loops with
+//! Wait states, so no Lambda is billed for sleeping), or passes until done or
+//! until the invocation's deadline minus a margin.
+
+use crate::domain::config::Config;
+use crate::domain::error::{Error, Result};
+use crate::domain::modes::RunMode;
+use crate::domain::ports::Clock;
+use crate::domain::time::Backoff;
+use crate::run::report::{Report, ReportError, Status};
+
+use std::time::Duration;
+
+/// What one pass concluded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pass {
+    Done,
+    /// AWS is mid-transition; look again after the poll interval.
+    Wait,
+    /// Nothing more to do until a person (or a state machine) says so.
+    Paused,
+}
+
+pub trait Workflow: Send {
+    fn pass(&mut self) -> impl std::future::Future<Output = Result<Pass>> + Send;
+    fn report(&mut self) -> &mut Report;
+}
+
+#[derive(Clone, Debug)]
+pub struct RunLimits {
+    pub mode: RunMode,
+    /// Time left in the invocation, from `Clock::monotonic` at the start.
+    pub remaining: Option<Duration>,
+    /// Stop this long before the deadline to return a report in time.
+    pub margin: Duration,
+    pub backoff: Backoff,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            mode: RunMode::ToCompletion,
+            remaining: None,
+            margin: Duration::from_secs(10),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+impl RunLimits {
+    /// The limits of one invocation: the request's run mode, the time it has
+    /// left, and the configured margin and poll intervals.
+    pub fn for_run(mode: Option<RunMode>, remaining: Option<Duration>, config: &Config) -> Self {
+        RunLimits {
+            mode: mode.unwrap_or_default(),
+            remaining,
+            margin: config.margin,
+            backoff: config.backoff.clone(),
+        }
+    }
+}
+
+/// Drives a workflow and leaves the outcome in its report.
+/// Transient AWS failures (throttling, 5xx, no answer) are retried while time allows.
+pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &RunLimits) {
+    let start = clock.monotonic();
+    let deadline = limits
+        .remaining
+        .map(|r| start + r.saturating_sub(limits.margin));
+    let mut polls = 0u32;
+    let mut failures = 0u32;
+    loop {
+        let result = workflow.pass().await;
+        let wait = match result {
+            Ok(Pass::Done) => {
+                let r = workflow.report();
+                if r.status == Status::InProgress {
+                    r.status = Status::Completed;
+                }
+                r.wait_seconds = None;
+                break;
+            }
+            Ok(Pass::Paused) => {
+                let r = workflow.report();
+                r.status = Status::InProgress;
+                r.wait_seconds = None;
+                break;
+            }
+            Ok(Pass::Wait) => {
+                polls += 1;
+                failures = 0;
+                limits.backoff.nth(polls - 1)
+            }
+            // Without a deadline, transient failures are retried a bounded number of times.
+            Err(e)
+                if e.is_transient()
+                    && limits.mode == RunMode::ToCompletion
+                    && (deadline.is_some() || failures < 8) =>
+            {
+                failures += 1;
+                let r = workflow.report();
+                r.warn(format!("retrying after a transient AWS failure: {e}"));
+                jittered(limits.backoff.nth(failures))
+            }
+            Err(e) => {
+                record_error(workflow.report(), &e);
+                break;
+            }
+        };
+        let r = workflow.report();
+        r.wait_seconds = Some(wait.as_secs_f64());
+        if limits.mode == RunMode::Step {
+            r.status = Status::InProgress;
+            break;
+        }
+        if let Some(deadline) = deadline {
+            if clock.monotonic() + wait > deadline {
+                r.status = Status::InProgress;
+                r.next(format!(
+                    "time ran out in phase '{}': invoke again with the same input to continue from the observed state",
+                    r.phase
+                ));
+                break;
+            }
+        }
+        clock.sleep(wait).await;
+    }
+    let now = clock.now();
+    workflow.report().finish(now);
+}
+
+/// Between half and all of `d`: many workflows throttled at once must not retry in step.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    d.mul_f64(0.5 + (r % 1000) as f64 / 2000.0)
+}
+
+pub fn record_error(report: &mut Report, e: &Error) {
+    report.status = match e {
+        Error::Refused(r) => {
+            report.next(r.remedy.clone());
+            Status::Refused
+        }
+        _ => Status::Failed,
+    };
+    report.error = Some(ReportError {
+        error_type: e.error_type(),
+        message: e.to_string(),
+    });
+}

@@ -1,0 +1,198 @@
+//! The failback request: its fields, and how it resolves against the
+//! configured pairs into one target, before any AWS call.
+
+use crate::domain::config::{region_of, Config, PairConfig};
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
+use crate::domain::model::MountTargetSpec;
+use crate::domain::modes::{Mode, RunMode};
+use crate::domain::time::parse_time;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Reverse-replicate the outage's writes into the original, then restore the original direction.
+    #[default]
+    KeepChanges,
+    /// Re-create original -> replica, overwriting what was written on the replica.
+    DiscardChanges,
+    /// The original is gone: replicate into a new file system in the original Region, then as keep_changes.
+    NewFileSystem,
+}
+
+/// A time given as epoch seconds or ISO 8601.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TimeValue {
+    Epoch(f64),
+    Text(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailbackRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_file_system_id: Option<FileSystemRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_region: Option<RegionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_file_system_id: Option<FileSystemRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_region: Option<RegionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// Go on past "in sync" and switch back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<bool>,
+    /// When writes to the promoted replica stopped (epoch seconds or ISO 8601); default: now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover_mark: Option<TimeValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_data_loss: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    /// Mount targets the original must have in its Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_mount_targets: Option<Vec<MountTargetSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_mode: Option<RunMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl FailbackRequest {
+    pub fn from_json(value: serde_json::Value) -> Result<FailbackRequest> {
+        serde_json::from_value(value).map_err(|e| {
+            Error::InvalidInput(format!(
+                "failback request: {e}. Fields: original_file_system_id, original_region, replica_file_system_id, replica_region, \
+                 strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
+                 acknowledge_data_loss, force, original_mount_targets, run_mode, reason"
+            ))
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailbackTarget {
+    pub original_id: Option<FileSystemId>,
+    pub original_region: RegionName,
+    pub replica_id: FileSystemId,
+    pub replica_region: RegionName,
+    pub strategy: Strategy,
+    pub mode: Mode,
+    pub cutover: bool,
+    pub cutover_mark: Option<f64>,
+    pub force: bool,
+    pub mount_targets: Vec<MountTargetSpec>,
+    pub reason: Option<String>,
+}
+
+pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTarget> {
+    let strategy = request.strategy.unwrap_or_default();
+    if strategy == Strategy::DiscardChanges && request.acknowledge_data_loss != Some(true) {
+        return Err(Error::InvalidInput(
+            "strategy discard_changes overwrites everything written on the replica since the failover: \
+             set acknowledge_data_loss: true to confirm, or use keep_changes (the default)"
+                .into(),
+        ));
+    }
+    let configured: Option<&PairConfig> = match (&request.original_file_system_id, &request.replica_file_system_id) {
+        (Some(o), _) => config.pairs.iter().find(|p| p.source_file_system_id.id == o.id),
+        (None, Some(r)) => config.pairs.iter().find(|p| p.destination_file_system_id.as_ref().is_some_and(|d| d.id == r.id)),
+        (None, None) if config.pairs.len() == 1 => config.pairs.first(),
+        (None, None) if config.pairs.is_empty() => {
+            return Err(Error::InvalidInput(
+                "no file system named: give original_file_system_id, original_region, replica_file_system_id and replica_region, or configure EFS_DR_PAIRS".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(Error::InvalidInput(format!(
+                "{} pairs are configured: name the one to fail back (original_file_system_id or replica_file_system_id)",
+                config.pairs.len()
+            )))
+        }
+    };
+    let original = request
+        .original_file_system_id
+        .clone()
+        .or_else(|| configured.map(|p| p.source_file_system_id.clone()));
+    let replica = request
+        .replica_file_system_id
+        .clone()
+        .or_else(|| configured.and_then(|p| p.destination_file_system_id.clone()))
+        .ok_or_else(|| {
+            Error::InvalidInput(
+                "replica_file_system_id is required (the file system promoted by the failover)"
+                    .into(),
+            )
+        })?;
+    let original_region = match &original {
+        Some(o) => region_of(
+            o,
+            request
+                .original_region
+                .as_ref()
+                .or(configured.and_then(|p| p.source_region.as_ref()))
+                .or(config.source_region.as_ref()),
+            "original_file_system_id",
+        )?,
+        None => request
+            .original_region
+            .clone()
+            .or_else(|| config.source_region.clone()),
+    }
+    .ok_or_else(|| Error::InvalidInput("original_region is required".into()))?;
+    let replica_region = region_of(
+        &replica,
+        request
+            .replica_region
+            .as_ref()
+            .or(configured.and_then(|p| p.destination_region.as_ref()))
+            .or(config.destination_region.as_ref()),
+        "replica_file_system_id",
+    )?
+    .ok_or_else(|| Error::InvalidInput("replica_region is required".into()))?;
+    if original.is_none() && strategy != Strategy::NewFileSystem {
+        return Err(Error::InvalidInput(
+            "original_file_system_id is required, unless strategy is new_file_system (the original is gone)".into(),
+        ));
+    }
+    let cutover_mark = match &request.cutover_mark {
+        None => None,
+        Some(TimeValue::Epoch(e)) => Some(*e),
+        Some(TimeValue::Text(t)) => Some(parse_time(t).ok_or_else(|| {
+            Error::InvalidInput(format!("cutover_mark '{t}' is not a time: give epoch seconds or ISO 8601 such as 2026-11-21T16:00:00Z"))
+        })?),
+    };
+    if request.cutover == Some(true)
+        && cutover_mark.is_none()
+        && request.run_mode == Some(RunMode::Step)
+    {
+        return Err(Error::InvalidInput(
+            "cutover in step mode needs cutover_mark (when writes to the replica stopped): each step is a new invocation, \
+             so \"now\" would move with every step"
+                .into(),
+        ));
+    }
+    if cutover_mark.is_some() && request.cutover != Some(true) {
+        return Err(Error::InvalidInput(
+            "cutover_mark is only used with cutover: true".into(),
+        ));
+    }
+    Ok(FailbackTarget {
+        original_id: original.map(|o| o.id),
+        original_region,
+        replica_id: replica.id,
+        replica_region,
+        strategy,
+        mode: request.mode.unwrap_or(config.default_mode),
+        cutover: request.cutover.unwrap_or(false),
+        cutover_mark,
+        force: request.force.unwrap_or(false),
+        mount_targets: request.original_mount_targets.clone().unwrap_or_default(),
+        reason: request.reason.clone(),
+    })
+}

@@ -1,0 +1,193 @@
+//! Failover's decision: from what the DR Region shows, the one next step and
+//! the guardrails that stand in its way. Pure (no AWS call, no clock), so
+//! every branch is tested by the table in `decide_tests.rs`.
+
+use super::request::FailoverTarget;
+use crate::domain::error::{Error, Refusal, Result};
+use crate::domain::model::{FileSystem, Protection, Replication, ReplicationStatus};
+use crate::domain::modes::Mode;
+use crate::domain::time::iso8601;
+
+/// The destination as one pass read it from the DR Region.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub destination: FileSystem,
+    pub replication: Option<Replication>,
+}
+
+/// The next step of a failover.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// The configuration is gone and protection is not ENABLED yet (AWS finishes the two apart).
+    AwaitWritable,
+    /// Plan mode on a file system that is already writable.
+    ReportAlreadyWritable,
+    /// Writable: mount targets, the recovery point, then done.
+    FinishPromoted,
+    /// Plan mode while AWS is already deleting the configuration.
+    ReportPromotionUnderWay,
+    /// AWS is deleting the configuration: prepare mount targets while it does.
+    AwaitDeletion,
+    /// Plan mode: what execute would do.
+    Plan { last_replicated: Option<f64> },
+    /// Record the recovery point and delete the replication configuration.
+    Promote { last_replicated: Option<f64> },
+}
+
+/// Where a failover is, as the report's `phase` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Promoting,
+    AlreadyPromoted,
+    MountTargets,
+    Planned,
+    Completed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Promoting => "promoting",
+            Phase::AlreadyPromoted => "already promoted",
+            Phase::MountTargets => "mount targets",
+            Phase::Planned => "planned",
+            Phase::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    /// In the order they arose, guardrails overridden by `force` among them.
+    pub warnings: Vec<String>,
+}
+
+struct Guards<'a> {
+    force: bool,
+    decision: &'a mut Decision,
+}
+
+impl Guards<'_> {
+    fn check(&mut self, guardrail: &'static str, message: String, remedy: String) -> Result<()> {
+        if !self.force {
+            return Err(Error::Refused(Refusal {
+                guardrail,
+                message,
+                remedy,
+            }));
+        }
+        self.decision.warnings.push(format!(
+            "guardrail {guardrail} overridden by force: {message}"
+        ));
+        Ok(())
+    }
+}
+
+/// The next step toward a writable replica, or the guardrail that refuses it.
+pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Decision> {
+    let fs = &seen.destination;
+    let dest_id = &fs.id;
+    let region = &target.destination_region;
+    let mut decision = Decision {
+        action: Action::AwaitWritable,
+        warnings: vec![],
+    };
+    let Some(r) = &seen.replication else {
+        decision.action = match fs.protection {
+            // The two reads are not atomic: a configuration that finished deleting between
+            // them leaves REPLICATING on the first read. Look again.
+            Protection::Replicating if target.mode == Mode::Execute => Action::AwaitWritable,
+            Protection::Enabled if target.mode == Mode::Plan => Action::ReportAlreadyWritable,
+            Protection::Enabled => Action::FinishPromoted,
+            other => {
+                return Err(Error::Topology(format!(
+                    "{dest_id} has overwrite protection {other:?} but no replication configuration: it is neither a replica nor writable"
+                )))
+            }
+        };
+        return Ok(decision);
+    };
+    if &r.destination_file_system_id != dest_id {
+        return Err(Error::InvalidInput(format!(
+            "{dest_id} in {region} is the source of a replication to {} in {}, not a replica: are source and destination swapped?",
+            r.destination_file_system_id, r.destination_region
+        )));
+    }
+    let mut guards = Guards {
+        force: target.force,
+        decision: &mut decision,
+    };
+    if r.source_file_system_id != target.source_id || r.source_region != target.source_region {
+        guards.check(
+            "WrongSource",
+            format!(
+                "{dest_id} is a replica of {} in {}, not of {} in {}",
+                r.source_file_system_id, r.source_region, target.source_id, target.source_region
+            ),
+            "check source_file_system_id and source_region, or set force: true to promote it anyway".into(),
+        )?;
+    }
+    if r.status == ReplicationStatus::Deleting {
+        decision.action = if target.mode == Mode::Plan {
+            Action::ReportPromotionUnderWay
+        } else {
+            Action::AwaitDeletion
+        };
+        return Ok(decision);
+    }
+    if r.status == ReplicationStatus::Enabling || r.last_replicated.is_none() {
+        guards.check(
+            "InitialSync",
+            format!(
+                "replication {} -> {dest_id} is still in its initial sync: the replica is incomplete",
+                r.source_file_system_id
+            ),
+            "wait until the status is ENABLED with a last replicated time, or set force: true to promote an incomplete copy".into(),
+        )?;
+    }
+    if r.status == ReplicationStatus::Error {
+        guards.check(
+            "ReplicationError",
+            format!(
+                "replication is in ERROR ({}): the configuration is unrecoverable and the replica holds data as of its last sync",
+                r.status_message.clone().unwrap_or_default()
+            ),
+            "restore the most recent backup of the failed file system to a new file system, or set force: true to promote the replica as it is".into(),
+        )?;
+    }
+    if matches!(
+        r.status,
+        ReplicationStatus::Paused | ReplicationStatus::Pausing
+    ) {
+        guards.decision.warnings.push(format!(
+            "replication is {:?}: {}",
+            r.status,
+            r.status_message.clone().unwrap_or_default()
+        ));
+    }
+    if let Some(lrt) = r.last_replicated {
+        let age = (now - lrt).max(0.0);
+        if age > target.max_rpo_seconds as f64 {
+            guards.check(
+                "RecoveryPointTooOld",
+                format!(
+                    "the last sync completed {age:.0} s ago ({}), beyond max_rpo_seconds {}",
+                    iso8601(lrt),
+                    target.max_rpo_seconds
+                ),
+                format!("raise max_rpo_seconds, or set force: true to accept losing up to {age:.0} s of writes"),
+            )?;
+        }
+    }
+    decision.action = if target.mode == Mode::Plan {
+        Action::Plan {
+            last_replicated: r.last_replicated,
+        }
+    } else {
+        Action::Promote {
+            last_replicated: r.last_replicated,
+        }
+    };
+    Ok(decision)
+}

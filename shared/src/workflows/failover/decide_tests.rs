@@ -1,0 +1,237 @@
+//! Every branch of failover's `decide`, as a table: what the DR Region
+//! shows, the request, and the step (or refusal) that must follow.
+
+use super::decide::{decide, Action, Observed};
+use super::request::FailoverTarget;
+use crate::domain::error::Error;
+use crate::domain::ids::{FileSystemId, RegionName};
+use crate::domain::model::{FileSystem, LifeCycle, Protection, Replication, ReplicationStatus};
+use crate::domain::modes::Mode;
+use ReplicationStatus::{Deleting, Enabled, Enabling, Error as InError, Paused};
+
+const SOURCE: &str = "fs-0000000000000000a";
+const REPLICA: &str = "fs-0000000000000000b";
+const OTHER: &str = "fs-0000000000000000c";
+const NOW: f64 = 10_000.0;
+
+fn id(s: &str) -> FileSystemId {
+    FileSystemId::parse(s).unwrap()
+}
+
+fn region(s: &str) -> RegionName {
+    RegionName::parse(s).unwrap()
+}
+
+fn replica(protection: Protection) -> FileSystem {
+    FileSystem {
+        id: id(REPLICA),
+        region: region("us-west-2"),
+        arn: format!("arn:aws:elasticfilesystem:us-west-2:123456789012:file-system/{REPLICA}"),
+        life_cycle: LifeCycle::Available,
+        protection,
+        name: None,
+        tags: vec![],
+        mount_target_count: 0,
+    }
+}
+
+fn replication(
+    from: &str,
+    into: &str,
+    status: ReplicationStatus,
+    last: Option<f64>,
+) -> Option<Replication> {
+    Some(Replication {
+        source_file_system_id: id(from),
+        source_region: region("us-east-1"),
+        destination_file_system_id: id(into),
+        destination_region: region("us-west-2"),
+        status,
+        status_message: None,
+        last_replicated: last,
+    })
+}
+
+struct Case {
+    name: &'static str,
+    protection: Protection,
+    replication: Option<Replication>,
+    mode: Mode,
+    force: bool,
+    /// The action, or the refusal's guardrail (or error kind).
+    expect: Result<Action, &'static str>,
+    /// A warning the decision must carry.
+    warns: Option<&'static str>,
+}
+
+fn healthy(name: &'static str) -> Case {
+    Case {
+        name,
+        protection: Protection::Replicating,
+        replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 60.0)),
+        mode: Mode::Execute,
+        force: false,
+        expect: Ok(Action::Promote {
+            last_replicated: Some(NOW - 60.0),
+        }),
+        warns: None,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use Protection::{Disabled, Enabled as Writable, Replicating};
+    vec![
+        healthy("a replica in sync is promoted"),
+        Case {
+            mode: Mode::Plan,
+            expect: Ok(Action::Plan {
+                last_replicated: Some(NOW - 60.0),
+            }),
+            ..healthy("plan mode plans the promotion")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Deleting, Some(NOW - 60.0)),
+            expect: Ok(Action::AwaitDeletion),
+            ..healthy("a configuration being deleted is waited out")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Deleting, Some(NOW - 60.0)),
+            mode: Mode::Plan,
+            expect: Ok(Action::ReportPromotionUnderWay),
+            ..healthy("plan mode reports a promotion under way")
+        },
+        Case {
+            replication: None,
+            expect: Ok(Action::AwaitWritable),
+            ..healthy("configuration gone but still REPLICATING: wait")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            expect: Ok(Action::FinishPromoted),
+            ..healthy("writable with no configuration: finish")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            mode: Mode::Plan,
+            expect: Ok(Action::ReportAlreadyWritable),
+            ..healthy("plan mode reports an already writable file system")
+        },
+        Case {
+            replication: None,
+            protection: Disabled,
+            expect: Err("Topology"),
+            ..healthy("no configuration and protection DISABLED is neither replica nor writable")
+        },
+        Case {
+            replication: None,
+            protection: Replicating,
+            mode: Mode::Plan,
+            expect: Err("Topology"),
+            ..healthy("plan mode does not wait on REPLICATING without configuration")
+        },
+        Case {
+            replication: replication(REPLICA, OTHER, Enabled, Some(NOW - 60.0)),
+            expect: Err("InvalidInput"),
+            ..healthy("a destination that is itself a source: swapped")
+        },
+        Case {
+            replication: replication(OTHER, REPLICA, Enabled, Some(NOW - 60.0)),
+            expect: Err("WrongSource"),
+            ..healthy("a replica of another source is refused")
+        },
+        Case {
+            replication: replication(OTHER, REPLICA, Enabled, Some(NOW - 60.0)),
+            force: true,
+            warns: Some("guardrail WrongSource overridden by force"),
+            ..healthy("force overrides WrongSource and says so")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabling, None),
+            expect: Err("InitialSync"),
+            ..healthy("the initial sync is refused")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabling, None),
+            force: true,
+            expect: Ok(Action::Promote {
+                last_replicated: None,
+            }),
+            warns: Some("guardrail InitialSync overridden by force"),
+            ..healthy("force promotes an incomplete copy without a recovery point")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, InError, Some(NOW - 60.0)),
+            expect: Err("ReplicationError"),
+            ..healthy("a replication in ERROR is refused")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Paused, Some(NOW - 60.0)),
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 60.0),
+            }),
+            warns: Some("replication is Paused"),
+            ..healthy("a paused replication is promoted with a warning")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 901.0)),
+            expect: Err("RecoveryPointTooOld"),
+            ..healthy("a recovery point beyond max_rpo_seconds is refused")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 899.0)),
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 899.0),
+            }),
+            ..healthy("a recovery point within max_rpo_seconds is promoted")
+        },
+    ]
+}
+
+fn error_name(e: &Error) -> String {
+    match e {
+        Error::Refused(r) => r.guardrail.to_string(),
+        Error::Topology(_) => "Topology".into(),
+        Error::InvalidInput(_) => "InvalidInput".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn each_state_leads_to_its_one_next_step_or_refusal() {
+    for c in cases() {
+        let target = FailoverTarget {
+            source_id: id(SOURCE),
+            source_region: region("us-east-1"),
+            destination_id: Some(id(REPLICA)),
+            destination_region: region("us-west-2"),
+            mode: c.mode,
+            max_rpo_seconds: 900,
+            force: c.force,
+            mount_targets: vec![],
+            reason: None,
+        };
+        let seen = Observed {
+            destination: replica(c.protection),
+            replication: c.replication,
+        };
+        match (decide(&target, &seen, NOW), &c.expect) {
+            (Ok(d), Ok(want)) => {
+                assert_eq!(&d.action, want, "{}", c.name);
+                if let Some(w) = c.warns {
+                    assert!(
+                        d.warnings.iter().any(|x| x.starts_with(w)),
+                        "{}: warnings {:?}",
+                        c.name,
+                        d.warnings
+                    );
+                } else {
+                    assert!(d.warnings.is_empty(), "{}: {:?}", c.name, d.warnings);
+                }
+            }
+            (Err(e), Err(name)) => assert_eq!(&error_name(&e), name, "{}", c.name),
+            (got, want) => panic!("{}: got {got:?}, expected {want:?}", c.name),
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! Failover: promote the replica in the DR Region, safely and idempotently.
+//!
+//! Every pass observes the real state from the destination Region, decides
+//! the next step (`decide`, pure) and acts once; a re-run after a crash at any
+//! point resumes where the world is. The source Region is probed as a signal,
+//! never required.
+
+mod decide;
+#[cfg(test)]
+mod decide_tests;
+mod request;
+
+pub use decide::{decide, Action, Decision, Observed, Phase};
+pub use request::{resolve, FailoverRequest, FailoverTarget};
+
+use crate::domain::config::Config;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::FileSystemId;
+use crate::domain::model::{DeletionMode, FileSystem, MetricPoint};
+use crate::domain::ports::{CallBudget, Clock, DeleteOutcome, Efs, Platform};
+use crate::domain::tags;
+use crate::domain::time::iso8601;
+use crate::run::report::{Location, Outcome, RecoveryPoint, Report, Status};
+use crate::run::runner::{drive, Pass, RunLimits, Workflow};
+use crate::run::summary::{notify_and_measure, RunSummary};
+use crate::workflows::mount_targets;
+use futures_util::stream::{self, StreamExt};
+use std::time::Duration;
+
+/// The failover of one file system, as a reconcile loop.
+pub struct Failover<'a, P: Platform> {
+    platform: &'a P,
+    target: FailoverTarget,
+    dest: P::Efs,
+    source: P::Efs,
+    report: Report,
+    waiting_since: Option<f64>,
+    /// Set once the promoted file system is ready and not yet marked complete.
+    pub needs_completion_mark: bool,
+    pub destination_fs: Option<FileSystem>,
+}
+
+impl<'a, P: Platform> Failover<'a, P> {
+    pub fn new(platform: &'a P, target: FailoverTarget) -> Self {
+        let now = platform.clock().now();
+        let mut report = Report::new(
+            "failover",
+            target.mode,
+            Location {
+                file_system_id: Some(target.source_id.clone()),
+                region: target.source_region.clone(),
+            },
+            Location {
+                file_system_id: target.destination_id.clone(),
+                region: target.destination_region.clone(),
+            },
+            now,
+        );
+        report.reason = target.reason.clone();
+        Failover {
+            dest: platform.efs(&target.destination_region, CallBudget::Normal),
+            source: platform.efs(&target.source_region, CallBudget::Short),
+            platform,
+            target,
+            report,
+            waiting_since: None,
+            needs_completion_mark: false,
+            destination_fs: None,
+        }
+    }
+
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+
+    fn now(&self) -> f64 {
+        self.platform.clock().now()
+    }
+
+    fn source_tag(&self) -> String {
+        format!("{}@{}", self.target.source_id, self.target.source_region)
+    }
+
+    async fn probe_source(&mut self) -> bool {
+        let started = self.now();
+        let reachable = crate::domain::ports::reachable(&self.source).await;
+        let now = self.now();
+        self.report.source_region_reachable = Some(reachable);
+        self.report.step(
+            "probe source Region",
+            Outcome::Checked,
+            started,
+            now,
+            if reachable {
+                format!("{} answers", self.target.source_region)
+            } else {
+                format!(
+                    "{} does not answer (a signal only; failover does not need it)",
+                    self.target.source_region
+                )
+            },
+        );
+        reachable
+    }
+
+    /// Finds the replica when only the source was named: from the replication
+    /// configuration, or after promotion from the tag an earlier run left.
+    async fn discover(&mut self) -> Result<FileSystemId> {
+        let region = &self.target.destination_region;
+        for r in self.dest.list_replications().await? {
+            if r.source_file_system_id == self.target.source_id
+                && r.source_region == self.target.source_region
+                && &r.destination_region == region
+            {
+                return Ok(r.destination_file_system_id);
+            }
+        }
+        let wanted = self.source_tag();
+        for fs in self.dest.list_file_systems().await? {
+            if fs.tag(tags::FAILOVER_SOURCE) == Some(wanted.as_str()) {
+                return Ok(fs.id);
+            }
+        }
+        Err(Error::InvalidInput(format!(
+            "no replication of {} ({}) is visible in {region}, and no file system there carries the tag of an \
+             earlier failover. Give destination_file_system_id, or check source_region and destination_region.",
+            self.target.source_id, self.target.source_region
+        )))
+    }
+
+    async fn promote(&mut self, last_replicated: Option<f64>) -> Result<()> {
+        let dest_id = self
+            .report
+            .destination
+            .file_system_id
+            .clone()
+            .ok_or_else(|| Error::Topology("destination unknown".into()))?;
+        let started = self.now();
+        // The recovery point disappears with the configuration: keep it on the file system first.
+        let mut marks = vec![
+            (tags::FAILOVER_SOURCE.to_string(), self.source_tag()),
+            (tags::PROMOTED_AT.to_string(), format!("{started:.3}")),
+        ];
+        // A replica forced through before its first sync has no recovery point to record.
+        if let Some(lrt) = last_replicated {
+            marks.push((tags::RECOVERY_POINT.to_string(), format!("{lrt:.3}")));
+        }
+        self.dest.tag_file_system(&dest_id, &marks).await?;
+        self.report.step(
+            "record recovery point",
+            Outcome::Done,
+            started,
+            self.now(),
+            match last_replicated {
+                Some(lrt) => format!("last replicated {}", iso8601(lrt)),
+                None => "the replica never completed a sync: no recovery point".to_string(),
+            },
+        );
+        let started = self.now();
+        match self
+            .dest
+            .delete_replication(&self.target.source_id, DeletionMode::AllConfigurations)
+            .await
+        {
+            Ok(outcome) => {
+                self.report.deletion_mode = Some(DeletionMode::AllConfigurations);
+                let (o, d) = match outcome {
+                    DeleteOutcome::Accepted => (Outcome::Done, "DeleteReplicationConfiguration accepted; the replica becomes writable in a few minutes"),
+                    DeleteOutcome::NotFound => (Outcome::AlreadyDone, "the configuration was already gone"),
+                };
+                self.report.step("promote", o, started, self.now(), d);
+                Ok(())
+            }
+            Err(full) => {
+                // Only an unreachable source side justifies leaving its configuration behind.
+                let reachable = self.probe_source().await;
+                if reachable {
+                    return Err(full.into());
+                }
+                // Recorded before the local delete, so a re-run and failback know the source side needs cleanup.
+                self.dest
+                    .tag_file_system(
+                        &dest_id,
+                        &[(tags::SOURCE_CLEANUP_NEEDED.to_string(), "true".to_string())],
+                    )
+                    .await?;
+                let outcome = self
+                    .dest
+                    .delete_replication(
+                        &self.target.source_id,
+                        DeletionMode::LocalConfigurationOnly,
+                    )
+                    .await?;
+                self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
+                self.report.step(
+                    "promote",
+                    if outcome == DeleteOutcome::Accepted { Outcome::Done } else { Outcome::AlreadyDone },
+                    started,
+                    self.now(),
+                    format!("full delete failed ({}); deleted the destination side only (LOCAL_CONFIGURATION_ONLY)", full.message),
+                );
+                self.report.warn(format!(
+                    "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
+                    self.target.source_region
+                ));
+                self.report.next(format!(
+                    "when {} is back: aws efs delete-replication-configuration --region {} --source-file-system-id {} --deletion-mode LOCAL_CONFIGURATION_ONLY (failback does this for you)",
+                    self.target.source_region, self.target.source_region, self.target.source_id
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    /// Mount targets can be created on a read-only replica: start them while the
+    /// promotion runs, so that the two waits overlap instead of adding up.
+    async fn prepare_mount_targets(&mut self, dest_id: &FileSystemId) -> Result<()> {
+        if self.target.mount_targets.is_empty() {
+            return Ok(());
+        }
+        let started = self.now();
+        let mts = mount_targets::ensure(
+            &self.dest,
+            dest_id,
+            &self.target.mount_targets,
+            self.target.mode,
+            false,
+        )
+        .await?;
+        if !mts.actions.is_empty() {
+            self.report.step(
+                "mount targets",
+                Outcome::Done,
+                started,
+                self.now(),
+                mts.actions.join("; "),
+            );
+        }
+        Ok(())
+    }
+
+    fn recovery_point_from_tags(&mut self, fs: &FileSystem) {
+        if fs.tag(tags::SOURCE_CLEANUP_NEEDED) == Some("true") {
+            self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
+            self.report.warn(format!(
+                "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
+                self.target.source_region
+            ));
+        }
+        let num = |k: &str| fs.tag(k).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(lrt), Some(promoted)) = (num(tags::RECOVERY_POINT), num(tags::PROMOTED_AT)) {
+            self.report.recovery_point = Some(RecoveryPoint {
+                last_replicated_timestamp: iso8601(lrt),
+                last_replicated_epoch: lrt,
+                promoted_at: iso8601(promoted),
+                recovery_point_seconds: ((promoted - lrt).max(0.0) * 1000.0).round() / 1000.0,
+            });
+        }
+    }
+
+    fn plan(&mut self, source_reachable: bool, last_replicated: Option<f64>) {
+        let now = self.now();
+        let mode = if source_reachable {
+            "ALL_CONFIGURATIONS"
+        } else {
+            "ALL_CONFIGURATIONS, then LOCAL_CONFIGURATION_ONLY if the source Region still does not answer"
+        };
+        let lrt = last_replicated
+            .map(iso8601)
+            .unwrap_or_else(|| "never".into());
+        for (name, detail) in [
+            (
+                "record recovery point",
+                format!("tag the replica with its last replicated time ({lrt})"),
+            ),
+            (
+                "promote",
+                format!(
+                    "DeleteReplicationConfiguration from {} ({mode})",
+                    self.target.destination_region
+                ),
+            ),
+            (
+                "wait until writable",
+                "until no configuration is left and overwrite protection is ENABLED".to_string(),
+            ),
+            (
+                "mount targets",
+                format!("{} configured", self.target.mount_targets.len()),
+            ),
+            ("finish", "tag, metrics and notification".to_string()),
+        ] {
+            self.report.step(name, Outcome::Planned, now, now, detail);
+        }
+        if let Some(lrt) = last_replicated {
+            self.report.recovery_point = Some(RecoveryPoint {
+                last_replicated_timestamp: iso8601(lrt),
+                last_replicated_epoch: lrt,
+                promoted_at: iso8601(now),
+                recovery_point_seconds: ((now - lrt).max(0.0) * 1000.0).round() / 1000.0,
+            });
+        }
+        self.report.status = Status::Planned;
+        self.set_phase(Phase::Planned);
+        self.report
+            .next("run again with mode: execute to fail over");
+    }
+
+    async fn after_promotion(&mut self, fs: FileSystem) -> Result<Pass> {
+        let now = self.now();
+        if let Some(since) = self.waiting_since.take() {
+            self.report.step(
+                "wait until writable",
+                Outcome::Done,
+                since,
+                now,
+                "no configuration left, overwrite protection ENABLED",
+            );
+        }
+        let ours = fs.tag(tags::FAILOVER_SOURCE) == Some(self.source_tag().as_str());
+        if !ours {
+            self.report.warn(format!(
+                "{} is writable and not replicating, without efs-dr's failover tags: it was promoted outside efs-dr, or was never a replica of {}",
+                fs.id, self.target.source_id
+            ));
+        }
+        self.recovery_point_from_tags(&fs);
+        self.set_phase(Phase::MountTargets);
+        let started = self.now();
+        let mts = mount_targets::ensure(
+            &self.dest,
+            &fs.id,
+            &self.target.mount_targets,
+            self.target.mode,
+            false,
+        )
+        .await?;
+        let now = self.now();
+        mts.record(&mut self.report, Outcome::Done, started, now);
+        if mts.pending {
+            self.report.step(
+                "wait for mount targets",
+                Outcome::Waiting,
+                started,
+                self.now(),
+                "mount targets not yet available",
+            );
+            return Ok(Pass::Wait);
+        }
+        if self.target.mount_targets.is_empty() && mts.targets.is_empty() {
+            self.report.warn(format!(
+                "{} has no mount targets: clients cannot mount it until some are created",
+                fs.id
+            ));
+        }
+        let completed = fs.tag(tags::FAILOVER_COMPLETED_AT).is_some()
+            && fs.tag(tags::ROLE) == Some(tags::ROLE_PRIMARY);
+        if completed {
+            self.report.step(
+                "finish",
+                Outcome::AlreadyDone,
+                started,
+                self.now(),
+                format!(
+                    "failover already completed at {}",
+                    fs.tag(tags::FAILOVER_COMPLETED_AT).unwrap_or("?")
+                ),
+            );
+        } else {
+            self.needs_completion_mark = true;
+        }
+        self.set_phase(Phase::Completed);
+        self.report.next(format!(
+            "point clients at {} (mount {}); access point IDs differ on the replica",
+            fs.id,
+            fs.dns_name()
+        ));
+        self.destination_fs = Some(fs);
+        Ok(Pass::Done)
+    }
+}
+
+impl<P: Platform> Failover<'_, P> {
+    /// Reads the destination from the DR Region, and probes the source Region once.
+    async fn observe(&mut self) -> Result<Observed> {
+        let dest_id = match &self.report.destination.file_system_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.discover().await?;
+                self.report.destination.file_system_id = Some(id.clone());
+                id
+            }
+        };
+        let fs = self.dest.describe_file_system(&dest_id).await;
+        if self.report.timeline.is_empty() {
+            // The clock follows the AWS side's answers: start timing once the first one is in.
+            let now = self.now();
+            self.report.restart(now);
+        }
+        let destination = fs?.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "destination file system {dest_id} does not exist in {}: check destination_file_system_id and destination_region",
+                self.target.destination_region
+            ))
+        })?;
+        self.report.dns_name = Some(destination.dns_name());
+        let replication = self.dest.describe_replication(&dest_id).await?;
+        if self.report.source_region_reachable.is_none() {
+            self.probe_source().await;
+        }
+        Ok(Observed {
+            destination,
+            replication,
+        })
+    }
+
+    /// Takes the one step `decide` chose.
+    async fn act(&mut self, decision: Decision, seen: Observed) -> Result<Pass> {
+        for w in decision.warnings {
+            self.report.warn(w);
+        }
+        let dest_id = seen.destination.id.clone();
+        let now = self.now();
+        match decision.action {
+            Action::AwaitWritable => {
+                self.report.step(
+                    "wait until writable",
+                    Outcome::Waiting,
+                    now,
+                    now,
+                    "configuration gone, protection not yet ENABLED",
+                );
+                Ok(Pass::Wait)
+            }
+            Action::ReportAlreadyWritable => {
+                self.report.step(
+                    "promote",
+                    Outcome::AlreadyDone,
+                    now,
+                    now,
+                    format!("{dest_id} is already writable"),
+                );
+                self.report.status = Status::Planned;
+                self.set_phase(Phase::AlreadyPromoted);
+                Ok(Pass::Done)
+            }
+            Action::FinishPromoted => self.after_promotion(seen.destination).await,
+            Action::ReportPromotionUnderWay => {
+                self.report.step(
+                    "promote",
+                    Outcome::AlreadyDone,
+                    now,
+                    now,
+                    "promotion already under way (DELETING)",
+                );
+                self.report.status = Status::Planned;
+                Ok(Pass::Done)
+            }
+            Action::AwaitDeletion => {
+                self.prepare_mount_targets(&dest_id).await?;
+                let now = self.now();
+                self.waiting_since.get_or_insert(now);
+                self.set_phase(Phase::Promoting);
+                self.report.step(
+                    "wait until writable",
+                    Outcome::Waiting,
+                    now,
+                    now,
+                    "replication configuration DELETING",
+                );
+                Ok(Pass::Wait)
+            }
+            Action::Plan { last_replicated } => {
+                let reachable = self.report.source_region_reachable.unwrap_or(false);
+                self.plan(reachable, last_replicated);
+                Ok(Pass::Done)
+            }
+            Action::Promote { last_replicated } => {
+                self.set_phase(Phase::Promoting);
+                self.promote(last_replicated).await?;
+                self.prepare_mount_targets(&dest_id).await?;
+                self.waiting_since.get_or_insert(self.now());
+                Ok(Pass::Wait)
+            }
+        }
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        self.report.phase = phase.as_str().into();
+    }
+}
+
+impl<P: Platform> Workflow for Failover<'_, P> {
+    fn report(&mut self) -> &mut Report {
+        &mut self.report
+    }
+
+    async fn pass(&mut self) -> Result<Pass> {
+        let seen = self.observe().await?;
+        let now = self.now();
+        let decision = decide(&self.target, &seen, now)?;
+        self.act(decision, seen).await
+    }
+}
+
+/// Runs the failover of every named file system, with bounded concurrency,
+/// then one notification and the metrics.
+pub async fn run<P: Platform>(
+    platform: &P,
+    config: &Config,
+    request: &FailoverRequest,
+    remaining: Option<Duration>,
+) -> Result<RunSummary> {
+    let targets = resolve(request, config)?;
+    let limits = RunLimits::for_run(request.run_mode, remaining, config);
+    let finished: Vec<Failover<P>> = stream::iter(targets)
+        .map(|t| {
+            let limits = &limits;
+            async move {
+                let mut wf = Failover::new(platform, t);
+                drive(&mut wf, platform.clock(), limits).await;
+                wf
+            }
+        })
+        .buffer_unordered(config.concurrency.max(1))
+        .collect()
+        .await;
+    let mut marks = Vec::new();
+    let mut reports = Vec::new();
+    for wf in finished {
+        if wf.needs_completion_mark && wf.report.status == Status::Completed {
+            if let Some(fs) = &wf.destination_fs {
+                marks.push((fs.id.clone(), wf.target.destination_region.clone()));
+            }
+        }
+        reports.push(wf.report);
+    }
+    let summary = RunSummary::new("failover", reports);
+    let points = |r: &Report| -> Vec<MetricPoint> {
+        let dims = vec![(
+            "FileSystemId".to_string(),
+            r.destination
+                .file_system_id
+                .as_ref()
+                .map(|f| f.to_string())
+                .unwrap_or_default(),
+        )];
+        let mut p = vec![MetricPoint {
+            name: "FailoverDurationSeconds",
+            value: r.duration_seconds,
+            unit: "Seconds",
+            dimensions: dims.clone(),
+        }];
+        if let Some(rp) = &r.recovery_point {
+            p.push(MetricPoint {
+                name: "RecoveryPointSeconds",
+                value: rp.recovery_point_seconds,
+                unit: "Seconds",
+                dimensions: dims,
+            });
+        }
+        p
+    };
+    let summary = notify_and_measure(platform, config, summary, points).await;
+    // Marked only after the notification: a crash in between repeats the notification rather than losing it.
+    let now = platform.clock().now();
+    for (id, region) in marks {
+        let efs = platform.efs(&region, CallBudget::Normal);
+        let t = vec![
+            (tags::ROLE.to_string(), tags::ROLE_PRIMARY.to_string()),
+            (tags::FAILOVER_COMPLETED_AT.to_string(), format!("{now:.3}")),
+        ];
+        if let Err(e) = efs.tag_file_system(&id, &t).await {
+            tracing::warn!(error = %e, file_system_id = %id, "could not mark the failover complete; a re-run will do it");
+        }
+    }
+    if summary.should_fail_invocation(limits.mode) {
+        return Err(summary.first_error());
+    }
+    Ok(summary)
+}
+
+pub async fn handle_event<P: Platform>(
+    platform: &P,
+    config: &Config,
+    event: serde_json::Value,
+    remaining: Option<Duration>,
+) -> Result<serde_json::Value> {
+    crate::run::intake::run_all(
+        "failover",
+        event,
+        FailoverRequest::from_json,
+        |request| async move { run(platform, config, &request, remaining).await },
+    )
+    .await
+}

@@ -1,0 +1,192 @@
+//! The failover request: its fields, and how it resolves against the
+//! configured pairs into one target per file system, before any AWS call.
+
+use crate::domain::config::{region_of, Config, PairConfig};
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
+use crate::domain::model::MountTargetSpec;
+use crate::domain::modes::{Mode, RunMode};
+use serde::{Deserialize, Serialize};
+
+/// The failover event (direct invoke, SNS message, Step Functions input).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file_system_id: Option<FileSystemRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_region: Option<RegionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_file_system_id: Option<FileSystemRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_region: Option<RegionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rpo_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_targets: Option<Vec<MountTargetSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Many file systems at once (a Region failover means all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<Vec<PairConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_mode: Option<RunMode>,
+}
+
+impl FailoverRequest {
+    /// Parses a request; unknown fields and malformed IDs are errors that name the field.
+    pub fn from_json(value: serde_json::Value) -> Result<FailoverRequest> {
+        serde_json::from_value(value).map_err(|e| {
+            Error::InvalidInput(format!(
+                "failover request: {e}. Fields: source_file_system_id, source_region, destination_file_system_id, \
+                 destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode"
+            ))
+        })
+    }
+}
+
+/// One file system to fail over, fully resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailoverTarget {
+    pub source_id: FileSystemId,
+    pub source_region: RegionName,
+    pub destination_id: Option<FileSystemId>,
+    pub destination_region: RegionName,
+    pub mode: Mode,
+    pub max_rpo_seconds: u64,
+    pub force: bool,
+    pub mount_targets: Vec<MountTargetSpec>,
+    pub reason: Option<String>,
+}
+
+/// Merges the request with the configured pairs and defaults. Fails with a
+/// message that says what to give, before any AWS call.
+pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<FailoverTarget>> {
+    let pairs: Vec<PairConfig> = if let Some(pairs) = &request.pairs {
+        if request.source_file_system_id.is_some() {
+            return Err(Error::InvalidInput(
+                "give either pairs or source_file_system_id, not both".into(),
+            ));
+        }
+        if pairs.is_empty() {
+            return Err(Error::InvalidInput(
+                "pairs is empty: name at least one file system".into(),
+            ));
+        }
+        pairs.clone()
+    } else if let Some(src) = &request.source_file_system_id {
+        let configured = config
+            .pairs
+            .iter()
+            .find(|p| p.source_file_system_id.id == src.id);
+        vec![PairConfig {
+            source_file_system_id: src.clone(),
+            source_region: request
+                .source_region
+                .clone()
+                .or_else(|| configured.and_then(|p| p.source_region.clone())),
+            destination_file_system_id: request
+                .destination_file_system_id
+                .clone()
+                .or_else(|| configured.and_then(|p| p.destination_file_system_id.clone())),
+            destination_region: request
+                .destination_region
+                .clone()
+                .or_else(|| configured.and_then(|p| p.destination_region.clone())),
+            mount_targets: request
+                .mount_targets
+                .clone()
+                .or_else(|| configured.and_then(|p| p.mount_targets.clone())),
+        }]
+    } else if !config.pairs.is_empty() {
+        config.pairs.clone()
+    } else {
+        return Err(Error::InvalidInput(
+            "no file system named: give source_file_system_id and source_region (and optionally \
+             destination_file_system_id) in the event, or configure EFS_DR_PAIRS for this function"
+                .into(),
+        ));
+    };
+    let mode = request.mode.unwrap_or(config.default_mode);
+    let max_rpo_seconds = request.max_rpo_seconds.unwrap_or(config.max_rpo_seconds);
+    if max_rpo_seconds == 0 {
+        return Err(Error::InvalidInput(
+            "max_rpo_seconds must be at least 1".into(),
+        ));
+    }
+    let mut targets = Vec::new();
+    for p in pairs {
+        let source_region = region_of(
+            &p.source_file_system_id,
+            p.source_region
+                .as_ref()
+                .or(request.source_region.as_ref())
+                .or(config.source_region.as_ref()),
+            "source_file_system_id",
+        )?
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "source_region is required for {} (or give the file system's ARN)",
+                p.source_file_system_id.id
+            ))
+        })?;
+        let dest_ref = p.destination_file_system_id.clone().or_else(|| {
+            request
+                .destination_file_system_id
+                .clone()
+                .filter(|_| request.pairs.is_none())
+        });
+        let given_dest_region = p
+            .destination_region
+            .as_ref()
+            .or(request.destination_region.as_ref())
+            .or(config.destination_region.as_ref());
+        let destination_region = match &dest_ref {
+            Some(d) => region_of(d, given_dest_region, "destination_file_system_id")?,
+            None => given_dest_region.cloned(),
+        }
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "destination_region is required for {} (the DR Region; the functions default to AWS_REGION)",
+                p.source_file_system_id.id
+            ))
+        })?;
+        let destination_id = dest_ref.map(|d| d.id);
+        if destination_id.as_ref() == Some(&p.source_file_system_id.id)
+            && destination_region == source_region
+        {
+            return Err(Error::InvalidInput(format!(
+                "source and destination are the same file system ({} in {source_region})",
+                p.source_file_system_id.id
+            )));
+        }
+        if targets.iter().any(|t: &FailoverTarget| {
+            t.source_id == p.source_file_system_id.id && t.source_region == source_region
+        }) {
+            return Err(Error::InvalidInput(format!(
+                "{} is named twice",
+                p.source_file_system_id.id
+            )));
+        }
+        targets.push(FailoverTarget {
+            source_id: p.source_file_system_id.id.clone(),
+            source_region,
+            destination_id,
+            destination_region,
+            mode,
+            max_rpo_seconds,
+            force: request.force.unwrap_or(false),
+            mount_targets: p
+                .mount_targets
+                .clone()
+                .or_else(|| request.mount_targets.clone())
+                .unwrap_or_else(|| config.mount_targets.clone()),
+            reason: request.reason.clone(),
+        });
+    }
+    Ok(targets)
+}

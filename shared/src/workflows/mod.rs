@@ -1,0 +1,8 @@
+//! The four workflows, one per Lambda function, and the mount target
+//! reconcile they share.
+
+pub mod failback;
+pub mod failover;
+pub mod lag_alarm;
+pub mod mount_target_ensure;
+pub mod mount_targets;

@@ -1,0 +1,241 @@
+//! One emulator test kit for every test tier and the drill: an in-process
+//! emulator, an SDK configuration and clients pointed at it, replicated pairs
+//! with data, writes, and the DR Region's alarm path as the template deploys
+//! it. Nothing here is used by the Lambda functions themselves.
+
+pub mod alarm_path;
+
+use aws_config::SdkConfig;
+use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use efs_dr_emulator::{EmulatorConfig, EmulatorHandle};
+use std::net::SocketAddr;
+
+pub const EAST: &str = "us-east-1";
+pub const WEST: &str = "us-west-2";
+/// The Region the SDK configuration defaults to: the DR Region of every pair the kit makes.
+pub const DR_REGION: &str = WEST;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    #[error("the emulator did not start: {0}")]
+    Start(String),
+    #[error("{operation}: {message}")]
+    Sdk {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Emulator(String),
+}
+
+impl KitError {
+    pub fn sdk(operation: &'static str, e: impl std::error::Error) -> KitError {
+        KitError::Sdk {
+            operation,
+            message: DisplayErrorContext(&e).to_string(),
+        }
+    }
+}
+
+impl From<String> for KitError {
+    fn from(message: String) -> KitError {
+        KitError::Emulator(message)
+    }
+}
+
+pub type Result<T, E = KitError> = std::result::Result<T, E>;
+
+/// An SDK configuration for the emulator at `endpoint_url`: static
+/// credentials, the DR Region, nothing read from this machine.
+pub fn sdk_config(endpoint_url: String) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(DR_REGION))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKID",
+            "secret",
+            None,
+            None,
+            "efs-dr-testkit",
+        )))
+        .build()
+}
+
+/// CreateFileSystem (encrypted) with this creation token: its ID. The file
+/// system becomes available after the emulator's `file_system_create` time.
+pub async fn create_file_system(efs: &aws_sdk_efs::Client, creation_token: &str) -> Result<String> {
+    Ok(efs
+        .create_file_system()
+        .creation_token(creation_token)
+        .encrypted(true)
+        .send()
+        .await
+        .map_err(|e| KitError::sdk("CreateFileSystem", e))?
+        .file_system_id)
+}
+
+/// CreateReplicationConfiguration from `source` into a new file system in
+/// `destination_region`: the new file system's ID.
+pub async fn replicate_to_new(
+    efs: &aws_sdk_efs::Client,
+    source: &str,
+    destination_region: &str,
+) -> Result<String> {
+    let created = efs
+        .create_replication_configuration()
+        .source_file_system_id(source)
+        .destinations(
+            aws_sdk_efs::types::DestinationToCreate::builder()
+                .region(destination_region)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| KitError::sdk("CreateReplicationConfiguration", e))?;
+    created
+        .destinations()
+        .first()
+        .map(|d| d.file_system_id().to_string())
+        .ok_or_else(|| {
+            KitError::Emulator("CreateReplicationConfiguration named no destination".into())
+        })
+}
+
+/// An emulator and an SDK configuration pointed at it.
+pub struct Kit {
+    pub emu: EmulatorHandle,
+    pub sdk: SdkConfig,
+}
+
+impl Kit {
+    pub async fn start(config: EmulatorConfig) -> Result<Kit> {
+        let emu = efs_dr_emulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| KitError::Start(e.to_string()))?;
+        let sdk = sdk_config(emu.url());
+        Ok(Kit { emu, sdk })
+    }
+
+    pub fn efs(&self, region: &str) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    /// Moves emulated time forward.
+    pub fn advance(&self, seconds: f64) {
+        self.emu.shared.advance(seconds);
+    }
+
+    /// A client's write to a file system; returns its emulated time.
+    pub fn write(&self, region: &str, fs: &str, path: &str, content: &str) -> Result<f64> {
+        Ok(self.emu.shared.write(region, fs, path, content)?.time)
+    }
+
+    /// A source in us-east-1 holding `/before.txt`, replicating to a new file
+    /// system in us-west-2, past its initial sync: (source, replica).
+    pub async fn replicated_pair(&self, creation_token: &str) -> Result<(String, String)> {
+        let mut pairs = self
+            .replicated_pairs_with(&[creation_token.to_string()])
+            .await?;
+        pairs
+            .pop()
+            .ok_or_else(|| KitError::Emulator("no pair was made".into()))
+    }
+
+    /// `n` such pairs, their creation tokens `{tag}-{i}`.
+    pub async fn replicated_pairs(&self, n: usize, tag: &str) -> Result<Vec<(String, String)>> {
+        let tokens: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
+        self.replicated_pairs_with(&tokens).await
+    }
+
+    async fn replicated_pairs_with(&self, tokens: &[String]) -> Result<Vec<(String, String)>> {
+        let east = self.efs(EAST);
+        let mut sources = Vec::new();
+        for token in tokens {
+            sources.push(create_file_system(&east, token).await?);
+        }
+        self.advance(15.0);
+        let mut pairs = Vec::new();
+        for source in sources {
+            self.write(EAST, &source, "/before.txt", "written before replication")?;
+            let replica = replicate_to_new(&east, &source, WEST).await?;
+            pairs.push((source, replica));
+        }
+        self.advance(700.0);
+        Ok(pairs)
+    }
+
+    /// ReplicationOverwriteProtection of a file system, if it can be read.
+    pub async fn protection(&self, region: &str, fs: &str) -> Option<String> {
+        let out = self
+            .efs(region)
+            .describe_file_systems()
+            .file_system_id(fs)
+            .send()
+            .await
+            .ok()?;
+        out.file_systems()
+            .first()?
+            .file_system_protection()?
+            .replication_overwrite_protection()
+            .map(|p| p.as_str().to_string())
+    }
+
+    /// The last replicated time of the replication `fs` takes part in, if any.
+    pub async fn last_replicated(&self, region: &str, fs: &str) -> Option<f64> {
+        let out = self
+            .efs(region)
+            .describe_replication_configurations()
+            .file_system_id(fs)
+            .send()
+            .await
+            .ok()?;
+        out.replications()
+            .first()?
+            .destinations()
+            .first()?
+            .last_replicated_timestamp()
+            .map(|t| t.as_secs_f64())
+    }
+
+    /// Environment for a function process: the emulator's endpoint and
+    /// static credentials, nothing from this machine's AWS configuration.
+    pub fn function_env(&self, extra: &[(&str, String)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", self.emu.url()),
+            ("AWS_REGION", DR_REGION.into()),
+            ("AWS_DEFAULT_REGION", DR_REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "AKID".into()),
+            ("AWS_SECRET_ACCESS_KEY", "secret".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        env
+    }
+}
