@@ -11,54 +11,22 @@ use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::failover;
 use efs_dr_shared::workflows::lag_alarm::{self as lag, alarm_event as alarms};
 use efs_dr_testkit::alarm_path;
+use efs_dr_testkit::invoke_api::{function_name, serve_async_invokes};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
 /// Records what the emulator's SNS hands to Lambda functions.
 async fn lambda_endpoint(w: &World) -> Arc<Mutex<Vec<(String, Value)>>> {
-    use http_body_util::{BodyExt, Full};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
     let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let sink = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let sink = sink.clone();
-                        async move {
-                            let function =
-                                req.uri().path().split('/').nth(3).unwrap_or("").to_string();
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            sink.lock().unwrap().push((function, event));
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(202)
-                                    .body(Full::new(bytes::Bytes::new()))
-                                    .unwrap(),
-                            )
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let url = serve_async_invokes(move |path, body| {
+        let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        sink.lock()
+            .unwrap()
+            .push((function_name(&path).to_string(), event));
+    })
+    .await
+    .expect("invoke api");
     w.emu.shared.set_lambda_endpoint(Some(url));
     seen
 }

@@ -4,6 +4,7 @@
 //! it. Nothing here is used by the Lambda functions themselves.
 
 pub mod alarm_path;
+pub mod invoke_api;
 
 use aws_config::SdkConfig;
 use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};

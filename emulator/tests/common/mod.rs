@@ -119,50 +119,15 @@ pub struct FakeLambda {
 }
 
 pub async fn fake_lambda() -> FakeLambda {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
     let invocations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen = invocations.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let seen = seen.clone();
-                        async move {
-                            let path = req.uri().path().to_string();
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            seen.lock()
-                                .unwrap()
-                                .push((path, String::from_utf8_lossy(&body).into_owned()));
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(202)
-                                    .body(Full::new(bytes::Bytes::new()))
-                                    .unwrap(),
-                            )
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let url = efs_dr_testkit::invoke_api::serve_async_invokes(move |path, body| {
+        seen.lock()
+            .unwrap()
+            .push((path, String::from_utf8_lossy(&body).into_owned()));
+    })
+    .await
+    .expect("invoke api");
     FakeLambda { url, invocations }
 }
 
