@@ -12,7 +12,7 @@ use efs_dr_shared::domain::time::Backoff;
 use efs_dr_shared::workflows::failback::{self, FailbackRequest};
 use efs_dr_shared::workflows::lag_alarm as lag;
 use efs_dr_testkit::alarm_path;
-use efs_dr_testkit::Kit;
+use efs_dr_testkit::{FileCopy, Kit};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -176,6 +176,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
             max: poll * 3,
         },
         margin: poll,
+        backup_role_arn: Some(efs_dr_testkit::BACKUP_ROLE.into()),
         ..Config::default()
     };
     let log: Log = Default::default();
@@ -278,6 +279,9 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     // The Region comes back; fail back keeping those writes.
     d.faults(json!({"region": SOURCE, "outage": false}))?;
     d.say("recovery", format!("{SOURCE} is back"));
+    // As an operator would: look before failing back. CloudWatch needs a few
+    // minutes of the original's metrics (client connections, writes) to judge.
+    tokio::time::sleep(Duration::from_secs_f64(180.0 / scale)).await;
     let request = FailbackRequest::from_json(json!({
         "original_file_system_id": src, "original_region": SOURCE, "replica_file_system_id": dst, "replica_region": DR,
         "mode": "execute", "strategy": "keep_changes", "cutover": true, "reason": "drill"
@@ -301,34 +305,80 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         ),
     );
 
-    // Every acknowledged write is on the original, or was lost within the stated recovery point.
-    let world = d.kit.emu.shared.world();
-    let home = world
-        .file_system(SOURCE, &src)
-        .map(|f| f.files.clone())
-        .unwrap_or_default();
-    let (mut kept, mut lost_within, mut lost_beyond) = (0, 0, Vec::new());
-    for w in &world.writes {
-        if home.contains_key(&w.path) {
-            kept += 1;
-        } else if w.file_system_id == src && w.time >= lrt && w.time <= failed_at {
-            lost_within += 1;
-        } else {
-            lost_beyond.push(w.path.clone());
-        }
+    // Every acknowledged write, judged by its content (sequence number): on the
+    // primary, preserved in a recovery point, or lost.
+    let preserved = &fb_report.preserved;
+    let mut copies = Vec::new();
+    for p in preserved {
+        copies.push((
+            p.recovery_point_arn.clone(),
+            d.kit.recovery_point_files(&p.recovery_point_arn).await?,
+        ));
     }
+    let home = d.kit.file_system_files(SOURCE, &src).await?;
+    let world = d.kit.emu.shared.world();
+    let writes = world.writes.clone();
     let replica_ok = world
         .replications
         .iter()
         .any(|r| r.source_file_system_id == src && r.destination_file_system_id == dst);
     drop(world);
-    let ok = lost_beyond.is_empty()
+    let recovery_point_known = rp["last_replicated_epoch"].is_number();
+    let judged: Vec<JudgedWrite> = writes
+        .iter()
+        .map(|w| judge(w, &writes, &home, &copies, &src, lrt, failed_at))
+        .collect();
+    let count = |c: Class| judged.iter().filter(|j| j.class == c).count();
+    for j in judged.iter().filter(|j| j.class == Class::Preserved) {
+        d.say(
+            "verdict",
+            format!("preserved: {} (write {}) in {}", j.path, j.seq, j.place),
+        );
+    }
+    for j in judged
+        .iter()
+        .filter(|j| matches!(j.class, Class::LostWithin | Class::Lost | Class::Stale))
+    {
+        d.say(
+            "verdict",
+            format!(
+                "{}: {} (write {}, {})",
+                j.class.as_str(),
+                j.path,
+                j.seq,
+                j.place
+            ),
+        );
+    }
+    for p in preserved {
+        d.say(
+            "verdict",
+            format!(
+                "restore the preserved writes of {} beside the live data: {}",
+                p.file_system_id, p.restore_command
+            ),
+        );
+    }
+    let ok = count(Class::Lost) == 0
+        && count(Class::Stale) == 0
+        && recovery_point_known
         && replica_ok
         && fb.status == efs_dr_shared::run::report::Status::Completed;
     let verdict = if ok {
-        format!("PASS: {kept} writes on the original, {lost_within} lost within the stated recovery point, 0 beyond it; {src} -> {dst} replicating again")
+        format!(
+            "PASS: {} writes on the original, {} superseded there by newer ones, {} preserved in a recovery point, {} lost within the stated recovery point, 0 beyond it; {src} -> {dst} replicating again",
+            count(Class::OnPrimary),
+            count(Class::Superseded),
+            count(Class::Preserved),
+            count(Class::LostWithin)
+        )
     } else {
-        format!("FAIL: lost beyond the recovery point: {lost_beyond:?}; topology restored: {replica_ok}; failback {:?}", fb.status)
+        format!(
+            "FAIL: {} lost beyond the recovery point, {} stale versions on the primary, recovery point known: {recovery_point_known}; topology restored: {replica_ok}; failback {:?}",
+            count(Class::Lost),
+            count(Class::Stale),
+            fb.status
+        )
     };
     d.say("verdict", verdict.clone());
     if opts.json {
@@ -337,6 +387,8 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
             "summary": verdict,
             "recovery_point_seconds": rp["recovery_point_seconds"],
             "recovery_time_seconds": rto,
+            "writes": judged.iter().map(|j| json!({"path": j.path, "seq": j.seq, "class": j.class.as_str(), "where": j.place})).collect::<Vec<_>>(),
+            "preserved": preserved,
             "real_seconds": d.started.elapsed().as_secs_f64(),
             "timeline": d.timeline,
         });
@@ -349,4 +401,79 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         );
     }
     Ok(ok)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    OnPrimary,
+    /// A later acknowledged write to the same path is what the primary holds.
+    Superseded,
+    Preserved,
+    LostWithin,
+    Lost,
+    /// The primary holds an older version than this acknowledged write.
+    Stale,
+}
+
+impl Class {
+    fn as_str(self) -> &'static str {
+        match self {
+            Class::OnPrimary => "on the primary",
+            Class::Superseded => "superseded on the primary",
+            Class::Preserved => "preserved",
+            Class::LostWithin => "lost within the stated recovery point",
+            Class::Lost => "LOST",
+            Class::Stale => "STALE",
+        }
+    }
+}
+
+struct JudgedWrite {
+    path: String,
+    seq: u64,
+    class: Class,
+    place: String,
+}
+
+fn judge(
+    w: &efs_dr_emulator::model::WriteRecord,
+    all: &[efs_dr_emulator::model::WriteRecord],
+    primary: &[FileCopy],
+    copies: &[(String, Vec<FileCopy>)],
+    original: &str,
+    last_replicated: f64,
+    failed_at: f64,
+) -> JudgedWrite {
+    let on_primary = primary.iter().find(|f| f.path == w.path);
+    let newer_acknowledged = |seq: u64| {
+        all.iter()
+            .any(|o| o.path == w.path && o.seq == seq && o.seq > w.seq)
+    };
+    let (class, place) = match on_primary {
+        Some(f) if f.seq == w.seq => (Class::OnPrimary, "the original".to_string()),
+        Some(f) if newer_acknowledged(f.seq) => (Class::Superseded, format!("by write {}", f.seq)),
+        Some(f) if f.seq < w.seq => (Class::Stale, format!("the original holds write {}", f.seq)),
+        _ => match copies
+            .iter()
+            .find(|(_, files)| files.iter().any(|f| f.path == w.path && f.seq == w.seq))
+        {
+            Some((arn, _)) => (Class::Preserved, arn.clone()),
+            None if w.file_system_id == original
+                && w.time >= last_replicated
+                && w.time <= failed_at =>
+            {
+                (Class::LostWithin, format!("written at {}", iso8601(w.time)))
+            }
+            None => (
+                Class::Lost,
+                format!("written to {} at {}", w.file_system_id, iso8601(w.time)),
+            ),
+        },
+    };
+    JudgedWrite {
+        path: w.path.clone(),
+        seq: w.seq,
+        class,
+        place,
+    }
 }

@@ -35,6 +35,30 @@ fn the_drill_passes_and_accounts_for_every_write() {
         .flatten()
         .filter_map(|s| s["step"].as_str())
         .collect();
+    // The original took writes after its last replication: they are preserved,
+    // with the command that restores them, and judged by content.
+    let writes = result["writes"].as_array().expect("writes judged");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w["class"] != "LOST" && w["class"] != "STALE"),
+        "{writes:#?}"
+    );
+    let preserved: Vec<&serde_json::Value> = writes
+        .iter()
+        .filter(|w| w["class"] == "preserved")
+        .collect();
+    assert!(
+        !preserved.is_empty(),
+        "the original's last write is preserved: {writes:#?}"
+    );
+    let rp = result["preserved"][0]["recovery_point_arn"]
+        .as_str()
+        .expect("recovery point");
+    assert!(preserved.iter().all(|w| w["where"] == rp));
+    assert!(result["preserved"][0]["restore_command"]
+        .as_str()
+        .is_some_and(|c| c.contains(rp)));
     for wanted in ["DISASTER", "failover", "failback", "verdict"] {
         assert!(steps.contains(&wanted), "{wanted} in {steps:?}");
     }

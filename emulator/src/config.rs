@@ -30,6 +30,10 @@ pub struct Durations {
     pub mount_target_delete: f64,
     /// CreateAccessPoint: `creating` -> `available`.
     pub access_point_create: f64,
+    /// StartBackupJob: `CREATED` -> `RUNNING`, counted from the call (at most `backup_job`).
+    pub backup_job_start: f64,
+    /// StartBackupJob: the call -> `COMPLETED` (or the outcome a fault forces).
+    pub backup_job: f64,
 }
 
 impl Default for Durations {
@@ -45,6 +49,27 @@ impl Default for Durations {
             mount_target_create: 90.0,
             mount_target_delete: 60.0,
             access_point_create: 2.0,
+            backup_job_start: 60.0,
+            backup_job: 300.0,
+        }
+    }
+}
+
+/// What a completed recovery point reports as its `Status`: the model's
+/// documentation says `AVAILABLE`, the enum also has `COMPLETED`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecoveryPointDoneStatus {
+    #[default]
+    Completed,
+    Available,
+}
+
+impl RecoveryPointDoneStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryPointDoneStatus::Completed => "COMPLETED",
+            RecoveryPointDoneStatus::Available => "AVAILABLE",
         }
     }
 }
@@ -77,7 +102,7 @@ pub struct RegionSeed {
 }
 
 /// The seed file: `{"regions": {"us-east-1": {"subnets": [...], "security_groups": [...]}}}`,
-/// optionally with `account_id` and `durations`.
+/// optionally with `account_id`, `durations` and the behaviour variants.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
@@ -86,6 +111,12 @@ pub struct Seed {
     pub account_id: String,
     #[serde(default)]
     pub durations: Option<Durations>,
+    /// Idle minutes publish no `DataWriteIOBytes` datapoint (instead of a 0).
+    #[serde(default)]
+    pub sparse_io_metrics: bool,
+    /// `Status` of a recovery point whose job completed: `COMPLETED` or `AVAILABLE`.
+    #[serde(default)]
+    pub recovery_point_status: RecoveryPointDoneStatus,
 }
 
 fn default_account() -> String {
@@ -165,6 +196,8 @@ impl Seed {
                 .collect(),
             account_id: default_account(),
             durations: None,
+            sparse_io_metrics: false,
+            recovery_point_status: Default::default(),
         }
     }
 

@@ -1,14 +1,18 @@
 //! The control API under `/_emulator/`: inspect state and the call log, move
 //! the clock, inject faults, write data as a client would, read SNS messages.
 
+use crate::config::RecoveryPointDoneStatus;
 use crate::faults::FaultUpdate;
 use crate::http::Reply;
 use crate::shared::Shared;
+use crate::world::backup::ForcedOutcome;
 use crate::world::clock::iso8601;
+use crate::world::files::FileEntry;
 use crate::world::metrics::Datapoint;
 use crate::world::model::ReplicationFault;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 fn error(status: u16, message: impl Into<String>) -> Reply {
     Reply::json(status, &json!({ "error": message.into() }))
@@ -58,12 +62,32 @@ struct ClientsRequest {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct BackupFaultRequest {
+    #[serde(default)]
+    region: Option<String>,
+    file_system_id: String,
+    outcome: ForcedOutcome,
+    /// How many of the file system's next jobs end so; 0 clears. Default 1.
+    #[serde(default = "one")]
+    count: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigRequest {
     #[serde(default)]
     lambda_endpoint: Option<String>,
     /// Only the fields given change.
     #[serde(default)]
     durations: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    sparse_io_metrics: Option<bool>,
+    #[serde(default)]
+    recovery_point_status: Option<RecoveryPointDoneStatus>,
 }
 
 /// `current` with the given fields replaced; an unknown name or a bad value changes nothing.
@@ -179,9 +203,20 @@ pub fn handle(
         ("GET", "/metrics") => Ok(metrics(shared, query)),
         ("GET", "/config") => {
             let w = shared.world();
-            Ok(Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations, "account_id": w.account_id})))
+            Ok(Reply::json(200, &json!({
+                "lambda_endpoint": w.lambda_endpoint,
+                "durations": w.durations,
+                "account_id": w.account_id,
+                "sparse_io_metrics": w.sparse_io_metrics,
+                "recovery_point_status": w.recovery_point_status,
+            })))
         }
-        ("POST", "/config") => parse::<ConfigRequest>(body, "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {\"replication_delete\": 30}}").and_then(|r| {
+        ("POST", "/config") => parse::<ConfigRequest>(
+            body,
+            "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {\"replication_delete\": 30}, \
+             \"sparse_io_metrics\": true, \"recovery_point_status\": \"COMPLETED\"|\"AVAILABLE\"}",
+        )
+        .and_then(|r| {
             let mut w = shared.world();
             if let Some(changes) = r.durations {
                 w.durations = merged_durations(&w.durations, changes)?;
@@ -189,7 +224,33 @@ pub fn handle(
             if r.lambda_endpoint.is_some() {
                 w.lambda_endpoint = r.lambda_endpoint;
             }
-            Ok(Reply::json(200, &json!({"lambda_endpoint": w.lambda_endpoint, "durations": w.durations})))
+            if let Some(sparse) = r.sparse_io_metrics {
+                w.sparse_io_metrics = sparse;
+            }
+            if let Some(status) = r.recovery_point_status {
+                w.recovery_point_status = status;
+            }
+            Ok(Reply::json(200, &json!({
+                "lambda_endpoint": w.lambda_endpoint,
+                "durations": w.durations,
+                "sparse_io_metrics": w.sparse_io_metrics,
+                "recovery_point_status": w.recovery_point_status,
+            })))
+        }),
+        ("POST", "/backup-fault") => parse::<BackupFaultRequest>(
+            body,
+            "{\"file_system_id\": \"fs-...\", \"outcome\": \"FAILED\"|\"ABORTED\"|\"EXPIRED\", \
+             \"count\": 1, \"region\": \"us-east-1\"}; count and region are optional",
+        )
+        .map(|r| {
+            let mut w = shared.world();
+            match w.force_backup_outcomes(r.region.as_deref(), &r.file_system_id, r.outcome, r.count) {
+                Ok((region, pending)) => Reply::json(
+                    200,
+                    &json!({"region": region, "file_system_id": r.file_system_id, "pending": pending}),
+                ),
+                Err(e) => error(404, e),
+            }
         }),
         _ => Err(error(
             404,
@@ -252,27 +313,60 @@ fn calls(shared: &Shared, query: &[(String, String)]) -> Reply {
     Reply::json(200, &json!({ "calls": list }))
 }
 
+fn files_json(files: &BTreeMap<String, FileEntry>) -> Vec<Value> {
+    files
+        .iter()
+        .map(|(p, f)| json!({"path": p, "content": f.content, "seq": f.seq, "written_at": f.written_at}))
+        .collect()
+}
+
 fn files(shared: &Shared, query: &[(String, String)]) -> Reply {
+    if let Some(arn) = param(query, "recovery_point_arn") {
+        return recovery_point_files(shared, arn);
+    }
     let (Some(region), Some(fs_id)) = (param(query, "region"), param(query, "file_system_id"))
     else {
-        return error(400, "give region and file_system_id, e.g. /_emulator/files?region=us-east-1&file_system_id=fs-...");
+        return error(400, "give region and file_system_id, e.g. /_emulator/files?region=us-east-1&file_system_id=fs-..., \
+             or recovery_point_arn");
     };
     let w = shared.world();
     match w.file_system(region, fs_id) {
-        Some(fs) => {
-            let list: Vec<Value> = fs
-                .files
-                .iter()
-                .map(|(p, f)| json!({"path": p, "content": f.content, "seq": f.seq, "written_at": f.written_at}))
-                .collect();
-            Reply::json(
-                200,
-                &json!({"region": region, "file_system_id": fs_id, "files": list}),
-            )
-        }
+        Some(fs) => Reply::json(
+            200,
+            &json!({"region": region, "file_system_id": fs_id, "files": files_json(&fs.files)}),
+        ),
         None => error(
             404,
             format!("file system {fs_id} does not exist in {region}"),
+        ),
+    }
+}
+
+/// The files a recovery point holds: the file system's as of its job's completion.
+fn recovery_point_files(shared: &Shared, arn: &str) -> Reply {
+    use crate::world::backup::RecoveryPointState;
+    let w = shared.world();
+    let found = w
+        .regions
+        .iter()
+        .find_map(|(name, r)| r.backup.recovery_points.get(arn).map(|p| (name, p)));
+    match found {
+        Some((region, p)) if p.state == RecoveryPointState::Done => Reply::json(
+            200,
+            &json!({
+                "region": region,
+                "file_system_id": p.file_system_id,
+                "recovery_point_arn": p.arn,
+                "files": files_json(&p.files),
+            }),
+        ),
+        Some(_) => error(
+            409,
+            format!("recovery point {arn} is still CREATING: it holds files once its backup job completes"),
+        ),
+        None => error(
+            404,
+            format!("recovery point {arn} does not exist (a job that did not complete leaves none)"),
         ),
     }
 }

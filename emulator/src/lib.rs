@@ -1,18 +1,20 @@
 //! A local emulator of the AWS APIs efs-dr depends on: the EFS replication
-//! control plane (REST-JSON), the CloudWatch subset (smithy RPC v2 CBOR) and
-//! the SNS subset (Query), with emulated time, a data model, faults and a
-//! call log. One port serves every Region; the Region and service come from
-//! each request's SigV4 credential scope.
+//! control plane (REST-JSON), the CloudWatch subset (smithy RPC v2 CBOR), the
+//! SNS subset (Query) and the AWS Backup subset (REST-JSON), with emulated
+//! time, a data model, faults and a call log. One port serves every Region;
+//! the Region and service come from each request's SigV4 credential scope.
 //!
 //! Modules by responsibility, each using only modules listed after it, so
 //! there are no cycles:
 //! - `server`: the HTTP front, which picks the service and Region;
 //! - `control`: the control API under `/_emulator/`;
 //! - `shared`: `Shared`, the state the server, control API and callers share;
-//! - `efs`, `cloudwatch`, `sns`: the AWS APIs, a folder each;
+//! - `efs`, `cloudwatch`, `sns`, `backup`: the AWS APIs, a folder each;
 //! - `world`: the data model, emulated time and its agenda;
-//! - `config`, `faults`, `rng`, `cbor`, `http`, `error`: leaves.
+//! - `config`, `faults`, `rng`, `cbor`, `http`, `error`, `arn`: leaves.
 
+pub mod arn;
+pub mod backup;
 pub mod cbor;
 pub mod cloudwatch;
 pub mod config;

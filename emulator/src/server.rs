@@ -9,7 +9,7 @@ use crate::http::{parse_query, Reply, ServiceRequest};
 use crate::shared::Shared;
 use crate::world::clock::{Clock, ClockMode};
 use crate::world::model::{CallRecord, World};
-use crate::{cloudwatch, control, efs, sns};
+use crate::{backup, cloudwatch, control, efs, sns};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -187,6 +187,7 @@ enum Service {
     Efs,
     CloudWatch(cloudwatch::Protocol),
     Sns,
+    Backup,
 }
 
 impl Service {
@@ -195,6 +196,7 @@ impl Service {
             Service::Efs => "elasticfilesystem",
             Service::CloudWatch(_) => "monitoring",
             Service::Sns => "sns",
+            Service::Backup => "backup",
         }
     }
 
@@ -203,12 +205,14 @@ impl Service {
             Service::Efs => efs::error_reply(err),
             Service::CloudWatch(p) => cloudwatch::error_reply(err, *p),
             Service::Sns => sns::error_reply(err, request_id),
+            Service::Backup => backup::error_reply(err),
         }
     }
 
     fn throttled(&self) -> ApiError {
         match self {
             Service::Efs => ApiError::new("ThrottlingException", 400, "Rate exceeded"),
+            Service::Backup => backup::throttled(),
             _ => ApiError::new("Throttling", 400, "Rate exceeded"),
         }
     }
@@ -222,6 +226,7 @@ impl Service {
                 ApiError::new("InternalServiceError", 500, "Internal service error.")
             }
             Service::Sns => ApiError::new("InternalError", 500, "Internal error."),
+            Service::Backup => backup::unavailable(),
         }
     }
 }
@@ -278,11 +283,14 @@ async fn handle(
         "elasticfilesystem" => Service::Efs,
         "monitoring" => Service::CloudWatch(cloudwatch::protocol(&headers)),
         "sns" => Service::Sns,
+        "backup" => Service::Backup,
         other => {
             let err = ApiError::new(
                 "UnknownService",
                 400,
-                format!("The emulator serves elasticfilesystem, monitoring and sns, not {other}."),
+                format!(
+                    "The emulator serves elasticfilesystem, monitoring, sns and backup, not {other}."
+                ),
             );
             return Ok(to_response(efs::error_reply(&err), "none", shared.now()));
         }
@@ -294,6 +302,10 @@ async fn handle(
         }
         Service::CloudWatch(_) => cloudwatch::operation(&path, &headers),
         Service::Sns => sns::operation(&body),
+        Service::Backup => {
+            let (op, m) = backup::operation(&method, &path);
+            (op.to_string(), m)
+        }
     };
     let (gate, latency_ms) = {
         let mut w = shared.world();
@@ -370,6 +382,7 @@ async fn handle(
                 Service::Efs => efs::handle(&mut w, &region, &service_req),
                 Service::CloudWatch(_) => cloudwatch::handle(&mut w, &region, &service_req),
                 Service::Sns => sns::handle(&mut w, &region, &service_req),
+                Service::Backup => backup::handle(&mut w, &region, &service_req),
             };
             match result {
                 Ok(reply) => {

@@ -64,9 +64,14 @@ impl Shared {
         self.deliver(outbox);
     }
 
+    /// Sets a Region's faults. An outage fails the Region's open backup jobs.
     pub fn set_faults(&self, update: &FaultUpdate) -> Result<(), String> {
         let mut w = self.world();
-        w.region_mut(&update.region).faults.apply(update)
+        w.region_mut(&update.region).faults.apply(update)?;
+        if update.outage == Some(true) {
+            w.fail_backup_jobs_for_outage(&update.region);
+        }
+        Ok(())
     }
 
     /// Sets a replication fault on the configuration `file_system_id` (source or

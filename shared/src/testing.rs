@@ -5,10 +5,11 @@
 use crate::domain::error::{AwsError, AwsErrorKind};
 use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use crate::domain::model::{
-    AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MountTarget, Protection, Replication,
+    AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
+    MountTarget, Protection, Replication,
 };
 use crate::domain::ports::{
-    AwsResult, CallBudget, Clock, CreateAccessPointOutcome, CreateMountTargetOutcome,
+    AwsResult, Backup, CallBudget, Clock, CreateAccessPointOutcome, CreateMountTargetOutcome,
     CreateReplicationOutcome, DeleteOutcome, Efs, Platform,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -206,7 +207,30 @@ impl Clock for VirtualClock {
     }
 }
 
-/// A platform whose EFS clients share one crash budget and whose clock is virtual.
+/// Backup calls count against the same crash budget: StartBackupJob is a mutation.
+pub struct CrashingBackup<B> {
+    inner: B,
+    region: RegionName,
+    budget: MutationBudget,
+}
+
+impl<B: Backup> Backup for CrashingBackup<B> {
+    async fn start_backup_job(&self, request: &BackupJobRequest) -> AwsResult<String> {
+        self.budget.alive(&self.region)?;
+        let r = self.inner.start_backup_job(request).await;
+        if r.is_ok() {
+            self.budget.after_mutation(&self.region, r)
+        } else {
+            r
+        }
+    }
+    async fn describe_backup_job(&self, job_id: &str) -> AwsResult<BackupJob> {
+        self.budget.alive(&self.region)?;
+        self.inner.describe_backup_job(job_id).await
+    }
+}
+
+/// A platform whose EFS and Backup clients share one crash budget and whose clock is virtual.
 pub struct TestPlatform<P: Platform> {
     pub inner: P,
     pub clock: VirtualClock,
@@ -215,6 +239,7 @@ pub struct TestPlatform<P: Platform> {
 
 impl<P: Platform> Platform for TestPlatform<P> {
     type Efs = CrashingEfs<P::Efs>;
+    type Backup = CrashingBackup<P::Backup>;
     type Notifier = P::Notifier;
     type Metrics = P::Metrics;
     type Clock = VirtualClock;
@@ -222,6 +247,13 @@ impl<P: Platform> Platform for TestPlatform<P> {
     fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs {
         CrashingEfs {
             inner: self.inner.efs(region, budget),
+            budget: self.budget.clone(),
+        }
+    }
+    fn backup(&self, region: &RegionName) -> Self::Backup {
+        CrashingBackup {
+            inner: self.inner.backup(region),
+            region: region.clone(),
             budget: self.budget.clone(),
         }
     }

@@ -70,6 +70,20 @@ async fn prepared_pair(w: &World, token: &str) -> (String, String) {
     (src, dst)
 }
 
+/// Failback's crash points (over twice failover's, with preservation): every one
+/// without faults and with the source Region failing midway; under throttling,
+/// 5xx and latency every third, unless EFS_DR_FAULT_MATRIX=full (the
+/// exhaustive matrix: slower, since the throttle refills in real time).
+fn crash_points(profile: Profile, total: usize) -> impl Iterator<Item = usize> {
+    let full = std::env::var("EFS_DR_FAULT_MATRIX").is_ok_and(|v| v == "full");
+    let stride = match profile {
+        Profile::Clean | Profile::SourceDownMidway => 1,
+        _ if full => 1,
+        _ => 3,
+    };
+    (1..=total).step_by(stride)
+}
+
 /// Runs a workflow that crashes after its k-th mutating call, then re-runs it
 /// and returns what the last run returns. In SourceDownMidway the source
 /// Region fails after the crash; with `source_returns` one re-run meets the
@@ -256,6 +270,15 @@ async fn readiness_scenarios(fig: &mut Figures) {
 }
 
 async fn failed_over(w: &World, token: &str) -> (String, String) {
+    // Preservation backups as fast as the emulator allows: the matrix is about crash points.
+    w.kit
+        .control(
+            "POST",
+            "/_emulator/config",
+            Some(&json!({"durations": {"backup_job_start": 5, "backup_job": 30}})),
+        )
+        .await
+        .expect("durations");
     let (src, dst) = prepared_pair(w, token).await;
     failover::run(
         &w.platform(MutationBudget::default()),
@@ -282,18 +305,28 @@ async fn failback_scenarios(fig: &mut Figures) {
         .expect("clean");
     let total = clean.budget.count();
     for profile in PROFILES {
-        for k in 1..=total {
+        for k in crash_points(profile, total) {
             fig.scenarios += 1;
             let w = world().await;
             let (src, dst) = failed_over(&w, &format!("fb-{k}")).await;
             apply(&w, profile);
             let req = failback_request(&src, &dst);
             // The original Region fails again mid-failback: refused, nothing changes.
-            let s = crash_then_rerun(&w, profile, k, true, async |budget| {
-                failback::run(&w.platform(budget), &w.config(), &req, None).await
-            })
-            .await;
             let name = format!("failback {profile:?} k={k}");
+            let s = tokio::time::timeout(
+                std::time::Duration::from_secs(120),
+                crash_then_rerun(&w, profile, k, true, async |budget| {
+                    failback::run(&w.platform(budget), &w.config(), &req, None).await
+                }),
+            )
+            .await;
+
+            let Ok(s) = s else {
+                fig.violations
+                    .push(format!("{name}: did not finish in 120 s"));
+                continue;
+            };
+
             let completed = s
                 .as_ref()
                 .map(|s| s.status == Status::Completed)

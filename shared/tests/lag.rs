@@ -494,3 +494,34 @@ async fn alarms_on_other_metrics_never_lead_to_failover() {
     assert_eq!(out["decision"], "ignored", "{out:#}");
     assert!(published(&w, &s.requests).is_empty());
 }
+
+#[tokio::test]
+async fn a_held_alarm_is_announced_once_not_every_probe_minute() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let mut s = setup(&w, AlarmPolicy::AutoFailover).await;
+    s.config.watched_alarms = vec![s.lag_alarm.clone()];
+    // The source stays healthy: every re-check decides not_failing_over again.
+    let events = alarm_fires(&w, &s, false, &seen).await;
+    lag::handle_event(
+        &w.platform(MutationBudget::default()),
+        &s.config,
+        events[0].clone(),
+    )
+    .await
+    .expect("handled");
+    let before = published(&w, &s.alerts).len();
+    // An hour of held alarm, the probe re-checking it every minute.
+    probe_for(&w, &s.config, 60).await;
+    let about_this_state: Vec<String> = published(&w, &s.alerts)
+        .into_iter()
+        .skip(before)
+        .filter(|m| m.contains("not_failing_over"))
+        .collect();
+    assert!(
+        about_this_state.is_empty(),
+        "{} repeated notifications for one alarm state change",
+        about_this_state.len()
+    );
+    assert!(published(&w, &s.requests).is_empty());
+}

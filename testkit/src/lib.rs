@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 
 pub const EAST: &str = "us-east-1";
 pub const WEST: &str = "us-west-2";
+/// The role AWS Backup assumes for efs-dr's preservation jobs, as tests configure it.
+pub const BACKUP_ROLE: &str = "arn:aws:iam::123456789012:role/efs-dr-backup";
 /// The Region the SDK configuration defaults to: the DR Region of every pair the kit makes.
 pub const DR_REGION: &str = WEST;
 
@@ -104,6 +106,38 @@ pub async fn replicate_to_new(
         })
 }
 
+/// One file as the control API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileCopy {
+    pub path: String,
+    pub content: String,
+    pub seq: u64,
+}
+
+fn files_of(v: &serde_json::Value) -> Vec<FileCopy> {
+    v["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| FileCopy {
+            path: f["path"].as_str().unwrap_or_default().to_string(),
+            content: f["content"].as_str().unwrap_or_default().to_string(),
+            seq: f["seq"].as_u64().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 /// An emulator and an SDK configuration pointed at it.
 pub struct Kit {
     pub emu: EmulatorHandle,
@@ -187,6 +221,71 @@ impl Kit {
         Ok(pairs)
     }
 
+    /// A call to the emulator's control API (`/_emulator/...`): its JSON answer.
+    pub async fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut stream = tokio::net::TcpStream::connect(self.emu.addr)
+            .await
+            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, json) = answer
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| KitError::Emulator(format!("control API: no body in {answer}")))?;
+        if !head.starts_with("HTTP/1.1 2") {
+            return Err(KitError::Emulator(format!(
+                "control API {method} {path}: {head} {json}"
+            )));
+        }
+        serde_json::from_str(json)
+            .map_err(|e| KitError::Emulator(format!("control API {method} {path}: {e}: {json}")))
+    }
+
+    /// Path -> (content, write sequence number) of a recovery point's files, from the control API.
+    pub async fn recovery_point_files(&self, recovery_point_arn: &str) -> Result<Vec<FileCopy>> {
+        let v = self
+            .control(
+                "GET",
+                &format!(
+                    "/_emulator/files?recovery_point_arn={}",
+                    url_encode(recovery_point_arn)
+                ),
+                None,
+            )
+            .await?;
+        Ok(files_of(&v))
+    }
+
+    /// The same for a file system's live files.
+    pub async fn file_system_files(&self, region: &str, fs: &str) -> Result<Vec<FileCopy>> {
+        let v = self
+            .control(
+                "GET",
+                &format!("/_emulator/files?region={region}&file_system_id={fs}"),
+                None,
+            )
+            .await?;
+        Ok(files_of(&v))
+    }
+
     /// ReplicationOverwriteProtection of a file system, if it can be read.
     pub async fn protection(&self, region: &str, fs: &str) -> Option<String> {
         let out = self
@@ -232,6 +331,7 @@ impl Kit {
             ("AWS_CONFIG_FILE", "/dev/null".into()),
             ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("EFS_DR_BACKUP_ROLE_ARN", BACKUP_ROLE.into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # What each function needs from its environment to do anything useful.
 REQUIRED = {
     "failover": {"EFS_DR_PAIRS", "EFS_DR_ALERTS_TOPIC_ARN"},
-    "failback": {"EFS_DR_PAIRS", "EFS_DR_ALERTS_TOPIC_ARN"},
+    "failback": {"EFS_DR_PAIRS", "EFS_DR_ALERTS_TOPIC_ARN", "EFS_DR_BACKUP_VAULT", "EFS_DR_BACKUP_ROLE_ARN"},
     "mount-target-ensure": {"EFS_DR_PAIRS", "EFS_DR_DEFAULT_MODE"},
     "lag-alarm-handler": {"EFS_DR_PAIRS", "EFS_DR_ALERTS_TOPIC_ARN", "EFS_DR_FAILOVER_TOPIC_ARN",
                           "EFS_DR_ALARM_POLICY", "EFS_DR_WATCHED_ALARMS"},

@@ -105,15 +105,17 @@ pub(super) fn put_metric_alarm(
         f.strings("InsufficientDataActions"),
     ];
     for a in all_actions.iter().flatten() {
-        if !a.starts_with("arn:aws:") {
+        if crate::arn::parse(a).is_none() {
             return Err(invalid(format!("Invalid action ARN '{a}'.")));
         }
     }
     let [ok_actions, alarm_actions, insufficient_data_actions] = all_actions;
     let now = world.now;
-    let arn = format!(
-        "arn:aws:cloudwatch:{region}:{}:alarm:{name}",
-        world.account_id
+    let arn = crate::arn::make(
+        "cloudwatch",
+        region,
+        &world.account_id,
+        &format!("alarm:{name}"),
     );
     let r = world.region_mut(region);
     let previous = r.alarms.get(&name).cloned();

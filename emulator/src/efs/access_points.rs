@@ -141,9 +141,11 @@ pub(super) fn create_access_point(
     }
     let ap_id = world.rng.id("fsap");
     let ap = AccessPoint {
-        arn: format!(
-            "arn:aws:elasticfilesystem:{region}:{}:access-point/{ap_id}",
-            world.account_id
+        arn: crate::arn::make(
+            "elasticfilesystem",
+            region,
+            &world.account_id,
+            &format!("access-point/{ap_id}"),
         ),
         id: ap_id,
         file_system_id: id,

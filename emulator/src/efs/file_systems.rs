@@ -49,9 +49,11 @@ fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
         None if fs.encrypted => {
             o.insert(
                 "KmsKeyId".into(),
-                json!(format!(
-                    "arn:aws:kms:{region}:{}:key/00000000-0000-4000-8000-0000000e0f51",
-                    world.account_id
+                json!(crate::arn::make(
+                    "kms",
+                    region,
+                    &world.account_id,
+                    "key/00000000-0000-4000-8000-0000000e0f51",
                 )),
             );
         }
@@ -194,6 +196,7 @@ pub(super) fn new_file_system(
         protection,
         files: Default::default(),
         connected_clients: 0,
+        write_io: Default::default(),
     }
 }
 

@@ -61,16 +61,17 @@ pub(super) fn resource_id(
     if is_hex_id(raw, &id_prefix) {
         return Ok(raw.to_string());
     }
-    if let Some(rest) = raw.strip_prefix("arn:aws:elasticfilesystem:") {
-        let parts: Vec<&str> = rest.splitn(3, ':').collect();
-        if let [arn_region, account, resource] = parts.as_slice() {
-            if let Some(id) = resource.strip_prefix(&format!("{kind}/")) {
-                if is_hex_id(id, &id_prefix) {
-                    if *arn_region != region || *account != world.account_id {
-                        return Ok(format!("{id}@elsewhere"));
-                    }
-                    return Ok(id.to_string());
+    if let Some(arn) = crate::arn::parse(raw).filter(|a| a.service == "elasticfilesystem") {
+        if let Some(id) = arn.resource.strip_prefix(&format!("{kind}/")) {
+            if is_hex_id(id, &id_prefix) {
+                // Another Region, account or partition names nothing here.
+                if arn.region != region
+                    || arn.account != world.account_id
+                    || arn.partition != crate::arn::partition_of(region)
+                {
+                    return Ok(format!("{id}@elsewhere"));
                 }
+                return Ok(id.to_string());
             }
         }
     }

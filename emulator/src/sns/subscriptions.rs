@@ -30,7 +30,7 @@ pub(super) fn subscribe(
         .iter()
         .any(|(k, v)| k == "FilterPolicyScope" && v == "MessageBody");
     match protocol.as_str() {
-        "lambda" if !endpoint.starts_with("arn:aws:lambda:") => {
+        "lambda" if !crate::arn::is_service(&endpoint, "lambda") => {
             return Err(invalid(format!(
                 "Invalid parameter: Lambda endpoint '{endpoint}' must be a function ARN."
             )))

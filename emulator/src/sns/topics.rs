@@ -26,7 +26,7 @@ pub(super) fn create_topic(
             "Invalid parameter: Topic Name '{name}': use 1 to 256 letters, digits, hyphens and underscores."
         )));
     }
-    let arn = format!("arn:aws:sns:{region}:{}:{name}", world.account_id);
+    let arn = crate::arn::make("sns", region, &world.account_id, name);
     let attributes = p.entries("Attributes");
     let r = world.region_mut(region);
     r.topics.entry(arn.clone()).or_insert(Topic {
@@ -46,7 +46,7 @@ pub(super) fn topic_in<'a>(
     region: &str,
     arn: &str,
 ) -> Result<&'a Topic, ApiError> {
-    if !arn.starts_with("arn:aws:sns:") {
+    if !crate::arn::is_service(arn, "sns") {
         return Err(invalid(format!(
             "Invalid parameter: TopicArn '{arn}' is not an SNS topic ARN."
         )));

@@ -1,8 +1,9 @@
 //! The agenda: how the world moves through emulated time. `World::advance_to`
 //! puts every pending transition on a min-heap keyed by emulated instant and
 //! fires them in order: resources settle (`creating` -> `available`,
-//! `deleting` -> gone), replications finish deleting and sync, and each
-//! minute the metrics and alarms of `monitoring` run.
+//! `deleting` -> gone), replications finish deleting and sync, backup jobs
+//! move on (`backup_jobs`), and each minute the metrics and alarms of
+//! `monitoring` run.
 
 use super::model::{
     AccessPoint, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationFault,
@@ -57,6 +58,12 @@ impl World {
             }
             for (id, a) in &r.access_points {
                 add(a.transition_at, Due::AccessPoint, id);
+            }
+            for (id, j) in &r.backup.jobs {
+                add(j.due(), Due::BackupJob, id);
+            }
+            for (arn, p) in &r.backup.recovery_points {
+                add(p.delete_at(), Due::RecoveryPoint, arn);
             }
         }
         for (i, rep) in self.replications.iter().enumerate() {
@@ -125,6 +132,14 @@ impl World {
                     Some(t) => Followup::At(t, Due::Replication(i)),
                     None => Followup::None,
                 }
+            }
+            Due::BackupJob(region, id) => match self.step_backup_job(&region, &id) {
+                Some(t) => Followup::At(t, Due::BackupJob(region, id)),
+                None => Followup::None,
+            },
+            Due::RecoveryPoint(region, arn) => {
+                self.expire_recovery_point(&region, &arn);
+                Followup::None
             }
             Due::Minute => {
                 let minute = self.next_minute;
@@ -303,13 +318,15 @@ impl Ord for At {
 }
 
 /// What falls due. At one instant, resources settle before replications
-/// look at them, and metrics and alarms come last.
+/// and backup jobs look at them, and metrics and alarms come last.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
     FileSystem(String, String),
     MountTarget(String, String),
     AccessPoint(String, String),
     Replication(usize),
+    BackupJob(String, String),
+    RecoveryPoint(String, String),
     Minute,
 }
 

@@ -268,6 +268,71 @@ pub fn single(
     }
 }
 
+/// The writes a file system took in the current minute, for `DataWriteIOBytes`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WriteIo {
+    pub count: u64,
+    pub bytes: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl WriteIo {
+    /// One write of `len` bytes (an empty write still counts one byte).
+    pub fn record(&mut self, len: u64) {
+        let len = len.max(1);
+        self.min = if self.count == 0 {
+            len
+        } else {
+            self.min.min(len)
+        };
+        self.max = self.max.max(len);
+        self.count += 1;
+        self.bytes += len;
+    }
+
+    /// This minute's writes, leaving none.
+    pub fn take(&mut self) -> WriteIo {
+        std::mem::take(self)
+    }
+}
+
+/// `AWS/EFS` `DataWriteIOBytes` of one file system for the minute starting at
+/// `minute_start`: one sample per write (Sum = bytes written, SampleCount =
+/// writes, Minimum/Maximum = smallest/largest write), or a single 0 for an
+/// idle minute; with `sparse`, an idle minute publishes nothing.
+pub fn data_write_io_bytes(
+    file_system_id: &str,
+    minute_start: f64,
+    io: WriteIo,
+    sparse: bool,
+) -> Option<Datapoint> {
+    let dims = vec![("FileSystemId".to_string(), file_system_id.to_string())];
+    if io.count == 0 {
+        return (!sparse).then(|| {
+            single(
+                "AWS/EFS",
+                "DataWriteIOBytes",
+                dims,
+                minute_start,
+                0.0,
+                "Bytes",
+            )
+        });
+    }
+    Some(Datapoint {
+        namespace: "AWS/EFS".to_string(),
+        metric_name: "DataWriteIOBytes".to_string(),
+        dimensions: dims,
+        timestamp: minute_start,
+        count: io.count as f64,
+        sum: io.bytes as f64,
+        min: io.min as f64,
+        max: io.max as f64,
+        unit: Some("Bytes".to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +394,30 @@ mod tests {
         store.insert(point("M", later, 1.0), later);
         let kept: Vec<f64> = store.datapoints().iter().map(|d| d.timestamp).collect();
         assert_eq!(kept, vec![60.0, later]);
+    }
+    #[test]
+    fn data_write_io_bytes_sums_the_minute_and_idles_at_zero_or_nothing() {
+        let mut io = WriteIo::default();
+        for len in [5, 0, 100] {
+            io.record(len);
+        }
+        let taken = io.take();
+        assert_eq!(io, WriteIo::default());
+        assert_eq!(
+            (taken.count, taken.bytes, taken.min, taken.max),
+            (3, 106, 1, 100)
+        );
+        let busy = data_write_io_bytes("fs-1", 120.0, taken, true).unwrap();
+        assert_eq!(
+            (busy.timestamp, busy.count, busy.sum, busy.min, busy.max),
+            (120.0, 3.0, 106.0, 1.0, 100.0)
+        );
+        assert_eq!(
+            busy.dimensions,
+            vec![("FileSystemId".into(), "fs-1".into())]
+        );
+        let idle = data_write_io_bytes("fs-1", 180.0, WriteIo::default(), false).unwrap();
+        assert_eq!((idle.sum, idle.count), (0.0, 1.0));
+        assert!(data_write_io_bytes("fs-1", 180.0, WriteIo::default(), true).is_none());
     }
 }

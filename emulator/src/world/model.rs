@@ -4,9 +4,10 @@
 //! emulated time is in `agenda` (and, each minute, `monitoring`).
 
 use super::alarms::Alarm;
-use super::metrics::MetricStore;
+use super::backup::BackupState;
+use super::metrics::{MetricStore, WriteIo};
 use super::topics::{Delivery, PublishedMessage, Subscription, Topic};
-use crate::config::{generated_region, Durations, RegionSeed, Seed};
+use crate::config::{generated_region, Durations, RecoveryPointDoneStatus, RegionSeed, Seed};
 use crate::faults::RegionFaults;
 use crate::rng::Rng;
 use serde::Serialize;
@@ -48,13 +49,7 @@ impl Protection {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FileEntry {
-    pub content: String,
-    /// Global write sequence number: which acknowledged write this content came from.
-    pub seq: u64,
-    pub written_at: f64,
-}
+pub use super::files::FileEntry;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct FileSystem {
@@ -76,6 +71,9 @@ pub struct FileSystem {
     pub files: BTreeMap<String, FileEntry>,
     /// Clients the control API says are connected (drives ClientConnections).
     pub connected_clients: u64,
+    /// Writes of the current minute (drives DataWriteIOBytes).
+    #[serde(skip)]
+    pub write_io: WriteIo,
 }
 
 impl FileSystem {
@@ -270,6 +268,7 @@ pub struct RegionState {
     pub topics: BTreeMap<String, Topic>,
     pub subscriptions: Vec<Subscription>,
     pub faults: RegionFaults,
+    pub backup: BackupState,
 }
 
 impl RegionState {
@@ -346,6 +345,10 @@ pub struct World {
     pub next_minute: f64,
     pub access_point_limit: usize,
     pub file_system_limit: usize,
+    /// Idle minutes publish no DataWriteIOBytes datapoint (instead of a 0).
+    pub sparse_io_metrics: bool,
+    /// The `Status` of a recovery point whose job completed.
+    pub recovery_point_status: RecoveryPointDoneStatus,
 }
 
 impl World {
@@ -353,7 +356,11 @@ impl World {
         let regions = seed
             .regions
             .iter()
-            .map(|(name, r)| (name.clone(), RegionState::from_seed(r)))
+            .map(|(name, r)| {
+                let mut state = RegionState::from_seed(r);
+                state.backup = BackupState::with_default_vault(name, &seed.account_id, start);
+                (name.clone(), state)
+            })
             .collect();
         World {
             now: start,
@@ -371,14 +378,20 @@ impl World {
             next_minute: (start / 60.0).floor() * 60.0 + 60.0,
             access_point_limit: 10_000,
             file_system_limit: 1_000,
+            sparse_io_metrics: seed.sparse_io_metrics,
+            recovery_point_status: seed.recovery_point_status,
         }
     }
 
-    /// The Region's state, created with the generated layout on first use.
+    /// The Region's state, created with the generated layout (and the
+    /// Backup vault `Default`) on first use.
     pub fn region_mut(&mut self, region: &str) -> &mut RegionState {
-        self.regions
-            .entry(region.to_string())
-            .or_insert_with(|| RegionState::from_seed(&generated_region(region)))
+        let (account, now) = (&self.account_id, self.now);
+        self.regions.entry(region.to_string()).or_insert_with(|| {
+            let mut state = RegionState::from_seed(&generated_region(region));
+            state.backup = BackupState::with_default_vault(region, account, now);
+            state
+        })
     }
 
     pub fn region(&self, region: &str) -> Option<&RegionState> {
@@ -390,9 +403,11 @@ impl World {
     }
 
     pub fn fs_arn(&self, region: &str, id: &str) -> String {
-        format!(
-            "arn:aws:elasticfilesystem:{region}:{}:file-system/{id}",
-            self.account_id
+        crate::arn::make(
+            "elasticfilesystem",
+            region,
+            &self.account_id,
+            &format!("file-system/{id}"),
         )
     }
 
@@ -439,6 +454,7 @@ impl World {
                 fs.protection.as_str()
             ));
         }
+        fs.write_io.record(content.len() as u64);
         fs.files.insert(
             path.to_string(),
             FileEntry {

@@ -1,12 +1,13 @@
 //! The world's minute tick, CloudWatch's part of emulated time: each minute
-//! the AWS/EFS metrics are published and every alarm is evaluated; a state
+//! the AWS/EFS metrics (TimeSinceLastSync, ClientConnections,
+//! DataWriteIOBytes) are published and every alarm is evaluated; a state
 //! change runs the alarm's actions, which publish to SNS topics.
 
 use super::alarms::{alarm_message, compare, comparison_words, region_long_name};
 use super::clock::iso8601_alarm;
 use super::fanout::publish_internal;
-use super::metrics::{single, Datapoint};
-use super::model::{SideState, World};
+use super::metrics::{data_write_io_bytes, single, Datapoint};
+use super::model::{LifeCycle, SideState, World};
 
 pub fn publish(world: &mut World, region: &str, d: Datapoint) {
     let now = world.now;
@@ -40,11 +41,21 @@ pub fn on_minute(world: &mut World, t: f64) {
             ));
         }
     }
-    for (name, region) in &world.regions {
-        if region.faults.outage {
-            continue;
-        }
-        for fs in region.file_systems.values() {
+    let sparse = world.sparse_io_metrics;
+    for (name, region) in world.regions.iter_mut() {
+        let up = !region.faults.outage;
+        for fs in region.file_systems.values_mut() {
+            // The minute's writes are counted whether or not they can be published.
+            let io = fs.write_io.take();
+            if !up {
+                continue;
+            }
+            if fs.life_cycle == LifeCycle::Available {
+                // Stamped with the start of the minute the bytes were written in.
+                if let Some(d) = data_write_io_bytes(&fs.id, t - 60.0, io, sparse) {
+                    points.push((name.clone(), d));
+                }
+            }
             points.push((
                 name.clone(),
                 single(
@@ -213,7 +224,7 @@ pub fn transition(
     // SNS caps subjects at 100 characters.
     let subject: String = subject.chars().take(100).collect();
     for action in actions {
-        if action.starts_with("arn:aws:sns:") {
+        if crate::arn::is_service(action, "sns") {
             let _ = publish_internal(world, action, Some(&subject), &message);
         }
     }

@@ -3,7 +3,7 @@
 use super::aws_error;
 use crate::domain::ids::RegionName;
 use crate::domain::model::MetricPoint;
-use crate::domain::ports::{AlarmStatus, AwsResult, Metrics};
+use crate::domain::ports::{AlarmStatus, AwsResult, Metrics, SeriesQuery};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit,
@@ -79,32 +79,25 @@ impl Metrics for CloudWatchMetrics {
         }))
     }
 
-    async fn recent(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(String, String)],
-        seconds: f64,
-        now: f64,
-    ) -> AwsResult<Vec<(f64, f64)>> {
+    async fn series(&self, q: &SeriesQuery<'_>) -> AwsResult<Vec<(f64, f64)>> {
         let query = MetricDataQuery::builder()
             .id("recent")
             .metric_stat(
                 MetricStat::builder()
                     .metric(
                         Metric::builder()
-                            .namespace(namespace)
-                            .metric_name(metric)
+                            .namespace(q.namespace)
+                            .metric_name(q.metric)
                             .set_dimensions(Some(
-                                dimensions
+                                q.dimensions
                                     .iter()
                                     .map(|(n, v)| Dimension::builder().name(n).value(v).build())
                                     .collect(),
                             ))
                             .build(),
                     )
-                    .period(60)
-                    .stat("Maximum")
+                    .period(q.period_seconds as i32)
+                    .stat(q.statistic.as_str())
                     .build(),
             )
             .build();
@@ -112,8 +105,8 @@ impl Metrics for CloudWatchMetrics {
             .client
             .get_metric_data()
             .metric_data_queries(query)
-            .start_time(DateTime::from_secs_f64(now - seconds))
-            .end_time(DateTime::from_secs_f64(now + 60.0))
+            .start_time(DateTime::from_secs_f64(q.start))
+            .end_time(DateTime::from_secs_f64(q.end))
             .scan_by(ScanBy::TimestampAscending)
             .send()
             .await

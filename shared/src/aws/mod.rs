@@ -3,10 +3,12 @@
 //! short one for calls into the source Region), and a clock that follows the
 //! AWS side's `Date` header.
 
+mod backup;
 mod cloudwatch;
 mod efs;
 mod sns;
 
+pub use backup::BackupClient;
 pub use cloudwatch::CloudWatchMetrics;
 pub use efs::EfsClient;
 pub use sns::SnsNotifier;
@@ -256,6 +258,16 @@ impl AwsContext {
         SnsNotifier::new(aws_sdk_sns::Client::from_conf(conf), region.clone())
     }
 
+    pub fn backup(&self, region: &RegionName) -> BackupClient {
+        let conf = aws_sdk_backup::config::Builder::from(&self.sdk)
+            .region(aws_sdk_backup::config::Region::new(region.to_string()))
+            .retry_config(self.retry(CallBudget::Normal))
+            .timeout_config(self.timeouts(CallBudget::Normal))
+            .interceptor(ServerClockInterceptor(self.clock.clone()))
+            .build();
+        BackupClient::new(aws_sdk_backup::Client::from_conf(conf), region.clone())
+    }
+
     pub fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
         let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
@@ -341,12 +353,17 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 
 impl Platform for AwsContext {
     type Efs = EfsClient;
+    type Backup = BackupClient;
     type Notifier = SnsNotifier;
     type Metrics = CloudWatchMetrics;
     type Clock = AwsClock;
 
     fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
         AwsContext::efs(self, region, budget)
+    }
+
+    fn backup(&self, region: &RegionName) -> BackupClient {
+        AwsContext::backup(self, region)
     }
 
     fn notifier(&self, region: &RegionName) -> SnsNotifier {

@@ -60,6 +60,11 @@ pub struct Config {
     pub auto_failover_max_rpo_seconds: u64,
     /// DR-side alarms the probe re-reads (policy auto_failover): names carry the replica's ID.
     pub watched_alarms: Vec<String>,
+    /// The AWS Backup vault, by that name in each Region, that keeps what a
+    /// file system alone held before replication overwrote it: `EFS_DR_BACKUP_VAULT`.
+    pub backup_vault: String,
+    /// The role AWS Backup assumes for those jobs: `EFS_DR_BACKUP_ROLE_ARN`.
+    pub backup_role_arn: Option<String>,
 }
 
 impl Default for Config {
@@ -82,6 +87,8 @@ impl Default for Config {
             failover_function_name: "failover".into(),
             auto_failover_max_rpo_seconds: 3600,
             watched_alarms: Vec::new(),
+            backup_vault: "Default".into(),
+            backup_role_arn: None,
         }
     }
 }
@@ -273,6 +280,18 @@ impl Config {
         }
         if let Some(n) = lookup("EFS_DR_FAILOVER_FUNCTION_NAME") {
             c.failover_function_name = n;
+        }
+        if let Some(v) = lookup("EFS_DR_BACKUP_VAULT").filter(|v| !v.trim().is_empty()) {
+            c.backup_vault = v.trim().to_string();
+        }
+        if let Some(v) = lookup("EFS_DR_BACKUP_ROLE_ARN").filter(|v| !v.trim().is_empty()) {
+            let v = v.trim().to_string();
+            if !(v.starts_with("arn:") && v.contains(":iam::") && v.contains(":role/")) {
+                return Err(Error::InvalidInput(format!(
+                    "EFS_DR_BACKUP_ROLE_ARN '{v}' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+                )));
+            }
+            c.backup_role_arn = Some(v);
         }
         Ok(c)
     }

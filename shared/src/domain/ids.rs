@@ -108,7 +108,11 @@ pub struct FileSystemRef {
 impl FileSystemRef {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        if let Some(rest) = raw.strip_prefix("arn:aws:elasticfilesystem:") {
+        let in_partition = ["arn:aws:", "arn:aws-cn:", "arn:aws-us-gov:"]
+            .iter()
+            .find_map(|p| raw.strip_prefix(p))
+            .and_then(|r| r.strip_prefix("elasticfilesystem:"));
+        if let Some(rest) = in_partition {
             let parts: Vec<&str> = rest.splitn(3, ':').collect();
             if let [region, _account, resource] = parts.as_slice() {
                 if let Some(id) = resource.strip_prefix("file-system/") {
@@ -122,6 +126,11 @@ impl FileSystemRef {
             }
             return Err(format!(
                 "'{raw}' is not a valid EFS file system ARN (expected arn:aws:elasticfilesystem:REGION:ACCOUNT:file-system/fs-…)"
+            ));
+        }
+        if raw.starts_with("arn:") {
+            return Err(format!(
+                "'{raw}' is not an EFS file system ARN of partition aws, aws-cn or aws-us-gov (expected arn:PARTITION:elasticfilesystem:REGION:ACCOUNT:file-system/fs-…)"
             ));
         }
         Ok(FileSystemRef {

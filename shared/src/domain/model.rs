@@ -242,3 +242,37 @@ pub struct AccessPoint {
     pub spec: AccessPointSpec,
     pub life_cycle: LifeCycle,
 }
+
+/// An on-demand AWS Backup job of one file system.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BackupJobRequest {
+    pub resource_arn: String,
+    pub vault: String,
+    pub iam_role_arn: String,
+    pub idempotency_token: String,
+}
+
+/// A backup job as DescribeBackupJob reports it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BackupJob {
+    pub id: String,
+    /// CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED or PARTIAL.
+    pub state: String,
+    pub status_message: Option<String>,
+    pub recovery_point_arn: Option<String>,
+    pub completed_at: Option<f64>,
+}
+
+impl BackupJob {
+    pub fn is_completed(&self) -> bool {
+        self.state == "COMPLETED"
+    }
+
+    /// Ended without a whole copy: nothing may be overwritten on its strength.
+    pub fn has_failed(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "FAILED" | "ABORTED" | "EXPIRED" | "PARTIAL"
+        )
+    }
+}

@@ -4,8 +4,8 @@
 use crate::domain::error::AwsError;
 use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use crate::domain::model::{
-    AccessPoint, AccessPointSpec, DeletionMode, FileSystem, MetricPoint, MountTarget, Protection,
-    Replication,
+    AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
+    MetricPoint, MountTarget, Protection, Replication,
 };
 use std::future::Future;
 use std::time::Duration;
@@ -22,10 +22,12 @@ pub enum CallBudget {
 /// Where the workflows get their ports from: clients for any Region and a clock.
 pub trait Platform: Send + Sync {
     type Efs: Efs;
+    type Backup: Backup;
     type Notifier: Notifier;
     type Metrics: Metrics;
     type Clock: Clock;
     fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs;
+    fn backup(&self, region: &RegionName) -> Self::Backup;
     fn notifier(&self, region: &RegionName) -> Self::Notifier;
     fn metrics(&self, region: &RegionName) -> Self::Metrics;
     fn clock(&self) -> &Self::Clock;
@@ -186,6 +188,12 @@ pub trait Metrics: Send + Sync {
     /// `None` when no alarm has that name.
     fn alarm(&self, name: &str) -> impl Future<Output = AwsResult<Option<AlarmStatus>>> + Send;
 
+    /// One statistic of a metric per period, oldest first.
+    fn series(
+        &self,
+        query: &SeriesQuery<'_>,
+    ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send;
+
     /// Maximum per minute of a metric over the last `seconds`, oldest first.
     fn recent(
         &self,
@@ -194,7 +202,78 @@ pub trait Metrics: Send + Sync {
         dimensions: &[(String, String)],
         seconds: f64,
         now: f64,
-    ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send;
+    ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send {
+        async move {
+            self.series(&SeriesQuery {
+                namespace,
+                metric,
+                dimensions,
+                start: now - seconds,
+                end: now + 60.0,
+                period_seconds: 60,
+                statistic: Statistic::Maximum,
+            })
+            .await
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    Maximum,
+    Sum,
+}
+
+impl Statistic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Maximum => "Maximum",
+            Statistic::Sum => "Sum",
+        }
+    }
+}
+
+/// A GetMetricData question: `statistic` of `metric` per `period_seconds`
+/// between `start` and `end` (epoch seconds).
+#[derive(Clone, Debug)]
+pub struct SeriesQuery<'a> {
+    pub namespace: &'a str,
+    pub metric: &'a str,
+    pub dimensions: &'a [(String, String)],
+    pub start: f64,
+    pub end: f64,
+    pub period_seconds: u32,
+    pub statistic: Statistic,
+}
+
+/// The finest period CloudWatch still keeps for data from `start`: 60 s data
+/// for 15 days, 5 minutes for 63 days, 1 hour beyond. Asking finer than
+/// what is kept returns nothing, which would read as "no clients".
+pub fn finest_period_kept(start: f64, now: f64) -> u32 {
+    const DAY: f64 = 86_400.0;
+    let age = now - start;
+    if age <= 15.0 * DAY {
+        60
+    } else if age <= 63.0 * DAY {
+        300
+    } else {
+        3600
+    }
+}
+
+/// AWS Backup in one Region: the copy efs-dr takes of a file system before
+/// replication overwrites it.
+pub trait Backup: Send + Sync {
+    /// StartBackupJob; the same `idempotency_token` always answers with the same job.
+    fn start_backup_job(
+        &self,
+        request: &BackupJobRequest,
+    ) -> impl Future<Output = AwsResult<String>> + Send;
+
+    fn describe_backup_job(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = AwsResult<BackupJob>> + Send;
 }
 
 /// Time. In production the AWS side's clock (LastReplicatedTimestamp is stamped
@@ -212,5 +291,21 @@ pub async fn reachable<E: Efs>(efs: &E) -> bool {
     match efs.probe().await {
         Ok(()) => true,
         Err(e) => !e.kind.is_no_answer(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finest_period_kept;
+
+    #[test]
+    fn older_windows_are_read_at_the_resolution_cloudwatch_still_keeps() {
+        let day = 86_400.0;
+        let now = 100.0 * day;
+        assert_eq!(finest_period_kept(now - 3_600.0, now), 60);
+        assert_eq!(finest_period_kept(now - 15.0 * day, now), 60);
+        assert_eq!(finest_period_kept(now - 16.0 * day, now), 300);
+        assert_eq!(finest_period_kept(now - 63.0 * day, now), 300);
+        assert_eq!(finest_period_kept(now - 64.0 * day, now), 3600);
     }
 }

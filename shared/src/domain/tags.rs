@@ -21,3 +21,14 @@ pub const FAILOVER_REQUESTED_AT: &str = "efs-dr:failover-requested-at";
 /// Written on the original before the reverse replication is deleted: the
 /// cutover has begun (value: the cutover mark), or `none` once failback is done.
 pub const FAILBACK_CUTOVER_AT: &str = "efs-dr:failback-cutover-at";
+/// The value of a tag that records "nothing": no recovery point, no cutover under way.
+pub const NONE: &str = "none";
+/// The AWS Backup recovery point that holds what a file system alone held
+/// before efs-dr let replication overwrite it.
+pub const PRESERVED_RECOVERY_POINT: &str = "efs-dr:preserved-recovery-point";
+/// `ALARM_NAME STATE_CHANGE_TIME DECISION` of the last alarm notification sent
+/// about a pair: the same state change and decision is not announced twice.
+pub const LAST_NOTIFIED: &str = "efs-dr:last-notified";
+/// When failback opened a file system for overwrite (epoch seconds): the
+/// overwrite itself waits until CloudWatch covers that minute.
+pub const OPENED_FOR_OVERWRITE_AT: &str = "efs-dr:opened-for-overwrite-at";

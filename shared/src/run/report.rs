@@ -103,6 +103,12 @@ pub struct Report {
     pub drift: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<bool>,
+    /// Copies taken of what a file system alone held before replication overwrote it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preserved: Vec<Preserved>,
+    /// Overwrites without a copy: nothing was written there, or `preserve: never`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overwritten_without_copy: Vec<Unpreserved>,
     pub warnings: Vec<String>,
     pub next_steps: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +119,40 @@ pub struct Report {
     pub changed: bool,
     #[serde(skip)]
     pub started_epoch: f64,
+}
+
+/// What a file system alone held in a window, kept in an AWS Backup recovery point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Preserved {
+    pub file_system_id: FileSystemId,
+    pub region: RegionName,
+    /// Since when it may hold writes the other side lacks (the two last matched).
+    pub window_start: String,
+    pub window_end: String,
+    /// `DataWriteIOBytes` in the window; `None` when some minute had no data.
+    pub bytes_written: Option<u64>,
+    /// Bytes in the minutes that had data, and how many had none.
+    pub bytes_seen: u64,
+    pub minutes_without_data: u32,
+    pub backup_job_id: String,
+    pub recovery_point_arn: String,
+    pub completed_at: Option<String>,
+    /// Restores it into a new directory beside the live data.
+    pub restore_command: String,
+}
+
+/// An overwrite without a copy, and why that was allowed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unpreserved {
+    pub file_system_id: FileSystemId,
+    pub region: RegionName,
+    pub window_start: String,
+    pub window_end: String,
+    pub bytes_written: Option<u64>,
+    /// Bytes in the minutes that had data, and how many had none.
+    pub bytes_seen: u64,
+    pub minutes_without_data: u32,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -148,6 +188,8 @@ impl Report {
             access_points: Vec::new(),
             drift: Vec::new(),
             ready: None,
+            preserved: Vec::new(),
+            overwritten_without_copy: Vec::new(),
             warnings: Vec::new(),
             next_steps: Vec::new(),
             wait_seconds: None,
@@ -256,6 +298,31 @@ impl Report {
         }
         if let Some(dns) = &self.dns_name {
             out.push_str(&format!("Mount:       {dns}\n"));
+        }
+        for p in &self.preserved {
+            out.push_str(&format!(
+                "Preserved:   what {} held from {} to {} ({}) is in {}\n             restore it beside the live data: {}\n",
+                p.file_system_id,
+                p.window_start,
+                p.window_end,
+                p.bytes_written
+                    .map(|b| format!("{b} bytes written"))
+                    .unwrap_or_else(|| "bytes written unknown".into()),
+                p.recovery_point_arn,
+                p.restore_command
+            ));
+        }
+        for u in &self.overwritten_without_copy {
+            out.push_str(&format!(
+                "Overwritten: {} from {} to {}, {}: {}\n",
+                u.file_system_id,
+                u.window_start,
+                u.window_end,
+                u.bytes_written
+                    .map(|b| format!("{b} bytes written"))
+                    .unwrap_or_else(|| "bytes written unknown".into()),
+                u.reason
+            ));
         }
         if let Some(e) = &self.error {
             out.push_str(&format!("Error:       {} - {}\n", e.error_type, e.message));

@@ -11,7 +11,7 @@ use efs_dr_shared::testing::{MutationBudget, TestPlatform, VirtualClock};
 use efs_dr_testkit::Kit;
 use std::time::Duration;
 
-pub use efs_dr_testkit::{EAST, WEST};
+pub use efs_dr_testkit::{BACKUP_ROLE, EAST, WEST};
 
 /// The test kit's emulator, with what the workflow tests ask of it.
 pub struct World {
@@ -57,6 +57,7 @@ impl World {
     pub fn config(&self) -> Config {
         Config {
             destination_region: Some(region(WEST)),
+            backup_role_arn: Some(BACKUP_ROLE.into()),
             backoff: Backoff {
                 initial: Duration::from_secs(5),
                 max: Duration::from_secs(30),

@@ -132,7 +132,7 @@ fn epoch_tag(fs: &FileSystem, key: &str) -> Option<f64> {
 fn cutover_begun(original: &FileSystem) -> bool {
     original
         .tag(tags::FAILBACK_CUTOVER_AT)
-        .is_some_and(|v| v != "none")
+        .is_some_and(|v| v != tags::NONE)
 }
 
 /// The next step toward original -> replica with the outage's writes kept

@@ -67,6 +67,9 @@ fn target(strategy: Strategy, cutover: bool) -> FailbackTarget {
         force: false,
         mount_targets: vec![],
         reason: None,
+        preserve: Default::default(),
+        backup_vault: "Default".into(),
+        backup_role_arn: None,
     }
 }
 

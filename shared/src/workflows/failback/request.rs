@@ -21,6 +21,19 @@ pub enum Strategy {
     NewFileSystem,
 }
 
+/// What to do with writes only the file system about to be overwritten holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preserve {
+    /// Back it up when CloudWatch shows writes since the two last matched, or cannot tell.
+    #[default]
+    Auto,
+    /// Back it up whatever CloudWatch shows.
+    Always,
+    /// Overwrite without a copy (needs acknowledge_data_loss); the report counts the bytes.
+    Never,
+}
+
 /// A time given as epoch seconds or ISO 8601.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -51,6 +64,8 @@ pub struct FailbackRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cutover_mark: Option<TimeValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserve: Option<Preserve>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledge_data_loss: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
@@ -69,7 +84,7 @@ impl FailbackRequest {
             Error::InvalidInput(format!(
                 "failback request: {e}. Fields: original_file_system_id, original_region, replica_file_system_id, replica_region, \
                  strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
-                 acknowledge_data_loss, force, original_mount_targets, run_mode, reason"
+                 preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, reason"
             ))
         })
     }
@@ -88,10 +103,22 @@ pub struct FailbackTarget {
     pub force: bool,
     pub mount_targets: Vec<MountTargetSpec>,
     pub reason: Option<String>,
+    pub preserve: Preserve,
+    /// Where preserved writes go: the configured vault and the role AWS Backup assumes.
+    pub backup_vault: String,
+    pub backup_role_arn: Option<String>,
 }
 
 pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTarget> {
     let strategy = request.strategy.unwrap_or_default();
+    let preserve = request.preserve.unwrap_or_default();
+    if preserve == Preserve::Never && request.acknowledge_data_loss != Some(true) {
+        return Err(Error::InvalidInput(
+            "preserve: never overwrites, without a copy, whatever the overwritten file system alone holds: \
+             set acknowledge_data_loss: true to confirm, or use preserve: auto (the default)"
+                .into(),
+        ));
+    }
     if strategy == Strategy::DiscardChanges && request.acknowledge_data_loss != Some(true) {
         return Err(Error::InvalidInput(
             "strategy discard_changes overwrites everything written on the replica since the failover: \
@@ -194,5 +221,8 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
         force: request.force.unwrap_or(false),
         mount_targets: request.original_mount_targets.clone().unwrap_or_default(),
         reason: request.reason.clone(),
+        preserve,
+        backup_vault: config.backup_vault.clone(),
+        backup_role_arn: config.backup_role_arn.clone(),
     })
 }

@@ -4,8 +4,10 @@
 
 use super::request::FailoverTarget;
 use crate::domain::error::{Error, Refusal, Result};
+use crate::domain::ids::{FileSystemId, RegionName};
 use crate::domain::model::{FileSystem, Protection, Replication, ReplicationStatus};
 use crate::domain::modes::Mode;
+use crate::domain::tags;
 use crate::domain::time::iso8601;
 
 /// The destination as one pass read it from the DR Region.
@@ -30,8 +32,18 @@ pub enum Action {
     AwaitDeletion,
     /// Plan mode: what execute would do.
     Plan { last_replicated: Option<f64> },
-    /// Record the recovery point and delete the replication configuration.
-    Promote { last_replicated: Option<f64> },
+    /// Record the recovery point and delete the replication configuration of `source`.
+    Promote {
+        last_replicated: Option<f64>,
+        source: Source,
+    },
+}
+
+/// The source of the configuration observed on the destination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    pub file_system_id: FileSystemId,
+    pub region: RegionName,
 }
 
 /// Where a failover is, as the report's `phase` names it.
@@ -63,25 +75,25 @@ pub struct Decision {
     pub warnings: Vec<String>,
 }
 
-struct Guards<'a> {
+/// Refuses, or with `force` lets it pass and says so in the warnings.
+fn guard(
     force: bool,
-    decision: &'a mut Decision,
-}
-
-impl Guards<'_> {
-    fn check(&mut self, guardrail: &'static str, message: String, remedy: String) -> Result<()> {
-        if !self.force {
-            return Err(Error::Refused(Refusal {
-                guardrail,
-                message,
-                remedy,
-            }));
-        }
-        self.decision.warnings.push(format!(
-            "guardrail {guardrail} overridden by force: {message}"
-        ));
-        Ok(())
+    warnings: &mut Vec<String>,
+    guardrail: &'static str,
+    message: String,
+    remedy: String,
+) -> Result<()> {
+    if !force {
+        return Err(Error::Refused(Refusal {
+            guardrail,
+            message,
+            remedy,
+        }));
     }
+    warnings.push(format!(
+        "guardrail {guardrail} overridden by force: {message}"
+    ));
+    Ok(())
 }
 
 /// The next step toward a writable replica, or the guardrail that refuses it.
@@ -89,24 +101,47 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
     let fs = &seen.destination;
     let dest_id = &fs.id;
     let region = &target.destination_region;
-    let mut decision = Decision {
-        action: Action::AwaitWritable,
-        warnings: vec![],
-    };
+    let force = target.force;
+    let mut warnings = Vec::new();
+    let wanted_source = format!("{}@{}", target.source_id, target.source_region);
     let Some(r) = &seen.replication else {
-        decision.action = match fs.protection {
+        let action = match fs.protection {
             // The two reads are not atomic: a configuration that finished deleting between
             // them leaves REPLICATING on the first read. Look again.
             Protection::Replicating if target.mode == Mode::Execute => Action::AwaitWritable,
-            Protection::Enabled if target.mode == Mode::Plan => Action::ReportAlreadyWritable,
-            Protection::Enabled => Action::FinishPromoted,
+            Protection::Enabled => {
+                match fs.tag(tags::FAILOVER_SOURCE) {
+                    None => guard(
+                        force,
+                        &mut warnings,
+                        "NotAReplica",
+                        format!(
+                            "{dest_id} is writable and not replicating, and efs-dr never promoted it: it was promoted outside efs-dr, or was never a replica of {wanted_source}"
+                        ),
+                        "check destination_file_system_id and destination_region, or set force: true if this is the promoted replica".into(),
+                    )?,
+                    Some(promoted_from) if promoted_from != wanted_source => guard(
+                        force,
+                        &mut warnings,
+                        "WrongSource",
+                        format!("{dest_id} was promoted from {promoted_from}, not from {wanted_source}"),
+                        "check source_file_system_id and source_region, or set force: true".into(),
+                    )?,
+                    Some(_) => {}
+                }
+                if target.mode == Mode::Plan {
+                    Action::ReportAlreadyWritable
+                } else {
+                    Action::FinishPromoted
+                }
+            }
             other => {
                 return Err(Error::Topology(format!(
                     "{dest_id} has overwrite protection {other:?} but no replication configuration: it is neither a replica nor writable"
                 )))
             }
         };
-        return Ok(decision);
+        return Ok(Decision { action, warnings });
     };
     if &r.destination_file_system_id != dest_id {
         return Err(Error::InvalidInput(format!(
@@ -114,12 +149,10 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
             r.destination_file_system_id, r.destination_region
         )));
     }
-    let mut guards = Guards {
-        force: target.force,
-        decision: &mut decision,
-    };
     if r.source_file_system_id != target.source_id || r.source_region != target.source_region {
-        guards.check(
+        guard(
+            force,
+            &mut warnings,
             "WrongSource",
             format!(
                 "{dest_id} is a replica of {} in {}, not of {} in {}",
@@ -129,15 +162,17 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         )?;
     }
     if r.status == ReplicationStatus::Deleting {
-        decision.action = if target.mode == Mode::Plan {
+        let action = if target.mode == Mode::Plan {
             Action::ReportPromotionUnderWay
         } else {
             Action::AwaitDeletion
         };
-        return Ok(decision);
+        return Ok(Decision { action, warnings });
     }
     if r.status == ReplicationStatus::Enabling || r.last_replicated.is_none() {
-        guards.check(
+        guard(
+            force,
+            &mut warnings,
             "InitialSync",
             format!(
                 "replication {} -> {dest_id} is still in its initial sync: the replica is incomplete",
@@ -147,7 +182,9 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         )?;
     }
     if r.status == ReplicationStatus::Error {
-        guards.check(
+        guard(
+            force,
+            &mut warnings,
             "ReplicationError",
             format!(
                 "replication is in ERROR ({}): the configuration is unrecoverable and the replica holds data as of its last sync",
@@ -160,7 +197,7 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         r.status,
         ReplicationStatus::Paused | ReplicationStatus::Pausing
     ) {
-        guards.decision.warnings.push(format!(
+        warnings.push(format!(
             "replication is {:?}: {}",
             r.status,
             r.status_message.clone().unwrap_or_default()
@@ -169,7 +206,9 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
     if let Some(lrt) = r.last_replicated {
         let age = (now - lrt).max(0.0);
         if age > target.max_rpo_seconds as f64 {
-            guards.check(
+            guard(
+                force,
+                &mut warnings,
                 "RecoveryPointTooOld",
                 format!(
                     "the last sync completed {age:.0} s ago ({}), beyond max_rpo_seconds {}",
@@ -180,14 +219,20 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
             )?;
         }
     }
-    decision.action = if target.mode == Mode::Plan {
+    let action = if target.mode == Mode::Plan {
         Action::Plan {
             last_replicated: r.last_replicated,
         }
     } else {
+        // The configuration observed on the destination, even when force overrode
+        // WrongSource: never the one the event named, which can belong to another pair.
         Action::Promote {
             last_replicated: r.last_replicated,
+            source: Source {
+                file_system_id: r.source_file_system_id.clone(),
+                region: r.source_region.clone(),
+            },
         }
     };
-    Ok(decision)
+    Ok(Decision { action, warnings })
 }

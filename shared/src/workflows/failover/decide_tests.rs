@@ -1,12 +1,13 @@
 //! Every branch of failover's `decide`, as a table: what the DR Region
 //! shows, the request, and the step (or refusal) that must follow.
 
-use super::decide::{decide, Action, Observed};
+use super::decide::{decide, Action, Observed, Source};
 use super::request::FailoverTarget;
 use crate::domain::error::Error;
 use crate::domain::ids::{FileSystemId, RegionName};
 use crate::domain::model::{FileSystem, LifeCycle, Protection, Replication, ReplicationStatus};
 use crate::domain::modes::Mode;
+use crate::domain::tags;
 use ReplicationStatus::{Deleting, Enabled, Enabling, Error as InError, Paused};
 
 const SOURCE: &str = "fs-0000000000000000a";
@@ -22,7 +23,7 @@ fn region(s: &str) -> RegionName {
     RegionName::parse(s).unwrap()
 }
 
-fn replica(protection: Protection) -> FileSystem {
+fn replica(protection: Protection, tags: &[(&str, &str)]) -> FileSystem {
     FileSystem {
         id: id(REPLICA),
         region: region("us-west-2"),
@@ -30,10 +31,29 @@ fn replica(protection: Protection) -> FileSystem {
         life_cycle: LifeCycle::Available,
         protection,
         name: None,
-        tags: vec![],
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         mount_target_count: 0,
     }
 }
+
+fn from(fs: &str) -> Source {
+    Source {
+        file_system_id: id(fs),
+        region: region("us-east-1"),
+    }
+}
+
+const PROMOTED_FROM_SOURCE: &[(&str, &str)] = &[
+    (tags::FAILOVER_SOURCE, "fs-0000000000000000a@us-east-1"),
+    (tags::PROMOTED_AT, "9000.000"),
+];
+const PROMOTED_FROM_OTHER: &[(&str, &str)] = &[
+    (tags::FAILOVER_SOURCE, "fs-0000000000000000c@us-east-1"),
+    (tags::PROMOTED_AT, "9000.000"),
+];
 
 fn replication(
     from: &str,
@@ -55,6 +75,7 @@ fn replication(
 struct Case {
     name: &'static str,
     protection: Protection,
+    tags: &'static [(&'static str, &'static str)],
     replication: Option<Replication>,
     mode: Mode,
     force: bool,
@@ -68,11 +89,13 @@ fn healthy(name: &'static str) -> Case {
     Case {
         name,
         protection: Protection::Replicating,
+        tags: &[],
         replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 60.0)),
         mode: Mode::Execute,
         force: false,
         expect: Ok(Action::Promote {
             last_replicated: Some(NOW - 60.0),
+            source: from(SOURCE),
         }),
         warns: None,
     }
@@ -108,15 +131,38 @@ fn cases() -> Vec<Case> {
         Case {
             replication: None,
             protection: Writable,
+            tags: PROMOTED_FROM_SOURCE,
             expect: Ok(Action::FinishPromoted),
-            ..healthy("writable with no configuration: finish")
+            ..healthy("promoted by efs-dr from this source: finish")
         },
         Case {
             replication: None,
             protection: Writable,
+            tags: PROMOTED_FROM_SOURCE,
             mode: Mode::Plan,
             expect: Ok(Action::ReportAlreadyWritable),
             ..healthy("plan mode reports an already writable file system")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            expect: Err("NotAReplica"),
+            ..healthy("writable, and efs-dr never promoted it")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            force: true,
+            expect: Ok(Action::FinishPromoted),
+            warns: Some("guardrail NotAReplica overridden by force"),
+            ..healthy("force adopts a file system efs-dr never promoted")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            tags: PROMOTED_FROM_OTHER,
+            expect: Err("WrongSource"),
+            ..healthy("promoted from another source")
         },
         Case {
             replication: None,
@@ -144,8 +190,14 @@ fn cases() -> Vec<Case> {
         Case {
             replication: replication(OTHER, REPLICA, Enabled, Some(NOW - 60.0)),
             force: true,
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 60.0),
+                source: from(OTHER),
+            }),
             warns: Some("guardrail WrongSource overridden by force"),
-            ..healthy("force overrides WrongSource and says so")
+            ..healthy(
+                "force past WrongSource deletes the observed configuration, not the named one",
+            )
         },
         Case {
             replication: replication(SOURCE, REPLICA, Enabling, None),
@@ -157,6 +209,7 @@ fn cases() -> Vec<Case> {
             force: true,
             expect: Ok(Action::Promote {
                 last_replicated: None,
+                source: from(SOURCE),
             }),
             warns: Some("guardrail InitialSync overridden by force"),
             ..healthy("force promotes an incomplete copy without a recovery point")
@@ -170,6 +223,7 @@ fn cases() -> Vec<Case> {
             replication: replication(SOURCE, REPLICA, Paused, Some(NOW - 60.0)),
             expect: Ok(Action::Promote {
                 last_replicated: Some(NOW - 60.0),
+                source: from(SOURCE),
             }),
             warns: Some("replication is Paused"),
             ..healthy("a paused replication is promoted with a warning")
@@ -183,6 +237,7 @@ fn cases() -> Vec<Case> {
             replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 899.0)),
             expect: Ok(Action::Promote {
                 last_replicated: Some(NOW - 899.0),
+                source: from(SOURCE),
             }),
             ..healthy("a recovery point within max_rpo_seconds is promoted")
         },
@@ -213,7 +268,7 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             reason: None,
         };
         let seen = Observed {
-            destination: replica(c.protection),
+            destination: replica(c.protection, c.tags),
             replication: c.replication,
         };
         match (decide(&target, &seen, NOW), &c.expect) {

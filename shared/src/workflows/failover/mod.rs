@@ -10,7 +10,7 @@ mod decide;
 mod decide_tests;
 mod request;
 
-pub use decide::{decide, Action, Decision, Observed, Phase};
+pub use decide::{decide, Action, Decision, Observed, Phase, Source};
 pub use request::{resolve, FailoverRequest, FailoverTarget};
 
 use crate::domain::config::Config;
@@ -128,7 +128,7 @@ impl<'a, P: Platform> Failover<'a, P> {
         )))
     }
 
-    async fn promote(&mut self, last_replicated: Option<f64>) -> Result<()> {
+    async fn promote(&mut self, last_replicated: Option<f64>, source: &Source) -> Result<()> {
         let dest_id = self
             .report
             .destination
@@ -137,14 +137,19 @@ impl<'a, P: Platform> Failover<'a, P> {
             .ok_or_else(|| Error::Topology("destination unknown".into()))?;
         let started = self.now();
         // The recovery point disappears with the configuration: keep it on the file system first.
-        let mut marks = vec![
-            (tags::FAILOVER_SOURCE.to_string(), self.source_tag()),
+        // A replica forced through before its first sync has no recovery point: say so,
+        // over whatever an earlier failover of this file system recorded.
+        let recovery_point = last_replicated
+            .map(|lrt| format!("{lrt:.3}"))
+            .unwrap_or_else(|| tags::NONE.to_string());
+        let marks = vec![
+            (
+                tags::FAILOVER_SOURCE.to_string(),
+                format!("{}@{}", source.file_system_id, source.region),
+            ),
             (tags::PROMOTED_AT.to_string(), format!("{started:.3}")),
+            (tags::RECOVERY_POINT.to_string(), recovery_point),
         ];
-        // A replica forced through before its first sync has no recovery point to record.
-        if let Some(lrt) = last_replicated {
-            marks.push((tags::RECOVERY_POINT.to_string(), format!("{lrt:.3}")));
-        }
         self.dest.tag_file_system(&dest_id, &marks).await?;
         self.report.step(
             "record recovery point",
@@ -159,7 +164,7 @@ impl<'a, P: Platform> Failover<'a, P> {
         let started = self.now();
         match self
             .dest
-            .delete_replication(&self.target.source_id, DeletionMode::AllConfigurations)
+            .delete_replication(&source.file_system_id, DeletionMode::AllConfigurations)
             .await
         {
             Ok(outcome) => {
@@ -187,7 +192,7 @@ impl<'a, P: Platform> Failover<'a, P> {
                 let outcome = self
                     .dest
                     .delete_replication(
-                        &self.target.source_id,
+                        &source.file_system_id,
                         DeletionMode::LocalConfigurationOnly,
                     )
                     .await?;
@@ -201,11 +206,11 @@ impl<'a, P: Platform> Failover<'a, P> {
                 );
                 self.report.warn(format!(
                     "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
-                    self.target.source_region
+                    source.region
                 ));
                 self.report.next(format!(
                     "when {} is back: aws efs delete-replication-configuration --region {} --source-file-system-id {} --deletion-mode LOCAL_CONFIGURATION_ONLY (failback does this for you)",
-                    self.target.source_region, self.target.source_region, self.target.source_id
+                    source.region, source.region, source.file_system_id
                 ));
                 Ok(())
             }
@@ -245,6 +250,12 @@ impl<'a, P: Platform> Failover<'a, P> {
             self.report.warn(format!(
                 "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
                 self.target.source_region
+            ));
+        }
+        if fs.tag(tags::RECOVERY_POINT) == Some(tags::NONE) {
+            self.report.warn(format!(
+                "no recovery point: {} was promoted before it completed a sync, so it holds an incomplete copy",
+                fs.id
             ));
         }
         let num = |k: &str| fs.tag(k).and_then(|v| v.parse::<f64>().ok());
@@ -316,13 +327,6 @@ impl<'a, P: Platform> Failover<'a, P> {
                 now,
                 "no configuration left, overwrite protection ENABLED",
             );
-        }
-        let ours = fs.tag(tags::FAILOVER_SOURCE) == Some(self.source_tag().as_str());
-        if !ours {
-            self.report.warn(format!(
-                "{} is writable and not replicating, without efs-dr's failover tags: it was promoted outside efs-dr, or was never a replica of {}",
-                fs.id, self.target.source_id
-            ));
         }
         self.recovery_point_from_tags(&fs);
         self.set_phase(Phase::MountTargets);
@@ -475,9 +479,12 @@ impl<P: Platform> Failover<'_, P> {
                 self.plan(reachable, last_replicated);
                 Ok(Pass::Done)
             }
-            Action::Promote { last_replicated } => {
+            Action::Promote {
+                last_replicated,
+                source,
+            } => {
                 self.set_phase(Phase::Promoting);
-                self.promote(last_replicated).await?;
+                self.promote(last_replicated, &source).await?;
                 self.prepare_mount_targets(&dest_id).await?;
                 self.waiting_since.get_or_insert(self.now());
                 Ok(Pass::Wait)

@@ -36,6 +36,7 @@ fn lost_source() -> PairHealth {
         source_region_reachable: false,
         last_dr_event: None,
         failover_requested_at: None,
+        last_notified: None,
     }
 }
 

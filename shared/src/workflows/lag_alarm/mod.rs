@@ -42,6 +42,9 @@ pub struct PairHealth {
     pub last_dr_event: Option<f64>,
     #[serde(skip)]
     pub failover_requested_at: Option<f64>,
+    /// The alarm state change and decision the alerts topic was last told about.
+    #[serde(skip)]
+    pub last_notified: Option<String>,
 }
 
 fn pair_regions(p: &PairConfig, config: &Config) -> Result<(RegionName, RegionName)> {
@@ -146,6 +149,10 @@ async fn observe<P: Platform>(
         source_region_reachable: reachable,
         last_dr_event,
         failover_requested_at: num(tags::FAILOVER_REQUESTED_AT),
+        last_notified: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::LAST_NOTIFIED))
+            .map(str::to_string),
     })
 }
 
@@ -439,8 +446,40 @@ async fn publish<P: Platform>(
     Ok(())
 }
 
+/// What one notification is about: an alarm's state change and what was decided.
+/// The probe re-decides every minute while an alarm is held; people are told once.
+fn notification_key(d: &Decision) -> String {
+    format!("{} {:.3} {}", d.alarm.name, d.alarm.changed_at, d.decision)
+}
+
 async fn act<P: Platform>(platform: &P, config: &Config, d: &Decision) -> Result<()> {
     let Some(h) = &d.pair else { return Ok(()) };
+    let key = notification_key(d);
+    if d.decision != "failover_requested" && h.last_notified.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    notify(platform, config, d, h).await?;
+    // Marked after publishing: a crash in between repeats the message rather than losing it.
+    if let Some(dest) = &h.destination_file_system_id {
+        if matches!(
+            d.decision,
+            "notify" | "not_failing_over" | "resolved" | "warning"
+        ) {
+            platform
+                .efs(&h.destination_region, CallBudget::Normal)
+                .tag_file_system(dest, &[(tags::LAST_NOTIFIED.to_string(), key)])
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn notify<P: Platform>(
+    platform: &P,
+    config: &Config,
+    d: &Decision,
+    h: &PairHealth,
+) -> Result<()> {
     let fs = h
         .destination_file_system_id
         .as_ref()
