@@ -3,7 +3,17 @@
 //! The pure pieces: what CloudWatch says was written in the window, the
 //! idempotency token of the backup job, and the command that restores it.
 
+use super::request::Preserve;
+use super::{epoch_tag, Failback};
+use crate::domain::error::{Error, Refusal, Result};
 use crate::domain::ids::{FileSystemId, RegionName};
+use crate::domain::model::{BackupJobRequest, FileSystem};
+use crate::domain::modes::Mode;
+use crate::domain::ports::{Backup, CallBudget, Efs, Metrics, Platform, SeriesQuery, Statistic};
+use crate::domain::tags;
+use crate::domain::time::iso8601;
+use crate::run::report::{Outcome, Preserved, Unpreserved};
+use crate::run::runner::Pass;
 
 /// Bytes written to a file system in a window, as `DataWriteIOBytes` tells it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,6 +96,311 @@ pub fn restore_command(
          --iam-role-arn {role_arn} --resource-type EFS \
          --metadata '{{\"file-system-id\":\"{fs}\",\"newFileSystem\":\"false\",\"Encrypted\":\"true\"}}'"
     )
+}
+
+/// The guards of an overwrite, as steps of a failback pass.
+impl<P: Platform> Failback<'_, P> {
+    /// Refuses the cutover while clients still use the replica: what they write
+    /// after the mark would end on neither side.
+    pub(super) async fn refuse_while_clients_write(&mut self, replica: &FileSystem) -> Result<()> {
+        let now = self.now();
+        let dims = vec![("FileSystemId".to_string(), replica.id.to_string())];
+        let seen = self
+            .platform
+            .metrics(&self.t.replica_region)
+            .recent("AWS/EFS", "ClientConnections", &dims, 180.0, now)
+            .await?;
+        let problem = match seen.last() {
+            None => Some(format!(
+                "CloudWatch has no ClientConnections for {} in the last 3 minutes: whether clients still write there is unknown",
+                replica.id
+            )),
+            Some((t, v)) if *v > 0.0 => Some(format!(
+                "{} still has {v:.0} client connections (at {})",
+                replica.id,
+                iso8601(*t)
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = problem {
+            self.refuse(
+                "ClientsStillConnected",
+                message.clone(),
+                "unmount the replica everywhere (writes after the cutover mark would be lost), then run again; or set force: true",
+            )?;
+            self.report.warn(format!(
+                "guardrail ClientsStillConnected overridden by force: {message}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Before replication overwrites `fs`: what it alone holds since `since`
+    /// (when the two last matched) is copied to AWS Backup first, or counted
+    /// as lost when the request says `preserve: never`. `Some(pass)` while a
+    /// backup job runs; `None` once the overwrite may go ahead.
+    pub(super) async fn preserve_before_overwrite(
+        &mut self,
+        fs: &FileSystem,
+        region: &RegionName,
+        since: Option<f64>,
+    ) -> Result<Option<Pass>> {
+        let now = self.now();
+        if let Some(opened) = epoch_tag(fs, tags::OPENED_FOR_OVERWRITE_AT) {
+            let covered_until = (now / 60.0).floor() * 60.0;
+            if covered_until <= opened
+                && self.t.mode == Mode::Execute
+                && self.t.preserve != Preserve::Never
+            {
+                self.step(
+                    "preserve",
+                    Outcome::Waiting,
+                    now,
+                    format!(
+                        "{} was opened for overwrite at {}: waiting until CloudWatch has covered that minute",
+                        fs.id,
+                        iso8601(opened)
+                    ),
+                );
+                return Ok(Some(Pass::Wait));
+            }
+        }
+        let writes = match since {
+            Some(start) => {
+                let dims = vec![("FileSystemId".to_string(), fs.id.to_string())];
+                let sums = self
+                    .platform
+                    .metrics(region)
+                    .series(&SeriesQuery {
+                        namespace: "AWS/EFS",
+                        metric: "DataWriteIOBytes",
+                        dimensions: &dims,
+                        start: (start / 60.0).floor() * 60.0,
+                        end: now,
+                        period_seconds: 60,
+                        statistic: Statistic::Sum,
+                    })
+                    .await?;
+                writes_in_window(&sums, start, now)
+            }
+            // No record of when the two last matched: assume it holds writes.
+            None => WindowWrites {
+                bytes: 0,
+                missing_minutes: 1,
+            },
+        };
+        let window_start = since.map(iso8601).unwrap_or_else(|| "unknown".into());
+        let unpreserved = |reason: String| Unpreserved {
+            file_system_id: fs.id.clone(),
+            region: region.clone(),
+            window_start: window_start.clone(),
+            window_end: iso8601(now),
+            bytes_written: writes.known_bytes(),
+            bytes_seen: writes.bytes,
+            minutes_without_data: writes.missing_minutes,
+            reason,
+        };
+        let written = match writes.known_bytes() {
+            Some(b) => format!("{b} bytes written"),
+            None => format!(
+                "at least {} bytes written, {} minutes without data",
+                writes.bytes, writes.missing_minutes
+            ),
+        };
+        let copy_needed = match self.t.preserve {
+            Preserve::Never => {
+                let u = unpreserved("preserve: never, with acknowledge_data_loss".into());
+                self.report.warn(format!(
+                    "{} is overwritten without a copy: {written} since {window_start} are destroyed (preserve: never)",
+                    fs.id
+                ));
+                self.note_unpreserved(u);
+                false
+            }
+            Preserve::Auto if writes.nothing_written() => {
+                self.note_unpreserved(unpreserved(
+                    "nothing to preserve: DataWriteIOBytes was 0 in every minute of the window"
+                        .into(),
+                ));
+                false
+            }
+            Preserve::Auto | Preserve::Always => true,
+        };
+        if !copy_needed {
+            self.step(
+                "check for writes to preserve",
+                Outcome::Checked,
+                now,
+                format!("{}: {written} since {window_start}; no copy taken", fs.id),
+            );
+            return Ok(None);
+        }
+        let Some(role) = self.t.backup_role_arn.clone() else {
+            return Err(Error::Refused(Refusal {
+                guardrail: "PreservationNotConfigured",
+                message: format!(
+                    "{} may hold writes the other side lacks ({written} since {window_start}) and no backup role is configured to preserve them",
+                    fs.id
+                ),
+                remedy: "set EFS_DR_BACKUP_ROLE_ARN (the template's BackupRole) and run again; nothing was overwritten. \
+                         Or run with preserve: never and acknowledge_data_loss: true to overwrite without a copy"
+                    .into(),
+            }));
+        };
+        if let Some(n) = self.plan_or("preserve") {
+            self.step(
+                n,
+                Outcome::Planned,
+                now,
+                format!(
+                    "back up {} ({written} since {window_start}) to vault {} before it is overwritten",
+                    fs.id, self.t.backup_vault
+                ),
+            );
+            return Ok(None);
+        }
+        self.report.phase = "preserve: back up before overwriting".into();
+        let backup = self.platform.backup(region);
+        let window_key = since.unwrap_or(0.0);
+        let run_started = self.report.started_epoch;
+        // A job that failed before this run (its cause since fixed, one hopes) is
+        // not this run's answer: the next attempt gets a token of its own. The
+        // tokens are tried in order, so duplicate invocations find the same job.
+        let mut attempt = 0;
+        let (job_id, job) = loop {
+            let job_id = backup
+                .start_backup_job(&BackupJobRequest {
+                    resource_arn: fs.arn.clone(),
+                    vault: self.t.backup_vault.clone(),
+                    iam_role_arn: role.clone(),
+                    idempotency_token: idempotency_token(&fs.id, window_key, &writes, attempt),
+                })
+                .await?;
+            let job = backup.describe_backup_job(&job_id).await?;
+            let failed_before_this_run =
+                job.has_failed() && job.completed_at.is_some_and(|t| t <= run_started);
+            if failed_before_this_run && attempt < MAX_ATTEMPTS {
+                attempt += 1;
+                continue;
+            }
+            break (job_id, job);
+        };
+        if job.has_failed() {
+            return Err(Error::Refused(Refusal {
+                guardrail: "PreservationFailed",
+                message: format!(
+                    "backup job {job_id} of {} ended {}{}: nothing was overwritten",
+                    fs.id,
+                    job.state,
+                    job.status_message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                ),
+                remedy: format!(
+                    "fix the cause (vault {} in {region}, role {role}), then run again; or run with preserve: never and acknowledge_data_loss: true",
+                    self.t.backup_vault
+                ),
+            }));
+        }
+        let Some(recovery_point_arn) = job
+            .recovery_point_arn
+            .clone()
+            .filter(|_| job.is_completed())
+        else {
+            self.step(
+                "preserve",
+                Outcome::Waiting,
+                now,
+                format!("backup job {job_id} of {} is {}", fs.id, job.state),
+            );
+            return Ok(Some(Pass::Wait));
+        };
+        self.platform
+            .efs(region, CallBudget::Normal)
+            .tag_file_system(
+                &fs.id,
+                &[(
+                    tags::PRESERVED_RECOVERY_POINT.to_string(),
+                    recovery_point_arn.clone(),
+                )],
+            )
+            .await?;
+        let restore_command = restore_command(region, &recovery_point_arn, &role, &fs.id);
+        self.step(
+            "preserve",
+            Outcome::Done,
+            now,
+            format!(
+                "{} ({written} since {window_start}) is in recovery point {recovery_point_arn}",
+                fs.id
+            ),
+        );
+        self.report.next(format!(
+            "what {} alone held before it was overwritten is in {recovery_point_arn}; to restore it beside the live data: {restore_command}",
+            fs.id
+        ));
+        if !self
+            .report
+            .preserved
+            .iter()
+            .any(|p| p.backup_job_id == job_id)
+        {
+            self.report.preserved.push(Preserved {
+                file_system_id: fs.id.clone(),
+                region: region.clone(),
+                window_start,
+                window_end: iso8601(now),
+                bytes_written: writes.known_bytes(),
+                bytes_seen: writes.bytes,
+                minutes_without_data: writes.missing_minutes,
+                backup_job_id: job_id,
+                recovery_point_arn,
+                completed_at: job.completed_at.map(iso8601),
+                restore_command,
+            });
+        }
+        Ok(None)
+    }
+
+    /// Records when a file system was opened for overwrite, before opening it:
+    /// the overwrite waits until CloudWatch has covered that minute, so every
+    /// write made until then is seen (and preserved) first.
+    pub(super) async fn open_for_overwrite(
+        &mut self,
+        id: &FileSystemId,
+        in_original_region: bool,
+    ) -> Result<()> {
+        if self.t.mode == Mode::Plan {
+            return Ok(());
+        }
+        let now = self.now();
+        let efs = if in_original_region {
+            &self.original
+        } else {
+            &self.replica
+        };
+        efs.tag_file_system(
+            id,
+            &[(
+                tags::OPENED_FOR_OVERWRITE_AT.to_string(),
+                format!("{now:.3}"),
+            )],
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn note_unpreserved(&mut self, u: Unpreserved) {
+        let seen = self
+            .report
+            .overwritten_without_copy
+            .iter()
+            .any(|x| x.file_system_id == u.file_system_id && x.window_start == u.window_start);
+        if !seen {
+            self.report.overwritten_without_copy.push(u);
+        }
+    }
 }
 
 #[cfg(test)]
