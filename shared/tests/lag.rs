@@ -236,12 +236,26 @@ async fn policy_notify_tells_a_person_and_changes_nothing() {
     let d = &out["decisions"][0];
     assert_eq!(d["decision"], "notify", "{out:#}");
     assert!(d["recent_lag"].as_array().is_some_and(|r| !r.is_empty()));
+    // Nothing changes but the mark that this state change was announced
+    // (efs-dr:last-notified, so a held alarm is announced once).
     let efs_mutations: Vec<String> = w
         .mutating_calls_since(before)
         .into_iter()
-        .filter(|c| !c.contains("Publish"))
+        .filter(|c| !c.contains("Publish") && !c.ends_with("TagResource"))
         .collect();
     assert!(efs_mutations.is_empty(), "{efs_mutations:?}");
+    let marked: Vec<String> = w
+        .tags(WEST, &s.dst)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("efs-dr:"))
+        .collect();
+    assert_eq!(
+        marked,
+        vec!["efs-dr:last-notified".to_string()],
+        "{marked:?}"
+    );
     let alerts = published(&w, &s.alerts);
     let note = alerts
         .iter()
