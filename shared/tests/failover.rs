@@ -430,6 +430,8 @@ async fn throttling_and_server_errors_at_a_high_rate_do_not_stop_it() {
         .await
         .expect("runs");
     assert_eq!(s.status, Status::Completed, "{:#?}", s.results[0]);
+    // The read-back must not itself be throttled or it reads as "no protection".
+    w.faults(json!({"region": WEST, "throttle": null, "error_rate": 0.0}));
     assert_eq!(w.protection(WEST, &dst).await, "ENABLED");
     let faults_seen = w
         .emu
