@@ -34,6 +34,16 @@ pub struct Durations {
     pub backup_job_start: f64,
     /// StartBackupJob: the call -> `COMPLETED` (or the outcome a fault forces).
     pub backup_job: f64,
+    /// After the destination's side of a deleted configuration is gone, how long
+    /// overwrite protection stays REPLICATING before it becomes ENABLED.
+    pub protection_enable: f64,
+    /// How much later the second side of a configuration finishes deleting.
+    pub side_delete_skew: f64,
+    /// A sync moves this many emulated seconds per MiB changed (the initial sync:
+    /// per MiB of the whole source), on top of `sync_duration` / `initial_sync`.
+    pub sync_seconds_per_mib: f64,
+    /// A created resource stays invisible to Describe calls this long.
+    pub describe_lag: f64,
 }
 
 impl Default for Durations {
@@ -51,6 +61,10 @@ impl Default for Durations {
             access_point_create: 2.0,
             backup_job_start: 60.0,
             backup_job: 300.0,
+            protection_enable: 20.0,
+            side_delete_skew: 30.0,
+            sync_seconds_per_mib: 0.5,
+            describe_lag: 0.0,
         }
     }
 }
@@ -73,6 +87,64 @@ impl RecoveryPointDoneStatus {
         }
     }
 }
+
+/// Which side of a deleted configuration finishes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteOrder {
+    /// The replica is writable while the source's side is still DELETING.
+    #[default]
+    DestinationFirst,
+    SourceFirst,
+}
+
+/// A full DeleteReplicationConfiguration while the other side's Region (the
+/// source, during a failover) does not answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceDownDelete {
+    /// An InternalServerError at once.
+    #[default]
+    FailFast,
+    /// 204, and the configuration stays DELETING until the peer returns.
+    AcceptAndHang,
+}
+
+/// The behaviours AWS leaves open. `kind` picks the defaults; `unkind` the
+/// variant harder on a client for each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    #[default]
+    Kind,
+    Unkind,
+}
+
+/// The selectable behaviour variants, all in one place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Variants {
+    pub sparse_io_metrics: bool,
+    pub recovery_point_status: RecoveryPointDoneStatus,
+    pub delete_order: DeleteOrder,
+    pub delete_with_source_down: SourceDownDelete,
+}
+
+impl Variants {
+    pub fn of(profile: Profile) -> Variants {
+        match profile {
+            Profile::Kind => Variants::default(),
+            Profile::Unkind => Variants {
+                sparse_io_metrics: true,
+                recovery_point_status: RecoveryPointDoneStatus::Available,
+                delete_order: DeleteOrder::SourceFirst,
+                delete_with_source_down: SourceDownDelete::AcceptAndHang,
+            },
+        }
+    }
+}
+
+/// Eventual consistency is a duration: the unkind profile turns it on.
+pub const UNKIND_DESCRIBE_LAG: f64 = 5.0;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +189,13 @@ pub struct Seed {
     /// `Status` of a recovery point whose job completed: `COMPLETED` or `AVAILABLE`.
     #[serde(default)]
     pub recovery_point_status: RecoveryPointDoneStatus,
+    #[serde(default)]
+    pub delete_order: DeleteOrder,
+    #[serde(default)]
+    pub delete_with_source_down: SourceDownDelete,
+    /// Sets every variant above (and `describe_lag`) at once; explicit fields are ignored then.
+    #[serde(default)]
+    pub profile: Option<Profile>,
 }
 
 fn default_account() -> String {
@@ -188,6 +267,26 @@ fn pad_id(prefix: &str, tag: &str, n: u64) -> String {
 }
 
 impl Seed {
+    pub fn variants(&self) -> Variants {
+        match self.profile {
+            Some(p) => Variants::of(p),
+            None => Variants {
+                sparse_io_metrics: self.sparse_io_metrics,
+                recovery_point_status: self.recovery_point_status,
+                delete_order: self.delete_order,
+                delete_with_source_down: self.delete_with_source_down,
+            },
+        }
+    }
+
+    pub fn durations(&self) -> Durations {
+        let mut d = self.durations.clone().unwrap_or_default();
+        if self.profile == Some(Profile::Unkind) {
+            d.describe_lag = d.describe_lag.max(UNKIND_DESCRIBE_LAG);
+        }
+        d
+    }
+
     pub fn default_topology() -> Seed {
         Seed {
             regions: DEFAULT_REGIONS
@@ -198,6 +297,9 @@ impl Seed {
             durations: None,
             sparse_io_metrics: false,
             recovery_point_status: Default::default(),
+            delete_order: Default::default(),
+            delete_with_source_down: Default::default(),
+            profile: None,
         }
     }
 

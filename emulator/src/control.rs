@@ -1,7 +1,9 @@
 //! The control API under `/_emulator/`: inspect state and the call log, move
 //! the clock, inject faults, write data as a client would, read SNS messages.
 
-use crate::config::RecoveryPointDoneStatus;
+use crate::config::{
+    DeleteOrder, Profile, RecoveryPointDoneStatus, SourceDownDelete, Variants, UNKIND_DESCRIBE_LAG,
+};
 use crate::faults::FaultUpdate;
 use crate::http::Reply;
 use crate::shared::Shared;
@@ -9,7 +11,7 @@ use crate::world::backup::ForcedOutcome;
 use crate::world::clock::iso8601;
 use crate::world::files::FileEntry;
 use crate::world::metrics::Datapoint;
-use crate::world::model::ReplicationFault;
+use crate::world::model::{ReplicationFault, World};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -43,6 +45,9 @@ struct WriteRequest {
     file_system_id: String,
     path: String,
     content: String,
+    /// The bytes the write stands for, when more than its content (syncs take longer).
+    #[serde(default)]
+    size_bytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +93,13 @@ struct ConfigRequest {
     sparse_io_metrics: Option<bool>,
     #[serde(default)]
     recovery_point_status: Option<RecoveryPointDoneStatus>,
+    #[serde(default)]
+    delete_order: Option<DeleteOrder>,
+    #[serde(default)]
+    delete_with_source_down: Option<SourceDownDelete>,
+    /// Every variant at once (and describe_lag); applied before the fields above.
+    #[serde(default)]
+    profile: Option<Profile>,
 }
 
 /// `current` with the given fields replaced; an unknown name or a bad value changes nothing.
@@ -115,6 +127,21 @@ fn merged_durations(
             format!("durations: {e}; give seconds by name, e.g. {{\"replication_delete\": 30}}"),
         )
     })
+}
+
+fn config_reply(w: &World) -> Reply {
+    Reply::json(
+        200,
+        &json!({
+            "lambda_endpoint": w.lambda_endpoint,
+            "durations": w.durations,
+            "account_id": w.account_id,
+            "sparse_io_metrics": w.variants.sparse_io_metrics,
+            "recovery_point_status": w.variants.recovery_point_status,
+            "delete_order": w.variants.delete_order,
+            "delete_with_source_down": w.variants.delete_with_source_down,
+        }),
+    )
 }
 
 pub fn handle(
@@ -175,7 +202,7 @@ pub fn handle(
             body,
             "{\"region\", \"file_system_id\", \"path\", \"content\"}",
         )
-        .map(|r| match shared.write(&r.region, &r.file_system_id, &r.path, &r.content) {
+        .map(|r| match shared.write(&r.region, &r.file_system_id, &r.path, &r.content, r.size_bytes) {
             Ok(rec) => Reply::json(200, &serde_json::to_value(rec).unwrap_or(Value::Null)),
             Err(e) => error(409, e),
         }),
@@ -203,39 +230,46 @@ pub fn handle(
         ("GET", "/metrics") => Ok(metrics(shared, query)),
         ("GET", "/config") => {
             let w = shared.world();
-            Ok(Reply::json(200, &json!({
-                "lambda_endpoint": w.lambda_endpoint,
-                "durations": w.durations,
-                "account_id": w.account_id,
-                "sparse_io_metrics": w.sparse_io_metrics,
-                "recovery_point_status": w.recovery_point_status,
-            })))
+            Ok(config_reply(&w))
         }
         ("POST", "/config") => parse::<ConfigRequest>(
             body,
             "{\"lambda_endpoint\": \"http://127.0.0.1:9000\", \"durations\": {\"replication_delete\": 30}, \
-             \"sparse_io_metrics\": true, \"recovery_point_status\": \"COMPLETED\"|\"AVAILABLE\"}",
+             \"sparse_io_metrics\": true, \"recovery_point_status\": \"COMPLETED\"|\"AVAILABLE\", \
+             \"delete_order\": \"destination_first\"|\"source_first\", \
+             \"delete_with_source_down\": \"fail_fast\"|\"accept_and_hang\", \"profile\": \"kind\"|\"unkind\"}",
         )
         .and_then(|r| {
             let mut w = shared.world();
-            if let Some(changes) = r.durations {
-                w.durations = merged_durations(&w.durations, changes)?;
+            let durations = match r.durations {
+                Some(changes) => merged_durations(&w.durations, changes)?,
+                None => w.durations.clone(),
+            };
+            w.durations = durations;
+            if let Some(profile) = r.profile {
+                w.variants = Variants::of(profile);
+                w.durations.describe_lag = match profile {
+                    Profile::Unkind => w.durations.describe_lag.max(UNKIND_DESCRIBE_LAG),
+                    Profile::Kind => 0.0,
+                };
             }
             if r.lambda_endpoint.is_some() {
                 w.lambda_endpoint = r.lambda_endpoint;
             }
+            let v = &mut w.variants;
             if let Some(sparse) = r.sparse_io_metrics {
-                w.sparse_io_metrics = sparse;
+                v.sparse_io_metrics = sparse;
             }
             if let Some(status) = r.recovery_point_status {
-                w.recovery_point_status = status;
+                v.recovery_point_status = status;
             }
-            Ok(Reply::json(200, &json!({
-                "lambda_endpoint": w.lambda_endpoint,
-                "durations": w.durations,
-                "sparse_io_metrics": w.sparse_io_metrics,
-                "recovery_point_status": w.recovery_point_status,
-            })))
+            if let Some(order) = r.delete_order {
+                v.delete_order = order;
+            }
+            if let Some(mode) = r.delete_with_source_down {
+                v.delete_with_source_down = mode;
+            }
+            Ok(config_reply(&w))
         }),
         ("POST", "/backup-fault") => parse::<BackupFaultRequest>(
             body,

@@ -1,4 +1,5 @@
-//! Faults injected per Region: outage, throttling, server errors, latency.
+//! Faults injected per Region: outage, throttling, server errors, latency,
+//! lost responses.
 //! (Replication faults live on the replication itself, see `world::model`.)
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,11 @@ pub struct RegionFaults {
     /// Share of requests answered with a 500, in [0, 1].
     pub error_rate: f64,
     pub latency_ms: u64,
+    /// Up to this much more latency, drawn per request.
+    pub latency_jitter_ms: u64,
+    /// Share of mutating requests that are applied and whose answer is then
+    /// lost (the connection resets), in [0, 1].
+    pub lost_response_rate: f64,
     #[serde(skip)]
     pub bucket: Option<TokenBucket>,
 }
@@ -48,6 +54,8 @@ pub struct FaultUpdate {
     pub throttle: Option<Option<Throttle>>,
     pub error_rate: Option<f64>,
     pub latency_ms: Option<u64>,
+    pub latency_jitter_ms: Option<u64>,
+    pub lost_response_rate: Option<f64>,
 }
 
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -65,6 +73,17 @@ impl RegionFaults {
                 return Err(format!("error_rate must be between 0 and 1, got {rate}"));
             }
             self.error_rate = rate;
+        }
+        if let Some(rate) = update.lost_response_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "lost_response_rate must be between 0 and 1, got {rate}"
+                ));
+            }
+            self.lost_response_rate = rate;
+        }
+        if let Some(ms) = update.latency_jitter_ms {
+            self.latency_jitter_ms = ms;
         }
         if let Some(throttle) = &update.throttle {
             if let Some(t) = throttle {

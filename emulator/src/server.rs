@@ -307,9 +307,10 @@ async fn handle(
             (op.to_string(), m)
         }
     };
-    let (gate, latency_ms) = {
+    let (gate, latency_ms, lose_answer) = {
         let mut w = shared.world();
         let rng_draw = w.rng.next_f64();
+        let (jitter_draw, loss_draw) = (w.rng.next_f64(), w.rng.next_f64());
         let f = &mut w.region_mut(&region).faults;
         let gate = if f.outage {
             Gate::Outage(f.outage_mode)
@@ -320,7 +321,12 @@ async fn handle(
         } else {
             Gate::Pass
         };
-        (gate, f.latency_ms)
+        let jitter = (jitter_draw * f.latency_jitter_ms as f64) as u64;
+        (
+            gate,
+            f.latency_ms + jitter,
+            mutating && loss_draw < f.lost_response_rate,
+        )
     };
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
@@ -385,6 +391,14 @@ async fn handle(
                 Service::Backup => backup::handle(&mut w, &region, &service_req),
             };
             match result {
+                Ok(_) if lose_answer => {
+                    // Applied, then the connection resets: the client cannot tell.
+                    log(&mut w, 0, Some("ResponseLost".into()));
+                    drop(w);
+                    let outbox = std::mem::take(&mut shared.world().outbox);
+                    shared.deliver(outbox);
+                    return Err(Dropped);
+                }
                 Ok(reply) => {
                     log(&mut w, reply.status, None);
                     reply

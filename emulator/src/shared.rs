@@ -71,6 +71,9 @@ impl Shared {
         if update.outage == Some(true) {
             w.fail_backup_jobs_for_outage(&update.region);
         }
+        if update.outage == Some(false) {
+            w.resume_hung_deletes(&update.region);
+        }
         Ok(())
     }
 
@@ -82,6 +85,7 @@ impl Shared {
         fault: ReplicationFault,
     ) -> Result<(), String> {
         let mut w = self.world();
+        let now = w.now;
         let rep = w
             .replications
             .iter_mut()
@@ -91,6 +95,7 @@ impl Shared {
             })
             .ok_or_else(|| format!("no replication configuration involves {file_system_id}"))?;
         rep.fault = fault;
+        rep.fault_since = now;
         Ok(())
     }
 
@@ -100,8 +105,9 @@ impl Shared {
         fs_id: &str,
         path: &str,
         content: &str,
+        size: Option<u64>,
     ) -> Result<WriteRecord, String> {
-        self.world().write(region, fs_id, path, content)
+        self.world().write(region, fs_id, path, content, size)
     }
 
     pub fn calls(&self) -> Vec<CallRecord> {

@@ -186,7 +186,7 @@ async fn replication_to_new_destination_syncs_and_promotes() {
     let east = efs(&emu, EAST);
     let west = efs(&emu, WEST);
     emu.shared
-        .write(EAST, &source, "/a.txt", "one")
+        .write(EAST, &source, "/a.txt", "one", None)
         .expect("write source");
 
     let created = east
@@ -213,7 +213,7 @@ async fn replication_to_new_destination_syncs_and_promotes() {
     assert_eq!(d.file_systems()[0].encrypted(), Some(true));
     assert_eq!(protection(&emu, WEST, &dest).await, "REPLICATING");
     assert!(
-        emu.shared.write(WEST, &dest, "/x", "no").is_err(),
+        emu.shared.write(WEST, &dest, "/x", "no", None).is_err(),
         "replica is read-only"
     );
 
@@ -258,7 +258,7 @@ async fn replication_to_new_destination_syncs_and_promotes() {
 
     // A later write reaches the replica on a following sync (every 60 s, 30 s each).
     emu.shared
-        .write(EAST, &source, "/b.txt", "two")
+        .write(EAST, &source, "/b.txt", "two", None)
         .expect("write");
     emu.shared.advance(120.0);
     let files = emu
@@ -330,7 +330,7 @@ async fn replication_to_new_destination_syncs_and_promotes() {
     assert_eq!(protection(&emu, WEST, &dest).await, "REPLICATING");
     assert!(emu
         .shared
-        .write(WEST, &dest, "/x", "still read-only")
+        .write(WEST, &dest, "/x", "still read-only", None)
         .is_err());
     // Deleting again while DELETING is accepted.
     west.delete_replication_configuration()
@@ -346,6 +346,24 @@ async fn replication_to_new_destination_syncs_and_promotes() {
         .await
         .expect_err("gone");
     assert_eq!(code_and_status(&err), ("ReplicationNotFound".into(), 404));
+    // Not atomic: the configuration is gone, protection not yet ENABLED, and
+    // the source's side finishes later.
+    assert_eq!(protection(&emu, WEST, &dest).await, "REPLICATING");
+    let at_source = east
+        .describe_replication_configurations()
+        .file_system_id(&source)
+        .send()
+        .await
+        .expect("the source side is still there");
+    assert_eq!(
+        at_source.replications()[0].destinations()[0]
+            .status()
+            .as_str(),
+        "DELETING"
+    );
+    emu.shared.advance(20.0);
+    assert_eq!(protection(&emu, WEST, &dest).await, "ENABLED");
+    emu.shared.advance(10.0);
     let err = east
         .describe_replication_configurations()
         .file_system_id(&source)
@@ -353,9 +371,8 @@ async fn replication_to_new_destination_syncs_and_promotes() {
         .await
         .expect_err("gone at source");
     assert_eq!(code_and_status(&err), ("ReplicationNotFound".into(), 404));
-    assert_eq!(protection(&emu, WEST, &dest).await, "ENABLED");
     emu.shared
-        .write(WEST, &dest, "/after.txt", "writable")
+        .write(WEST, &dest, "/after.txt", "writable", None)
         .expect("promoted replica takes writes");
     let err = west
         .delete_replication_configuration()
@@ -380,10 +397,10 @@ async fn replication_into_existing_file_system_needs_protection_disabled() {
     let source = available_fs(&emu, EAST, "src").await;
     let target = available_fs(&emu, WEST, "existing").await;
     emu.shared
-        .write(WEST, &target, "/stale.txt", "will be removed")
+        .write(WEST, &target, "/stale.txt", "will be removed", None)
         .expect("write");
     emu.shared
-        .write(EAST, &source, "/fresh.txt", "from source")
+        .write(EAST, &source, "/fresh.txt", "from source", None)
         .expect("write");
     let east = efs(&emu, EAST);
     let west = efs(&emu, WEST);
@@ -422,7 +439,7 @@ async fn replication_into_existing_file_system_needs_protection_disabled() {
         Some(&ReplicationOverwriteProtection::Disabled)
     );
     assert!(
-        emu.shared.write(WEST, &target, "/x", "no").is_err(),
+        emu.shared.write(WEST, &target, "/x", "no", None).is_err(),
         "DISABLED is read-only"
     );
 
@@ -491,7 +508,7 @@ async fn source_region_outage_needs_local_only_delete_and_leaves_an_orphan() {
         .send()
         .await
         .expect("local only");
-    emu.shared.advance(180.0);
+    emu.shared.advance(200.0);
     assert_eq!(protection(&emu, WEST, &dest).await, "ENABLED");
 
     // Calls to the failed Region do not get an answer at all.
@@ -576,7 +593,7 @@ async fn replication_faults_stall_pause_and_error() {
         .set_replication_fault(&source, ReplicationFault::Stalled)
         .expect("stall");
     emu.shared
-        .write(EAST, &source, "/late.txt", "not replicated")
+        .write(EAST, &source, "/late.txt", "not replicated", None)
         .expect("write");
     emu.shared.advance(1200.0);
     let (status, after, _) = last().await;

@@ -23,7 +23,7 @@ async fn busy_world(emu: &EmulatorHandle) -> Vec<(String, String)> {
     emu.shared.advance(700.0);
     for (i, (source, _)) in pairs.iter().enumerate() {
         emu.shared
-            .write(EAST, source, &format!("/f{i}"), "v1")
+            .write(EAST, source, &format!("/f{i}"), "v1", None)
             .expect("write");
     }
     let west = efs(emu, WEST);

@@ -126,7 +126,7 @@ async fn keep_changes_brings_every_write_home_and_restores_the_topology() {
 }
 
 fn emu_refuses_write(w: &World, region: &str, fs: &str) -> bool {
-    w.emu.shared.write(region, fs, "/probe", "x").is_err()
+    w.emu.shared.write(region, fs, "/probe", "x", None).is_err()
 }
 
 #[tokio::test]

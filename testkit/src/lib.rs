@@ -184,7 +184,7 @@ impl Kit {
 
     /// A client's write to a file system; returns its emulated time.
     pub fn write(&self, region: &str, fs: &str, path: &str, content: &str) -> Result<f64> {
-        Ok(self.emu.shared.write(region, fs, path, content)?.time)
+        Ok(self.emu.shared.write(region, fs, path, content, None)?.time)
     }
 
     /// A source in us-east-1 holding `/before.txt`, replicating to a new file
@@ -228,35 +228,7 @@ impl Kit {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream = tokio::net::TcpStream::connect(self.emu.addr)
-            .await
-            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
-        let mut answer = Vec::new();
-        stream
-            .read_to_end(&mut answer)
-            .await
-            .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
-        let answer = String::from_utf8_lossy(&answer);
-        let (head, json) = answer
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| KitError::Emulator(format!("control API: no body in {answer}")))?;
-        if !head.starts_with("HTTP/1.1 2") {
-            return Err(KitError::Emulator(format!(
-                "control API {method} {path}: {head} {json}"
-            )));
-        }
-        serde_json::from_str(json)
-            .map_err(|e| KitError::Emulator(format!("control API {method} {path}: {e}: {json}")))
+        control_at(self.emu.addr, method, path, body).await
     }
 
     /// Path -> (content, write sequence number) of a recovery point's files, from the control API.
@@ -339,4 +311,42 @@ impl Kit {
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         env
     }
+}
+
+/// A call to the emulator's control API at `addr`; the JSON answer.
+pub async fn control_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(|e| KitError::Emulator(format!("control API: {e}")))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, json) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| KitError::Emulator(format!("control API: no body in {answer}")))?;
+    if !head.starts_with("HTTP/1.1 2") {
+        return Err(KitError::Emulator(format!(
+            "control API {method} {path}: {head} {json}"
+        )));
+    }
+    serde_json::from_str(json)
+        .map_err(|e| KitError::Emulator(format!("control API {method} {path}: {e}: {json}")))
 }

@@ -15,7 +15,7 @@ const MAX_PAGE: usize = 1000;
 fn status(world: &World, p: &RecoveryPoint) -> &'static str {
     match p.state {
         RecoveryPointState::Creating => "CREATING",
-        RecoveryPointState::Done => world.recovery_point_status.as_str(),
+        RecoveryPointState::Done => world.variants.recovery_point_status.as_str(),
     }
 }
 

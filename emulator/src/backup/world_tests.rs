@@ -32,6 +32,7 @@ fn world() -> World {
         availability_zone: None,
         tags: vec![("Name".into(), "data".into())],
         protection: Protection::Enabled,
+        protection_enable_at: None,
         files: Default::default(),
         connected_clients: 0,
         write_io: Default::default(),
@@ -177,7 +178,7 @@ fn start_backup_job_validates_like_the_model() {
 #[test]
 fn a_job_completes_with_the_files_as_of_completion() {
     let mut w = world();
-    w.write(REGION, FS, "/a", "one").unwrap();
+    w.write(REGION, FS, "/a", "one", None).unwrap();
     let started = start(&mut w, &request("t")).unwrap();
     let id = started["BackupJobId"].as_str().unwrap_or("").to_string();
     let rp = started["RecoveryPointArn"]
@@ -193,7 +194,7 @@ fn a_job_completes_with_the_files_as_of_completion() {
         (Some("RUNNING"), Some("37.5"))
     );
     // Written while the job runs: in the recovery point, which is taken at completion.
-    w.write(REGION, FS, "/b", "two!").unwrap();
+    w.write(REGION, FS, "/b", "two!", None).unwrap();
     w.advance_to(START + 300.0);
     let done = describe(&mut w, &id);
     assert_eq!(done["State"], "COMPLETED");
@@ -202,7 +203,7 @@ fn a_job_completes_with_the_files_as_of_completion() {
     assert_eq!(done["CompletionDate"], START + 300.0);
     assert_eq!(done["ResourceType"], "EFS");
     assert_eq!(done["ResourceName"], "data");
-    w.write(REGION, FS, "/c", "after").unwrap();
+    w.write(REGION, FS, "/c", "after", None).unwrap();
     let point = &w.region_mut(REGION).backup.recovery_points[&rp];
     assert_eq!(point.state, RecoveryPointState::Done);
     let paths: Vec<&String> = point.files.keys().collect();
@@ -308,10 +309,10 @@ fn write_bytes(w: &World) -> Vec<(f64, f64)> {
 fn data_write_io_bytes_is_published_every_minute_or_sparsely() {
     for sparse in [false, true] {
         let mut w = world();
-        w.sparse_io_metrics = sparse;
+        w.variants.sparse_io_metrics = sparse;
         w.advance_to(START + 65.0);
-        w.write(REGION, FS, "/a", "12345").unwrap();
-        w.write(REGION, FS, "/b", "").unwrap();
+        w.write(REGION, FS, "/a", "12345", None).unwrap();
+        w.write(REGION, FS, "/b", "", None).unwrap();
         w.advance_to(START + 190.0);
         let want = if sparse {
             vec![(60.0, 6.0)]

@@ -155,6 +155,7 @@ pub(super) fn create_access_point(
         tags,
         life_cycle: LifeCycle::Creating,
         transition_at: Some(world.now + world.durations.access_point_create),
+        created_at: world.now,
     };
     let out = ap_json(world, &ap);
     world
@@ -184,15 +185,22 @@ pub(super) fn describe_access_points(
     let filter_ap = ap
         .map(|raw| access_point_id(world, region, raw))
         .transpose()?;
+    // Eventual consistency: an access point just created is not listed yet.
+    let shown_if_created_by = world.now - world.durations.describe_lag;
     let r = world.region_mut(region);
     if let Some(id) = &filter_ap {
-        if !r.access_points.contains_key(id) {
+        if !r
+            .access_points
+            .get(id)
+            .is_some_and(|a| a.created_at <= shown_if_created_by)
+        {
             return Err(ap_not_found(id));
         }
     }
     let items: Vec<(String, AccessPoint)> = r
         .access_points
         .values()
+        .filter(|a| a.created_at <= shown_if_created_by)
         .filter(|a| filter_fs.as_ref().is_none_or(|f| &a.file_system_id == f))
         .filter(|a| filter_ap.as_ref().is_none_or(|i| &a.id == i))
         .map(|a| (a.id.clone(), a.clone()))

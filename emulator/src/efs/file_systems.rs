@@ -194,6 +194,7 @@ pub(super) fn new_file_system(
         availability_zone,
         tags,
         protection,
+        protection_enable_at: None,
         files: Default::default(),
         connected_clients: 0,
         write_io: Default::default(),
@@ -211,9 +212,15 @@ pub(super) fn describe_file_systems(
         .map(|raw| fs_id(world, region, raw))
         .transpose()?;
     let token = req.query_param("CreationToken");
+    // Eventual consistency: a file system just created is not listed yet.
+    let shown_if_created_by = world.now - world.durations.describe_lag;
     let r = world.region_mut(region);
     if let Some(id) = &by_id {
-        if !r.file_systems.contains_key(id) {
+        if !r
+            .file_systems
+            .get(id)
+            .is_some_and(|f| f.creation_time <= shown_if_created_by)
+        {
             return Err(ApiError::file_system_not_found(
                 id.trim_end_matches("@elsewhere"),
             ));
@@ -222,6 +229,7 @@ pub(super) fn describe_file_systems(
     let items: Vec<(String, String)> = r
         .file_systems
         .values()
+        .filter(|f| f.creation_time <= shown_if_created_by)
         .filter(|f| by_id.as_ref().is_none_or(|id| &f.id == id))
         .filter(|f| token.is_none_or(|t| f.creation_token == t))
         .map(|f| (f.id.clone(), f.id.clone()))

@@ -192,6 +192,7 @@ pub(super) fn create_mount_target(
         security_groups: groups,
         life_cycle: LifeCycle::Creating,
         transition_at: Some(world.now + world.durations.mount_target_create),
+        created_at: world.now,
     };
     let out = mt_json(world, &mt);
     world
@@ -251,15 +252,22 @@ pub(super) fn describe_mount_targets(
         None
     };
     let filter_mt = mt.map(mount_target_id).transpose()?;
+    // Eventual consistency: a mount target just created is not listed yet.
+    let shown_if_created_by = world.now - world.durations.describe_lag;
     let r = world.region_mut(region);
     if let Some(id) = &filter_mt {
-        if !r.mount_targets.contains_key(id) {
+        if !r
+            .mount_targets
+            .get(id)
+            .is_some_and(|m| m.created_at <= shown_if_created_by)
+        {
             return Err(mt_not_found(id));
         }
     }
     let items: Vec<(String, MountTarget)> = r
         .mount_targets
         .values()
+        .filter(|m| m.created_at <= shown_if_created_by)
         .filter(|m| filter_fs.as_ref().is_none_or(|f| &m.file_system_id == f))
         .filter(|m| filter_mt.as_ref().is_none_or(|i| &m.id == i))
         .map(|m| (m.id.clone(), m.clone()))

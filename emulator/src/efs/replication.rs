@@ -5,6 +5,7 @@
 use super::file_systems::new_file_system;
 use super::protocol::{existing_fs, fs_id, fs_mut, page_size, paginate, str_field};
 use super::protocol::{page_reply, Paging};
+use crate::config::{DeleteOrder, SourceDownDelete};
 use crate::error::ApiError;
 use crate::http::{Reply, ServiceRequest};
 use crate::world::model::{LifeCycle, Protection, Replication, ReplicationFault, SideState, World};
@@ -217,6 +218,8 @@ pub(super) fn create_replication(
         next_sync_at: world.now + world.durations.replication_enable,
         fault: ReplicationFault::Healthy,
         orphaned: false,
+        hung_on: None,
+        fault_since: world.now,
     };
     let out = replication_json(world, &rep, region);
     world.replications.push(rep);
@@ -234,8 +237,8 @@ pub(super) fn describe_replications(
             let id = fs_id(world, region, raw)?;
             existing_fs(world, region, &id)?;
             match world.replication_of(region, &id) {
-                Some(i) => vec![i],
-                None => {
+                Some(i) if world.visible(world.replications[i].creation_time) => vec![i],
+                _ => {
                     return Err(ApiError::new(
                         "ReplicationNotFound",
                         404,
@@ -246,6 +249,7 @@ pub(super) fn describe_replications(
         }
         None => (0..world.replications.len())
             .filter(|i| world.replications[*i].side_in(region).is_some())
+            .filter(|i| world.visible(world.replications[*i].creation_time))
             .collect(),
     };
     let items: Vec<(String, usize)> = indices
@@ -303,7 +307,12 @@ pub(super) fn delete_replication(
                 format!("No replication configuration with source file system '{source_id}' exists in {region}."),
             )
         })?;
-    let done_at = world.now + world.durations.replication_delete;
+    let now = world.now;
+    let (delete, skew) = (
+        world.durations.replication_delete,
+        world.durations.side_delete_skew,
+    );
+    let variants = world.variants;
     let rep = &world.replications[index];
     let is_source_side = rep.source_region == region && rep.source_side != SideState::Gone;
     let (local, peer) = if is_source_side {
@@ -311,7 +320,20 @@ pub(super) fn delete_replication(
     } else {
         (rep.destination_side, rep.source_side)
     };
-    if matches!(local, SideState::Deleting { .. }) {
+    if let SideState::Deleting { done_at } = local {
+        // A local-only delete of a side that hangs on its unreachable peer goes on alone.
+        if local_only && done_at.is_infinite() {
+            let rep = &mut world.replications[index];
+            rep.hung_on = None;
+            let side = if is_source_side {
+                &mut rep.source_side
+            } else {
+                &mut rep.destination_side
+            };
+            *side = SideState::Deleting {
+                done_at: now + delete,
+            };
+        }
         return Ok(Reply::empty(204));
     }
     let peer_region = if is_source_side {
@@ -325,22 +347,49 @@ pub(super) fn delete_replication(
         ));
     }
     let delete_peer = !local_only && peer == SideState::Present;
-    if delete_peer && !world.is_reachable(&peer_region) {
+    let hang = delete_peer && !world.is_reachable(&peer_region);
+    if hang && variants.delete_with_source_down == SourceDownDelete::FailFast {
         return Err(peer_unreachable(&peer_region));
     }
+    if let Some(sync) = world.replications[index].sync.take() {
+        // Deleted mid-sync: what the sync had moved lands in lost+found.
+        world.apply_partial_sync(index, &sync, true);
+    }
     let rep = &mut world.replications[index];
-    let deleting = SideState::Deleting { done_at };
+    // The two sides finish apart, in the configured order.
+    let (first, second) = (now + delete, now + delete + skew);
+    let (source_at, destination_at) = match variants.delete_order {
+        DeleteOrder::DestinationFirst => (second, first),
+        DeleteOrder::SourceFirst => (first, second),
+    };
+    let (local_at, peer_at) = if is_source_side {
+        (source_at, destination_at)
+    } else {
+        (destination_at, source_at)
+    };
+    let local_state = if hang {
+        rep.hung_on = Some(peer_region);
+        SideState::Deleting {
+            done_at: f64::INFINITY,
+        }
+    } else if delete_peer {
+        SideState::Deleting { done_at: local_at }
+    } else {
+        SideState::Deleting {
+            done_at: now + delete,
+        }
+    };
+    let peer_state = SideState::Deleting { done_at: peer_at };
     if is_source_side {
-        rep.source_side = deleting;
-        if delete_peer {
-            rep.destination_side = deleting;
+        rep.source_side = local_state;
+        if delete_peer && !hang {
+            rep.destination_side = peer_state;
         }
     } else {
-        rep.destination_side = deleting;
-        if delete_peer {
-            rep.source_side = deleting;
+        rep.destination_side = local_state;
+        if delete_peer && !hang {
+            rep.source_side = peer_state;
         }
     }
-    rep.sync = None;
     Ok(Reply::empty(204))
 }

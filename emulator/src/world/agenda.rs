@@ -6,8 +6,8 @@
 //! `monitoring` run.
 
 use super::model::{
-    AccessPoint, FileSystem, LifeCycle, MountTarget, Protection, Replication, ReplicationFault,
-    SideState, SyncInProgress, World,
+    AccessPoint, FileEntry, FileSystem, LifeCycle, MountTarget, Protection, Replication,
+    ReplicationFault, SideState, SyncInProgress, World,
 };
 use super::monitoring;
 use std::cmp::{Ordering, Reverse};
@@ -52,6 +52,7 @@ impl World {
             };
             for (id, f) in &r.file_systems {
                 add(f.transition_at, Due::FileSystem, id);
+                add(f.protection_enable_at, Due::Protection, id);
             }
             for (id, m) in &r.mount_targets {
                 add(m.transition_at, Due::MountTarget, id);
@@ -105,6 +106,19 @@ impl World {
             Due::FileSystem(region, id) => {
                 if let Some(r) = self.regions.get_mut(&region) {
                     settle(&mut r.file_systems, &id, now);
+                }
+                Followup::None
+            }
+            Due::Protection(region, id) => {
+                let fs = self
+                    .regions
+                    .get_mut(&region)
+                    .and_then(|r| r.file_systems.get_mut(&id));
+                if let Some(fs) = fs {
+                    if fs.protection_enable_at.is_some_and(|t| t <= now) {
+                        fs.protection_enable_at = None;
+                        fs.protection = Protection::Enabled;
+                    }
                 }
                 Followup::None
             }
@@ -178,13 +192,19 @@ impl World {
         let finished =
             rep.source_side == SideState::Gone && rep.destination_side == SideState::Gone;
         if let Some((region, fs_id)) = promoted {
-            // Only once the destination's side is gone is the replica writable again.
+            // The replica becomes writable only after its side is gone, and not in the
+            // same instant: REPLICATING with no configuration in between.
+            let delay = self.durations.protection_enable;
             if let Some(fs) = self
                 .regions
                 .get_mut(&region)
                 .and_then(|r| r.file_systems.get_mut(&fs_id))
             {
-                fs.protection = Protection::Enabled;
+                if delay > 0.0 {
+                    fs.protection_enable_at = Some(now + delay);
+                } else {
+                    fs.protection = Protection::Enabled;
+                }
             }
         }
         if !finished {
@@ -216,6 +236,11 @@ impl World {
         if let Some(ok) = completed {
             let rep = &mut self.replications[i];
             let sync = rep.sync.take();
+            if let (false, Some(sync)) = (ok, &sync) {
+                // An interrupted sync may already have applied part of its files.
+                self.apply_partial_sync(i, sync, false);
+            }
+            let rep = &mut self.replications[i];
             if let (true, Some(sync)) = (ok, sync) {
                 rep.last_replicated = Some(sync.started_at);
                 rep.next_sync_at = rep.next_sync_at.max(now);
@@ -243,11 +268,17 @@ impl World {
                     .file_system(&rep.source_region, &rep.source_file_system_id)
                     .map(|f| f.files.clone())
                     .unwrap_or_default();
-                let duration = if rep.last_replicated.is_none() {
+                let base = if rep.last_replicated.is_none() {
                     self.durations.initial_sync
                 } else {
                     self.durations.sync_duration
                 };
+                let changed = self
+                    .file_system(&rep.destination_region, &rep.destination_file_system_id)
+                    .map(|d| changed_bytes(&snapshot, &d.files))
+                    .unwrap_or(0);
+                let duration =
+                    base + self.durations.sync_seconds_per_mib * changed as f64 / (1024.0 * 1024.0);
                 let rep = &mut self.replications[i];
                 rep.sync = Some(SyncInProgress {
                     started_at: now,
@@ -257,6 +288,82 @@ impl World {
                 rep.next_sync_at = now + duration.max(interval);
             } else {
                 self.replications[i].next_sync_at = now + interval;
+            }
+        }
+    }
+}
+
+/// Bytes a sync must move to make `dest` match `source`.
+fn changed_bytes(source: &BTreeMap<String, FileEntry>, dest: &BTreeMap<String, FileEntry>) -> u64 {
+    source
+        .iter()
+        .filter(|(path, f)| dest.get(*path).is_none_or(|d| d.seq != f.seq))
+        .map(|(_, f)| f.size)
+        .sum()
+}
+
+impl World {
+    /// Applies the first half (by path) of the files a sync `sync` of
+    /// configuration `i` was moving. A configuration deleted mid-sync leaves
+    /// them where AWS documents it does, in
+    /// `efs-replication-lost+found-<source id>-<timestamp>`; an interrupted one
+    /// in place.
+    pub(crate) fn apply_partial_sync(&mut self, i: usize, sync: &SyncInProgress, lost_found: bool) {
+        let Some(rep) = self.replications.get(i) else {
+            return;
+        };
+        let (region, dest_id) = (
+            rep.destination_region.clone(),
+            rep.destination_file_system_id.clone(),
+        );
+        let dir = format!(
+            "/efs-replication-lost+found-{}-{}",
+            rep.source_file_system_id, self.now as u64
+        );
+        let Some(dest) = self
+            .regions
+            .get_mut(&region)
+            .and_then(|r| r.file_systems.get_mut(&dest_id))
+        else {
+            return;
+        };
+        let changed: Vec<(&String, &FileEntry)> = sync
+            .snapshot
+            .iter()
+            .filter(|(path, f)| dest.files.get(*path).is_none_or(|d| d.seq != f.seq))
+            .collect();
+        let moved = changed.len() / 2;
+        for (path, f) in changed.into_iter().take(moved) {
+            let at = if lost_found {
+                format!("{dir}{path}")
+            } else {
+                path.clone()
+            };
+            dest.files.insert(at, f.clone());
+        }
+    }
+
+    /// The peer `region` answers again: deletes accepted while it did not go on.
+    pub fn resume_hung_deletes(&mut self, region: &str) {
+        let (delete, skew) = (
+            self.durations.replication_delete,
+            self.durations.side_delete_skew,
+        );
+        let now = self.now;
+        for rep in &mut self.replications {
+            if rep.hung_on.as_deref() != Some(region) {
+                continue;
+            }
+            rep.hung_on = None;
+            let (first, second) = (now + delete, now + delete + skew);
+            for side in [&mut rep.source_side, &mut rep.destination_side] {
+                *side = match *side {
+                    SideState::Deleting { done_at } if done_at.is_infinite() => {
+                        SideState::Deleting { done_at: first }
+                    }
+                    SideState::Present => SideState::Deleting { done_at: second },
+                    other => other,
+                };
             }
         }
     }
@@ -322,6 +429,7 @@ impl Ord for At {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
     FileSystem(String, String),
+    Protection(String, String),
     MountTarget(String, String),
     AccessPoint(String, String),
     Replication(usize),

@@ -491,6 +491,7 @@ mod tests {
             content: c.into(),
             seq,
             written_at: 0.0,
+            size: c.len() as u64,
         };
         let first: BTreeMap<String, FileEntry> = [
             ("/a".to_string(), entry("aaaa", 1)),

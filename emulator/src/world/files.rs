@@ -9,4 +9,6 @@ pub struct FileEntry {
     /// Global write sequence number: which acknowledged write this content came from.
     pub seq: u64,
     pub written_at: f64,
+    /// The bytes this write stands for (syncs take time in proportion).
+    pub size: u64,
 }

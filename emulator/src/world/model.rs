@@ -7,7 +7,7 @@ use super::alarms::Alarm;
 use super::backup::BackupState;
 use super::metrics::{MetricStore, WriteIo};
 use super::topics::{Delivery, PublishedMessage, Subscription, Topic};
-use crate::config::{generated_region, Durations, RecoveryPointDoneStatus, RegionSeed, Seed};
+use crate::config::{generated_region, Durations, RegionSeed, Seed, Variants};
 use crate::faults::RegionFaults;
 use crate::rng::Rng;
 use serde::Serialize;
@@ -68,6 +68,9 @@ pub struct FileSystem {
     pub availability_zone: Option<String>,
     pub tags: Vec<(String, String)>,
     pub protection: Protection,
+    /// Set when the replica's configuration is gone: AWS turns protection
+    /// ENABLED a little later, not in the same instant.
+    pub protection_enable_at: Option<f64>,
     pub files: BTreeMap<String, FileEntry>,
     /// Clients the control API says are connected (drives ClientConnections).
     pub connected_clients: u64,
@@ -106,6 +109,7 @@ pub struct MountTarget {
     pub security_groups: Vec<String>,
     pub life_cycle: LifeCycle,
     pub transition_at: Option<f64>,
+    pub created_at: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -119,6 +123,7 @@ pub struct AccessPoint {
     pub tags: Vec<(String, String)>,
     pub life_cycle: LifeCycle,
     pub transition_at: Option<f64>,
+    pub created_at: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -141,7 +146,13 @@ pub enum ReplicationFault {
     Paused,
     /// Status ERROR (unrecoverable); no syncs.
     Error,
+    /// The source's KMS key was disabled: PAUSING for `PAUSING_SECONDS`, then
+    /// PAUSED; no syncs.
+    SourceKeyDisabled,
 }
+
+/// How long a replication whose source key was disabled reports PAUSING.
+pub const PAUSING_SECONDS: f64 = 60.0;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SyncInProgress {
@@ -169,9 +180,14 @@ pub struct Replication {
     pub sync: Option<SyncInProgress>,
     pub next_sync_at: f64,
     pub fault: ReplicationFault,
+    /// When `fault` was set.
+    pub fault_since: f64,
     /// Set when one side was deleted with LOCAL_CONFIGURATION_ONLY: the other
     /// side can never sync again.
     pub orphaned: bool,
+    /// A full delete accepted while this Region did not answer
+    /// (`accept_and_hang`): DELETING until it answers again.
+    pub hung_on: Option<String>,
 }
 
 impl Replication {
@@ -225,6 +241,17 @@ impl Replication {
                 Some(
                     "Authorization error. Permissions issues prevent Amazon EFS from performing \
                      replication."
+                        .to_string(),
+                ),
+            ),
+            ReplicationFault::SourceKeyDisabled if now < self.fault_since + PAUSING_SECONDS => {
+                ("PAUSING", None)
+            }
+            ReplicationFault::SourceKeyDisabled => (
+                "PAUSED",
+                Some(
+                    "The KMS key of the source file system is disabled. Enable the key to \
+                     resume replication."
                         .to_string(),
                 ),
             ),
@@ -345,10 +372,8 @@ pub struct World {
     pub next_minute: f64,
     pub access_point_limit: usize,
     pub file_system_limit: usize,
-    /// Idle minutes publish no DataWriteIOBytes datapoint (instead of a 0).
-    pub sparse_io_metrics: bool,
-    /// The `Status` of a recovery point whose job completed.
-    pub recovery_point_status: RecoveryPointDoneStatus,
+    /// The behaviours AWS leaves open, as chosen.
+    pub variants: Variants,
 }
 
 impl World {
@@ -365,7 +390,7 @@ impl World {
         World {
             now: start,
             account_id: seed.account_id.clone(),
-            durations: seed.durations.clone().unwrap_or_default(),
+            durations: seed.durations(),
             regions,
             replications: Vec::new(),
             rng: Rng::new(rng_seed),
@@ -378,8 +403,7 @@ impl World {
             next_minute: (start / 60.0).floor() * 60.0 + 60.0,
             access_point_limit: 10_000,
             file_system_limit: 1_000,
-            sparse_io_metrics: seed.sparse_io_metrics,
-            recovery_point_status: seed.recovery_point_status,
+            variants: seed.variants(),
         }
     }
 
@@ -396,6 +420,12 @@ impl World {
 
     pub fn region(&self, region: &str) -> Option<&RegionState> {
         self.regions.get(region)
+    }
+
+    /// Whether a resource created at `created_at` shows in Describe calls yet
+    /// (eventual consistency, `durations.describe_lag`).
+    pub fn visible(&self, created_at: f64) -> bool {
+        self.now >= created_at + self.durations.describe_lag
     }
 
     pub fn is_reachable(&self, region: &str) -> bool {
@@ -431,6 +461,7 @@ impl World {
         fs_id: &str,
         path: &str,
         content: &str,
+        size: Option<u64>,
     ) -> Result<WriteRecord, String> {
         if !self.is_reachable(region) {
             return Err(format!("Region {region} is unreachable (outage)"));
@@ -454,13 +485,15 @@ impl World {
                 fs.protection.as_str()
             ));
         }
-        fs.write_io.record(content.len() as u64);
+        let size = size.unwrap_or(content.len() as u64);
+        fs.write_io.record(size);
         fs.files.insert(
             path.to_string(),
             FileEntry {
                 content: content.to_string(),
                 seq,
                 written_at: now,
+                size,
             },
         );
         self.write_seq = seq;

@@ -41,7 +41,7 @@ pub fn on_minute(world: &mut World, t: f64) {
             ));
         }
     }
-    let sparse = world.sparse_io_metrics;
+    let sparse = world.variants.sparse_io_metrics;
     for (name, region) in world.regions.iter_mut() {
         let up = !region.faults.outage;
         for fs in region.file_systems.values_mut() {
