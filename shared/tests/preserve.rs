@@ -406,6 +406,7 @@ async fn cutover_with_one_write(write_before: Option<usize>) -> (Vec<String>, Op
                     &dst,
                     "/after-the-mark.txt",
                     &format!("written before pass {passes}"),
+                    None,
                 )
                 .ok()
                 .map(|r| r.seq);

@@ -286,6 +286,29 @@ pub trait Clock: Send + Sync {
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
 }
 
+/// Whether a Region's EFS control plane works, from `probes` probes `spacing`
+/// apart: any success, or an authoritative refusal (AccessDenied: an IAM
+/// mistake must not look like an outage), means yes; a Region that only gives
+/// silence, throttling or 5xx for the whole window does not count as reachable.
+pub async fn answers_within_window<E: Efs, C: Clock>(
+    efs: &E,
+    clock: &C,
+    probes: u32,
+    spacing: Duration,
+) -> bool {
+    for n in 0..probes.max(1) {
+        if n > 0 {
+            clock.sleep(spacing).await;
+        }
+        match efs.probe().await {
+            Ok(()) => return true,
+            Err(e) if !e.kind.is_transient() => return true,
+            Err(_) => {}
+        }
+    }
+    false
+}
+
 /// Whether a Region's EFS answers: any answer, even an error, counts.
 pub async fn reachable<E: Efs>(efs: &E) -> bool {
     match efs.probe().await {

@@ -126,9 +126,23 @@ pub async fn ensure<E: Efs>(
                         current.push(mt);
                     }
                     CreateMountTargetOutcome::Conflict(message) => {
-                        result
-                            .conflicts
-                            .push(format!("subnet {}: {message}", spec.subnet_id));
+                        // A retry after a lost answer meets the target the first try made: ours.
+                        let ours = efs.describe_mount_targets(fs).await?.into_iter().find(|m| {
+                            m.subnet_id == spec.subnet_id.as_str()
+                                && m.life_cycle != LifeCycle::Deleting
+                        });
+                        match ours {
+                            Some(mt) => {
+                                result.actions.push(format!(
+                                    "created mount target {} in {} (found after a conflict: an earlier attempt made it)",
+                                    mt.id, mt.subnet_id
+                                ));
+                                current.push(mt);
+                            }
+                            None => result
+                                .conflicts
+                                .push(format!("subnet {}: {message}", spec.subnet_id)),
+                        }
                     }
                 }
             }

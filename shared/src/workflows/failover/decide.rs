@@ -5,7 +5,7 @@
 use super::request::FailoverTarget;
 use crate::domain::error::{Error, Refusal, Result};
 use crate::domain::ids::{FileSystemId, RegionName};
-use crate::domain::model::{FileSystem, Protection, Replication, ReplicationStatus};
+use crate::domain::model::{DeletionMode, FileSystem, Protection, Replication, ReplicationStatus};
 use crate::domain::modes::Mode;
 use crate::domain::tags;
 use crate::domain::time::iso8601;
@@ -15,6 +15,8 @@ use crate::domain::time::iso8601;
 pub struct Observed {
     pub destination: FileSystem,
     pub replication: Option<Replication>,
+    /// Whether the source Region answered the probe window; `None` before a probe.
+    pub source_reachable: Option<bool>,
 }
 
 /// The next step of a failover.
@@ -36,7 +38,11 @@ pub enum Action {
     Promote {
         last_replicated: Option<f64>,
         source: Source,
+        deletion_mode: DeletionMode,
     },
+    /// The promotion has hung in DELETING past `max_promotion_wait_seconds` with
+    /// the source unreachable: delete the destination's side alone.
+    Escalate { source: Source, waited_seconds: f64 },
 }
 
 /// The source of the configuration observed on the destination.
@@ -109,6 +115,9 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
             // The two reads are not atomic: a configuration that finished deleting between
             // them leaves REPLICATING on the first read. Look again.
             Protection::Replicating if target.mode == Mode::Execute => Action::AwaitWritable,
+            Protection::Replicating if fs.tag(tags::PROMOTED_AT).is_some() => {
+                Action::ReportPromotionUnderWay
+            }
             Protection::Enabled => {
                 match fs.tag(tags::FAILOVER_SOURCE) {
                     None => guard(
@@ -162,10 +171,21 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         )?;
     }
     if r.status == ReplicationStatus::Deleting {
-        let action = if target.mode == Mode::Plan {
-            Action::ReportPromotionUnderWay
-        } else {
-            Action::AwaitDeletion
+        let waited = fs
+            .tag(tags::PROMOTED_AT)
+            .and_then(|t| t.parse::<f64>().ok())
+            .map(|promoted| (now - promoted).max(0.0));
+        let hung = waited.filter(|w| *w >= target.max_promotion_wait_seconds as f64);
+        let action = match (target.mode, hung, seen.source_reachable) {
+            (Mode::Plan, _, _) => Action::ReportPromotionUnderWay,
+            (Mode::Execute, Some(waited_seconds), Some(false)) => Action::Escalate {
+                source: Source {
+                    file_system_id: r.source_file_system_id.clone(),
+                    region: r.source_region.clone(),
+                },
+                waited_seconds,
+            },
+            (Mode::Execute, _, _) => Action::AwaitDeletion,
         };
         return Ok(Decision { action, warnings });
     }
@@ -219,6 +239,24 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
             )?;
         }
     }
+    let deletion_mode = match target.deletion_mode {
+        Some(DeletionMode::LocalConfigurationOnly) => {
+            if seen.source_reachable == Some(true) {
+                guard(
+                    force,
+                    &mut warnings,
+                    "SourceReachable",
+                    format!(
+                        "deletion_mode LOCAL_CONFIGURATION_ONLY was asked for, but {} answers: a local-only delete would leave its side of the configuration behind, unrecoverable",
+                        r.source_region
+                    ),
+                    "leave deletion_mode out (the full delete reaches both sides), or set force: true".into(),
+                )?;
+            }
+            DeletionMode::LocalConfigurationOnly
+        }
+        _ => DeletionMode::AllConfigurations,
+    };
     let action = if target.mode == Mode::Plan {
         Action::Plan {
             last_replicated: r.last_replicated,
@@ -232,6 +270,7 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
                 file_system_id: r.source_file_system_id.clone(),
                 region: r.source_region.clone(),
             },
+            deletion_mode,
         }
     };
     Ok(Decision { action, warnings })

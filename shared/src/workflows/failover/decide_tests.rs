@@ -5,7 +5,9 @@ use super::decide::{decide, Action, Observed, Source};
 use super::request::FailoverTarget;
 use crate::domain::error::Error;
 use crate::domain::ids::{FileSystemId, RegionName};
-use crate::domain::model::{FileSystem, LifeCycle, Protection, Replication, ReplicationStatus};
+use crate::domain::model::{
+    DeletionMode, FileSystem, LifeCycle, Protection, Replication, ReplicationStatus,
+};
 use crate::domain::modes::Mode;
 use crate::domain::tags;
 use ReplicationStatus::{Deleting, Enabled, Enabling, Error as InError, Paused};
@@ -83,6 +85,9 @@ struct Case {
     expect: Result<Action, &'static str>,
     /// A warning the decision must carry.
     warns: Option<&'static str>,
+    /// What the source Region's probe window said.
+    source_reachable: Option<bool>,
+    deletion_mode: Option<DeletionMode>,
 }
 
 fn healthy(name: &'static str) -> Case {
@@ -96,15 +101,83 @@ fn healthy(name: &'static str) -> Case {
         expect: Ok(Action::Promote {
             last_replicated: Some(NOW - 60.0),
             source: from(SOURCE),
+            deletion_mode: DeletionMode::AllConfigurations,
         }),
         warns: None,
+        source_reachable: Some(true),
+        deletion_mode: None,
     }
 }
+
+const HUNG_SINCE: &[(&str, &str)] = &[
+    (tags::FAILOVER_SOURCE, "fs-0000000000000000a@us-east-1"),
+    (tags::PROMOTED_AT, "9000.000"),
+];
+const DELETING_SINCE_MOMENTS_AGO: &[(&str, &str)] = &[
+    (tags::FAILOVER_SOURCE, "fs-0000000000000000a@us-east-1"),
+    (tags::PROMOTED_AT, "9900.000"),
+];
 
 fn cases() -> Vec<Case> {
     use Protection::{Disabled, Enabled as Writable, Replicating};
     vec![
         healthy("a replica in sync is promoted"),
+        Case {
+            replication: replication(SOURCE, REPLICA, Deleting, Some(NOW - 60.0)),
+            tags: HUNG_SINCE,
+            source_reachable: Some(false),
+            expect: Ok(Action::Escalate {
+                source: from(SOURCE),
+                waited_seconds: 1_000.0,
+            }),
+            ..healthy("a promotion hung past its bound with the source unreachable escalates to a local delete")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Deleting, Some(NOW - 60.0)),
+            tags: HUNG_SINCE,
+            expect: Ok(Action::AwaitDeletion),
+            ..healthy("a long promotion with the source answering is waited out, never escalated")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Deleting, Some(NOW - 60.0)),
+            tags: DELETING_SINCE_MOMENTS_AGO,
+            source_reachable: Some(false),
+            expect: Ok(Action::AwaitDeletion),
+            ..healthy("a promotion within its bound is waited out even with the source down")
+        },
+        Case {
+            deletion_mode: Some(DeletionMode::LocalConfigurationOnly),
+            source_reachable: Some(false),
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 60.0),
+                source: from(SOURCE),
+                deletion_mode: DeletionMode::LocalConfigurationOnly,
+            }),
+            ..healthy("a local-only promotion asked for with the source unreachable goes ahead")
+        },
+        Case {
+            deletion_mode: Some(DeletionMode::LocalConfigurationOnly),
+            expect: Err("SourceReachable"),
+            ..healthy("a local-only promotion while the source answers is refused")
+        },
+        Case {
+            deletion_mode: Some(DeletionMode::LocalConfigurationOnly),
+            force: true,
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 60.0),
+                source: from(SOURCE),
+                deletion_mode: DeletionMode::LocalConfigurationOnly,
+            }),
+            warns: Some("guardrail SourceReachable overridden by force"),
+            ..healthy("force lets a local-only promotion through while the source answers")
+        },
+        Case {
+            replication: None,
+            tags: PROMOTED_FROM_SOURCE,
+            mode: Mode::Plan,
+            expect: Ok(Action::ReportPromotionUnderWay),
+            ..healthy("plan mode between the configuration's end and protection ENABLED reports the promotion under way")
+        },
         Case {
             mode: Mode::Plan,
             expect: Ok(Action::Plan {
@@ -193,6 +266,7 @@ fn cases() -> Vec<Case> {
             expect: Ok(Action::Promote {
                 last_replicated: Some(NOW - 60.0),
                 source: from(OTHER),
+                deletion_mode: DeletionMode::AllConfigurations,
             }),
             warns: Some("guardrail WrongSource overridden by force"),
             ..healthy(
@@ -210,6 +284,7 @@ fn cases() -> Vec<Case> {
             expect: Ok(Action::Promote {
                 last_replicated: None,
                 source: from(SOURCE),
+                deletion_mode: DeletionMode::AllConfigurations,
             }),
             warns: Some("guardrail InitialSync overridden by force"),
             ..healthy("force promotes an incomplete copy without a recovery point")
@@ -224,6 +299,7 @@ fn cases() -> Vec<Case> {
             expect: Ok(Action::Promote {
                 last_replicated: Some(NOW - 60.0),
                 source: from(SOURCE),
+                deletion_mode: DeletionMode::AllConfigurations,
             }),
             warns: Some("replication is Paused"),
             ..healthy("a paused replication is promoted with a warning")
@@ -238,6 +314,7 @@ fn cases() -> Vec<Case> {
             expect: Ok(Action::Promote {
                 last_replicated: Some(NOW - 899.0),
                 source: from(SOURCE),
+                deletion_mode: DeletionMode::AllConfigurations,
             }),
             ..healthy("a recovery point within max_rpo_seconds is promoted")
         },
@@ -266,10 +343,13 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             force: c.force,
             mount_targets: vec![],
             reason: None,
+            deletion_mode: c.deletion_mode,
+            max_promotion_wait_seconds: 600,
         };
         let seen = Observed {
             destination: replica(c.protection, c.tags),
             replication: c.replication,
+            source_reachable: c.source_reachable,
         };
         match (decide(&target, &seen, NOW), &c.expect) {
             (Ok(d), Ok(want)) => {

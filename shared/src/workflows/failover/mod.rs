@@ -16,7 +16,7 @@ pub use request::{resolve, FailoverRequest, FailoverTarget};
 use crate::domain::config::Config;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::FileSystemId;
-use crate::domain::model::{DeletionMode, FileSystem, MetricPoint};
+use crate::domain::model::{DeletionMode, FileSystem, MetricPoint, ReplicationStatus};
 use crate::domain::ports::{CallBudget, Clock, DeleteOutcome, Efs, Platform};
 use crate::domain::tags;
 use crate::domain::time::iso8601;
@@ -26,6 +26,11 @@ use crate::run::summary::{notify_and_measure, RunSummary};
 use crate::workflows::mount_targets;
 use futures_util::stream::{self, StreamExt};
 use std::time::Duration;
+
+/// The source is judged from this many probes, this far apart: one lost
+/// packet or one 5xx must not decide the deletion mode.
+const SOURCE_PROBES: u32 = 3;
+const SOURCE_PROBE_SPACING: Duration = Duration::from_secs(2);
 
 /// The failover of one file system, as a reconcile loop.
 pub struct Failover<'a, P: Platform> {
@@ -83,7 +88,13 @@ impl<'a, P: Platform> Failover<'a, P> {
 
     async fn probe_source(&mut self) -> bool {
         let started = self.now();
-        let reachable = crate::domain::ports::reachable(&self.source).await;
+        let reachable = crate::domain::ports::answers_within_window(
+            &self.source,
+            self.platform.clock(),
+            SOURCE_PROBES,
+            SOURCE_PROBE_SPACING,
+        )
+        .await;
         let now = self.now();
         self.report.source_region_reachable = Some(reachable);
         self.report.step(
@@ -95,7 +106,7 @@ impl<'a, P: Platform> Failover<'a, P> {
                 format!("{} answers", self.target.source_region)
             } else {
                 format!(
-                    "{} does not answer (a signal only; failover does not need it)",
+                    "{} gave no working answer in {SOURCE_PROBES} probes (silence, throttling or 5xx; a signal only, failover does not need it)",
                     self.target.source_region
                 )
             },
@@ -128,7 +139,54 @@ impl<'a, P: Platform> Failover<'a, P> {
         )))
     }
 
-    async fn promote(&mut self, last_replicated: Option<f64>, source: &Source) -> Result<()> {
+    /// Deletes only the destination's side, recording first that the source's
+    /// side is left behind so that a re-run and failback clean it up.
+    async fn delete_local_side(
+        &mut self,
+        dest_id: &FileSystemId,
+        source: &Source,
+        started: f64,
+        why: String,
+    ) -> Result<()> {
+        self.dest
+            .tag_file_system(
+                dest_id,
+                &[(tags::SOURCE_CLEANUP_NEEDED.to_string(), "true".to_string())],
+            )
+            .await?;
+        let outcome = self
+            .dest
+            .delete_replication(&source.file_system_id, DeletionMode::LocalConfigurationOnly)
+            .await?;
+        self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
+        self.report.step(
+            "promote",
+            if outcome == DeleteOutcome::Accepted {
+                Outcome::Done
+            } else {
+                Outcome::AlreadyDone
+            },
+            started,
+            self.now(),
+            why,
+        );
+        self.report.warn(format!(
+            "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
+            source.region
+        ));
+        self.report.next(format!(
+            "when {} is back: aws efs delete-replication-configuration --region {} --source-file-system-id {} --deletion-mode LOCAL_CONFIGURATION_ONLY (failback does this for you)",
+            source.region, source.region, source.file_system_id
+        ));
+        Ok(())
+    }
+
+    async fn promote(
+        &mut self,
+        last_replicated: Option<f64>,
+        source: &Source,
+        deletion_mode: DeletionMode,
+    ) -> Result<()> {
         let dest_id = self
             .report
             .destination
@@ -162,6 +220,11 @@ impl<'a, P: Platform> Failover<'a, P> {
             },
         );
         let started = self.now();
+        if deletion_mode == DeletionMode::LocalConfigurationOnly {
+            let why = "deleted the destination side only (LOCAL_CONFIGURATION_ONLY), as asked"
+                .to_string();
+            return self.delete_local_side(&dest_id, source, started, why).await;
+        }
         match self
             .dest
             .delete_replication(&source.file_system_id, DeletionMode::AllConfigurations)
@@ -182,37 +245,11 @@ impl<'a, P: Platform> Failover<'a, P> {
                 if reachable {
                     return Err(full.into());
                 }
-                // Recorded before the local delete, so a re-run and failback know the source side needs cleanup.
-                self.dest
-                    .tag_file_system(
-                        &dest_id,
-                        &[(tags::SOURCE_CLEANUP_NEEDED.to_string(), "true".to_string())],
-                    )
-                    .await?;
-                let outcome = self
-                    .dest
-                    .delete_replication(
-                        &source.file_system_id,
-                        DeletionMode::LocalConfigurationOnly,
-                    )
-                    .await?;
-                self.report.deletion_mode = Some(DeletionMode::LocalConfigurationOnly);
-                self.report.step(
-                    "promote",
-                    if outcome == DeleteOutcome::Accepted { Outcome::Done } else { Outcome::AlreadyDone },
-                    started,
-                    self.now(),
-                    format!("full delete failed ({}); deleted the destination side only (LOCAL_CONFIGURATION_ONLY)", full.message),
+                let why = format!(
+                    "full delete failed ({}); deleted the destination side only (LOCAL_CONFIGURATION_ONLY)",
+                    full.message
                 );
-                self.report.warn(format!(
-                    "the replication configuration in {} was left behind (LOCAL_CONFIGURATION_ONLY): it must be deleted there before failback",
-                    source.region
-                ));
-                self.report.next(format!(
-                    "when {} is back: aws efs delete-replication-configuration --region {} --source-file-system-id {} --deletion-mode LOCAL_CONFIGURATION_ONLY (failback does this for you)",
-                    source.region, source.region, source.file_system_id
-                ));
-                Ok(())
+                self.delete_local_side(&dest_id, source, started, why).await
             }
         }
     }
@@ -409,12 +446,22 @@ impl<P: Platform> Failover<'_, P> {
         })?;
         self.report.dns_name = Some(destination.dns_name());
         let replication = self.dest.describe_replication(&dest_id).await?;
-        if self.report.source_region_reachable.is_none() {
+        // Probe once, and again while a promotion hangs past its bound: the
+        // escalation needs the source's state now, not at the start.
+        let hanging = replication
+            .as_ref()
+            .is_some_and(|r| r.status == ReplicationStatus::Deleting)
+            && destination
+                .tag(tags::PROMOTED_AT)
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|p| self.now() - p >= self.target.max_promotion_wait_seconds as f64);
+        if self.report.source_region_reachable.is_none() || hanging {
             self.probe_source().await;
         }
         Ok(Observed {
             destination,
             replication,
+            source_reachable: self.report.source_region_reachable,
         })
     }
 
@@ -479,12 +526,26 @@ impl<P: Platform> Failover<'_, P> {
                 self.plan(reachable, last_replicated);
                 Ok(Pass::Done)
             }
+            Action::Escalate {
+                source,
+                waited_seconds,
+            } => {
+                let why = format!(
+                    "escalated: DELETING for {waited_seconds:.0} s (max_promotion_wait_seconds {}) with {} unreachable; deleted the destination side only (LOCAL_CONFIGURATION_ONLY)",
+                    self.target.max_promotion_wait_seconds, source.region
+                );
+                self.report.warn(why.clone());
+                self.delete_local_side(&dest_id, &source, now, why).await?;
+                Ok(Pass::Wait)
+            }
             Action::Promote {
                 last_replicated,
                 source,
+                deletion_mode,
             } => {
                 self.set_phase(Phase::Promoting);
-                self.promote(last_replicated, &source).await?;
+                self.promote(last_replicated, &source, deletion_mode)
+                    .await?;
                 self.prepare_mount_targets(&dest_id).await?;
                 self.waiting_since.get_or_insert(self.now());
                 Ok(Pass::Wait)

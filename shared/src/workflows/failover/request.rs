@@ -4,7 +4,7 @@
 use crate::domain::config::{region_of, Config, PairConfig};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
-use crate::domain::model::MountTargetSpec;
+use crate::domain::model::{DeletionMode, MountTargetSpec};
 use crate::domain::modes::{Mode, RunMode};
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,19 @@ pub struct FailoverRequest {
     pub pairs: Option<Vec<PairConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// LOCAL_CONFIGURATION_ONLY promotes without the source Region; refused
+    /// while the source answers, unless `force`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_mode: Option<DeletionMode>,
+    /// How long a promotion may stay DELETING with the source unreachable
+    /// before it escalates to LOCAL_CONFIGURATION_ONLY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_promotion_wait_seconds: Option<u64>,
 }
+
+/// A full delete accepted while the source is down may hang in DELETING until
+/// it returns; after this long the failover goes on without it.
+pub const DEFAULT_MAX_PROMOTION_WAIT_SECONDS: u64 = 600;
 
 impl FailoverRequest {
     /// Parses a request; unknown fields and malformed IDs are errors that name the field.
@@ -43,7 +55,8 @@ impl FailoverRequest {
         serde_json::from_value(value).map_err(|e| {
             Error::InvalidInput(format!(
                 "failover request: {e}. Fields: source_file_system_id, source_region, destination_file_system_id, \
-                 destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode"
+                 destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, \
+                 deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds"
             ))
         })
     }
@@ -61,6 +74,9 @@ pub struct FailoverTarget {
     pub force: bool,
     pub mount_targets: Vec<MountTargetSpec>,
     pub reason: Option<String>,
+    /// Asked for by the operator; `None` lets the failover choose.
+    pub deletion_mode: Option<DeletionMode>,
+    pub max_promotion_wait_seconds: u64,
 }
 
 /// Merges the request with the configured pairs and defaults. Fails with a
@@ -186,6 +202,10 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
                 .or_else(|| request.mount_targets.clone())
                 .unwrap_or_else(|| config.mount_targets.clone()),
             reason: request.reason.clone(),
+            deletion_mode: request.deletion_mode,
+            max_promotion_wait_seconds: request
+                .max_promotion_wait_seconds
+                .unwrap_or(DEFAULT_MAX_PROMOTION_WAIT_SECONDS),
         });
     }
     Ok(targets)
