@@ -6,6 +6,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::MountTargetSpec;
 use crate::domain::modes::{Mode, RunMode};
+use crate::domain::parse;
 use serde::{Deserialize, Serialize};
 
 /// The failover event (direct invoke, SNS message, Step Functions input).
@@ -40,12 +41,12 @@ pub struct FailoverRequest {
 impl FailoverRequest {
     /// Parses a request; unknown fields and malformed IDs are errors that name the field.
     pub fn from_json(value: serde_json::Value) -> Result<FailoverRequest> {
-        serde_json::from_value(value).map_err(|e| {
-            Error::InvalidInput(format!(
-                "failover request: {e}. Fields: source_file_system_id, source_region, destination_file_system_id, \
-                 destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode"
-            ))
-        })
+        parse::request(
+            "failover",
+            value,
+            "source_file_system_id, source_region, destination_file_system_id, \
+             destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode",
+        )
     }
 }
 
