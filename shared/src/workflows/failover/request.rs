@@ -161,7 +161,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             && destination_region == source_region
         {
             return Err(Error::InvalidInput(format!(
-                "source and destination are the same file system ({} in {source_region})",
+                "source_file_system_id and destination_file_system_id are the same file system ({} in {source_region})",
                 p.source_file_system_id.id
             )));
         }
@@ -169,8 +169,13 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             t.source_id == p.source_file_system_id.id && t.source_region == source_region
         }) {
             return Err(Error::InvalidInput(format!(
-                "{} is named twice",
-                p.source_file_system_id.id
+                "{} is named twice in {}",
+                p.source_file_system_id.id,
+                if request.pairs.is_some() {
+                    "pairs"
+                } else {
+                    "EFS_DR_PAIRS"
+                }
             )));
         }
         targets.push(FailoverTarget {

@@ -171,7 +171,7 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
     for t in &targets {
         if t.prune && t.mount_targets.is_empty() {
             return Err(Error::InvalidInput(format!(
-                "prune needs the list of mount targets to keep for {}; with none given it would delete them all",
+                "prune needs the list of mount targets to keep (mount_targets) for {}; with none given it would delete them all",
                 t.file_system_id
             )));
         }
