@@ -268,39 +268,162 @@ impl<P: Platform> Platform for TestPlatform<P> {
     }
 }
 
+/// The string `mutate_json` puts in place of a value: a NUL and a right-to-left override.
+pub const GARBAGE: &str = "\u{0}garbage\u{202e}";
+
+/// One step of a JSON path: an object key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// What a mutation did to the value at its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MutationKind {
+    /// The key was removed from its object.
+    Removed,
+    /// The value was replaced by null.
+    Nulled,
+    /// The value was replaced by this number.
+    Number(u64),
+    /// The value was replaced by [`GARBAGE`].
+    Garbage,
+    /// A string was cut to its first this many bytes.
+    Truncated(usize),
+    /// A string holding JSON was parsed and written back; the mutations made
+    /// inside it have paths that go on from this one into that JSON.
+    Reencoded,
+}
+
+/// One change `mutate_json_recorded` made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mutation {
+    pub path: Vec<PathStep>,
+    pub kind: MutationKind,
+}
+
+impl Mutation {
+    /// The last key on the path: the field that was changed, or holds the changed item.
+    pub fn key(&self) -> Option<&str> {
+        self.path.iter().rev().find_map(|s| match s {
+            PathStep::Key(k) => Some(k.as_str()),
+            PathStep::Index(_) => None,
+        })
+    }
+
+    /// The path relative to `prefix`, when it lies under it.
+    pub fn under(&self, prefix: &[PathStep]) -> Option<Mutation> {
+        self.path.strip_prefix(prefix).map(|rest| Mutation {
+            path: rest.to_vec(),
+            kind: self.kind.clone(),
+        })
+    }
+}
+
+/// Whether `text` names `word` as a whole word: a key alone or as part of a
+/// dotted path, not inside a longer name (`name` is not named by `alarmName`).
+pub fn names(text: &str, word: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            !text[..i].chars().next_back().is_some_and(part)
+                && !text[i + word.len()..].chars().next().is_some_and(part)
+        })
+}
+
+/// A path as serde_path_to_error and the intake errors print it: `a.b[0].c`, `.` for the root.
+pub fn dotted(path: &[PathStep]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            PathStep::Key(k) if out.is_empty() => out.push_str(k),
+            PathStep::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 /// Garbles a JSON value for fuzzing: drops, nulls, retypes and corrupts fields
 /// at every depth, and nested JSON strings (SNS messages) too.
 pub fn mutate_json(v: &mut serde_json::Value, next: &mut dyn FnMut() -> u64) {
+    mutate_json_recorded(v, next);
+}
+
+/// As [`mutate_json`], and returns what it changed, so a test can check that
+/// an error names the field it is about.
+pub fn mutate_json_recorded(
+    v: &mut serde_json::Value,
+    next: &mut dyn FnMut() -> u64,
+) -> Vec<Mutation> {
+    let mut done = Vec::new();
+    mutate_at(v, next, &mut Vec::new(), &mut done);
+    done
+}
+
+fn mutate_at(
+    v: &mut serde_json::Value,
+    next: &mut dyn FnMut() -> u64,
+    path: &mut Vec<PathStep>,
+    done: &mut Vec<Mutation>,
+) {
     use serde_json::{json, Value};
+    let record = |done: &mut Vec<Mutation>, path: &[PathStep], kind| {
+        done.push(Mutation {
+            path: path.to_vec(),
+            kind,
+        })
+    };
     match v {
         Value::Object(m) => {
             let keys: Vec<String> = m.keys().cloned().collect();
             for k in keys {
+                path.push(PathStep::Key(k.clone()));
                 match next() % 7 {
                     0 => {
                         m.remove(&k);
+                        record(done, path, MutationKind::Removed);
                     }
                     1 => {
                         m.insert(k, Value::Null);
+                        record(done, path, MutationKind::Nulled);
                     }
                     2 => {
-                        m.insert(k, json!(next() % 1000));
+                        let n = next() % 1000;
+                        m.insert(k, json!(n));
+                        record(done, path, MutationKind::Number(n));
                     }
                     3 => {
-                        m.insert(k, json!("\u{0}garbage\u{202e}"));
+                        m.insert(k, json!(GARBAGE));
+                        record(done, path, MutationKind::Garbage);
                     }
                     _ => {
                         if let Some(child) = m.get_mut(&k) {
-                            mutate_json(child, next);
+                            mutate_at(child, next, path, done);
                         }
                     }
                 }
+                path.pop();
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|c| mutate_json(c, next)),
+        Value::Array(a) => {
+            for (i, c) in a.iter_mut().enumerate() {
+                path.push(PathStep::Index(i));
+                mutate_at(c, next, path, done);
+                path.pop();
+            }
+        }
         Value::String(s) if next().is_multiple_of(3) => {
             if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                mutate_json(&mut inner, next);
+                record(done, path, MutationKind::Reencoded);
+                mutate_at(&mut inner, next, path, done);
                 *s = inner.to_string();
             } else {
                 let cut = (next() % (s.len() as u64 + 1)) as usize;
@@ -308,7 +431,10 @@ pub fn mutate_json(v: &mut serde_json::Value, next: &mut dyn FnMut() -> u64) {
                     .rev()
                     .find(|i| s.is_char_boundary(*i))
                     .unwrap_or(0);
-                s.truncate(cut);
+                if cut < s.len() {
+                    s.truncate(cut);
+                    record(done, path, MutationKind::Truncated(cut));
+                }
             }
         }
         _ => {}

@@ -420,7 +420,8 @@ async fn not_an_alarm_is_rejected_without_side_effects() {
 }
 
 #[test]
-fn fuzzed_alarm_messages_never_panic() {
+fn fuzzed_alarm_messages_are_rejected_naming_the_broken_field_and_never_panic() {
+    use efs_dr_shared::testing::{mutate_json_recorded, names, xorshift, PathStep};
     // Mutations of real samples: dropped, retyped and garbled fields, at every depth.
     let samples: Vec<Value> = [
         "alarm-action.json",
@@ -432,18 +433,46 @@ fn fuzzed_alarm_messages_never_panic() {
     .iter()
     .map(|n| sample(n, "fs-0123456789abcdef0", "fs-0fedcba9876543210"))
     .collect();
-    let mut next = efs_dr_shared::testing::xorshift(0x5eed);
-    let mut parsed = 0;
+    // The fields that tell the triggers apart.
+    let discriminators = ["detail-type", "source", "alarmData", "Records", "AlarmName"];
+    let mut next = xorshift(0x5eed);
+    let (mut parsed, mut named, mut unrecognised) = (0, 0, 0);
     for i in 0..4000 {
         let mut v = samples[i % samples.len()].clone();
-        efs_dr_shared::testing::mutate_json(&mut v, &mut next);
-        if alarms::parse(&v).is_ok() {
-            parsed += 1;
+        let mutations = mutate_json_recorded(&mut v, &mut next);
+        let message = match alarms::parse(&v) {
+            Ok(_) => {
+                parsed += 1;
+                continue;
+            }
+            Err(efs_dr_shared::Error::InvalidInput(message)) => message,
+            Err(other) => panic!("bad input must be InvalidInput, got {other}"),
+        };
+        if message.starts_with("not an alarm or a probe request") {
+            // Nothing left to say which trigger it was: a field that tells them apart was
+            // broken at the top level, and the message names every such field.
+            let broken = mutations.iter().find_map(|m| match m.path.as_slice() {
+                [PathStep::Key(k)] if discriminators.contains(&k.as_str()) => Some(k),
+                _ => None,
+            });
+            assert!(
+                broken.is_some() && discriminators.iter().all(|d| names(&message, d)),
+                "{message}\n{mutations:?}"
+            );
+            unrecognised += 1;
+        } else {
+            assert!(
+                mutations
+                    .iter()
+                    .any(|m| m.key().is_some_and(|k| names(&message, k))),
+                "the rejection names none of the fields the mutations broke\nmessage: {message}\nmutations: {mutations:?}\nevent: {v}"
+            );
+            named += 1;
         }
     }
     assert!(
-        parsed > 0 && parsed < 4000,
-        "some survive, some are rejected: {parsed}"
+        parsed > 0 && named > 0 && unrecognised > 0,
+        "some survive, some are rejected: {parsed} parsed, {named} named the field, {unrecognised} unrecognised"
     );
 }
 

@@ -5,6 +5,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod modes;
+pub mod parse;
 pub mod ports;
 pub mod tags;
 pub mod time;

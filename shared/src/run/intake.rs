@@ -9,8 +9,15 @@ use serde_json::Value;
 /// The messages an event carries: the SNS messages of an SNS event (each
 /// parsed as JSON), or the event itself.
 pub fn unwrap_sns(event: Value) -> Result<Vec<Value>> {
-    let Some(records) = event.get("Records").and_then(Value::as_array) else {
+    let Some(records) = event.get("Records") else {
         return Ok(vec![event]);
+    };
+    // No request has a Records field: one that is not a list is a broken SNS event.
+    let Some(records) = records.as_array() else {
+        return Err(Error::InvalidInput(format!(
+            "field Records: expected a list of SNS records, got {}",
+            preview(&records.to_string())
+        )));
     };
     if records.is_empty() {
         return Err(Error::InvalidInput(
@@ -21,18 +28,19 @@ pub fn unwrap_sns(event: Value) -> Result<Vec<Value>> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let message = r
-                .get("Sns")
-                .and_then(|s| s.get("Message"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "Records[{i}] is not an SNS record (no Sns.Message)"
-                    ))
-                })?;
+            let Some(sns) = r.get("Sns").filter(|s| s.is_object()) else {
+                return Err(Error::InvalidInput(format!(
+                    "Records[{i}] is not an SNS record: field Records[{i}].Sns is missing or not an object"
+                )));
+            };
+            let message = sns.get("Message").and_then(Value::as_str).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "Records[{i}] is not an SNS record: field Records[{i}].Sns.Message is missing or not a string"
+                ))
+            })?;
             serde_json::from_str(message).map_err(|e| {
                 Error::InvalidInput(format!(
-                    "Records[{i}].Sns.Message is not JSON ({e}): {}",
+                    "field Records[{i}].Sns.Message is not JSON ({e}): {}",
                     preview(message)
                 ))
             })
@@ -100,5 +108,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not JSON"));
+    }
+
+    #[test]
+    fn a_broken_envelope_names_the_field() {
+        for (event, field) in [
+            (serde_json::json!({"Records": null}), "field Records:"),
+            (
+                serde_json::json!({"Records": [{"Sns": 7}]}),
+                "field Records[0].Sns ",
+            ),
+            (
+                serde_json::json!({"Records": [{"Sns": {"Message": 7}}]}),
+                "field Records[0].Sns.Message ",
+            ),
+            (
+                serde_json::json!({"Records": [{"Sns": {"Message": "{"}}]}),
+                "field Records[0].Sns.Message is not JSON",
+            ),
+        ] {
+            let message = unwrap_sns(event).unwrap_err().to_string();
+            assert!(message.contains(field), "{message}");
+        }
     }
 }

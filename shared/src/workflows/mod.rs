@@ -6,3 +6,5 @@ pub mod failover;
 pub mod lag_alarm;
 pub mod mount_target_ensure;
 pub mod mount_targets;
+#[cfg(test)]
+mod props;

@@ -6,6 +6,8 @@
 
 mod decide;
 #[cfg(test)]
+mod decide_props;
+#[cfg(test)]
 mod decide_tests;
 pub mod preserve;
 mod request;

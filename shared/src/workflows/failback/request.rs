@@ -6,6 +6,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::MountTargetSpec;
 use crate::domain::modes::{Mode, RunMode};
+use crate::domain::parse;
 use crate::domain::time::parse_time;
 use serde::{Deserialize, Serialize};
 
@@ -80,13 +81,13 @@ pub struct FailbackRequest {
 
 impl FailbackRequest {
     pub fn from_json(value: serde_json::Value) -> Result<FailbackRequest> {
-        serde_json::from_value(value).map_err(|e| {
-            Error::InvalidInput(format!(
-                "failback request: {e}. Fields: original_file_system_id, original_region, replica_file_system_id, replica_region, \
-                 strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
-                 preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, reason"
-            ))
-        })
+        parse::request(
+            "failback",
+            value,
+            "original_file_system_id, original_region, replica_file_system_id, replica_region, \
+             strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
+             preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, reason",
+        )
     }
 }
 

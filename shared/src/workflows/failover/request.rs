@@ -6,6 +6,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::{DeletionMode, MountTargetSpec};
 use crate::domain::modes::{Mode, RunMode};
+use crate::domain::parse;
 use serde::{Deserialize, Serialize};
 
 /// The failover event (direct invoke, SNS message, Step Functions input).
@@ -52,13 +53,13 @@ pub const DEFAULT_MAX_PROMOTION_WAIT_SECONDS: u64 = 600;
 impl FailoverRequest {
     /// Parses a request; unknown fields and malformed IDs are errors that name the field.
     pub fn from_json(value: serde_json::Value) -> Result<FailoverRequest> {
-        serde_json::from_value(value).map_err(|e| {
-            Error::InvalidInput(format!(
-                "failover request: {e}. Fields: source_file_system_id, source_region, destination_file_system_id, \
-                 destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, \
-                 deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds"
-            ))
-        })
+        parse::request(
+            "failover",
+            value,
+            "source_file_system_id, source_region, destination_file_system_id, \
+             destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, \
+             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds",
+        )
     }
 }
 
@@ -176,7 +177,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             && destination_region == source_region
         {
             return Err(Error::InvalidInput(format!(
-                "source and destination are the same file system ({} in {source_region})",
+                "source_file_system_id and destination_file_system_id are the same file system ({} in {source_region})",
                 p.source_file_system_id.id
             )));
         }
@@ -184,8 +185,13 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             t.source_id == p.source_file_system_id.id && t.source_region == source_region
         }) {
             return Err(Error::InvalidInput(format!(
-                "{} is named twice",
-                p.source_file_system_id.id
+                "{} is named twice in {}",
+                p.source_file_system_id.id,
+                if request.pairs.is_some() {
+                    "pairs"
+                } else {
+                    "EFS_DR_PAIRS"
+                }
             )));
         }
         targets.push(FailoverTarget {

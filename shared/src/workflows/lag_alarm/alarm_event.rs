@@ -146,11 +146,13 @@ fn from_alarm_action(v: &Value) -> Result<AlarmEvent> {
         .ok_or_else(|| Error::InvalidInput(format!("alarm {name}: no state")))?;
     let new_state = text(state, "value")
         .ok_or_else(|| Error::InvalidInput(format!("alarm {name}: no state.value")))?;
-    let changed = text(state, "timestamp")
-        .or_else(|| text(v, "time"))
+    // The state's own timestamp, else the event's time: the error names the one it read.
+    let (field, changed) = text(state, "timestamp")
+        .map(|t| ("state.timestamp", t))
+        .or_else(|| text(v, "time").map(|t| ("time", t)))
         .ok_or_else(|| Error::InvalidInput(format!("alarm {name}: no state.timestamp")))?;
     let changed_at = parse_time(&changed).ok_or_else(|| {
-        Error::InvalidInput(format!("alarm {name}: timestamp '{changed}' is not a time"))
+        Error::InvalidInput(format!("alarm {name}: {field} '{changed}' is not a time"))
     })?;
     let config = data.get("configuration");
     Ok(AlarmEvent {
@@ -185,8 +187,9 @@ pub fn parse(event: &Value) -> Result<Vec<Trigger>> {
         return Ok(vec![Trigger::Alarm(from_sns_message(event)?)]);
     }
     Err(Error::InvalidInput(
-        "not an alarm or a probe request: expected an EventBridge scheduled event, an SNS alarm notification \
-         (Records[].Sns.Message with AlarmName, NewStateValue, StateChangeTime), or a CloudWatch alarm action (alarmData)"
+        "not an alarm or a probe request: expected an EventBridge scheduled event (detail-type \"Scheduled Event\"), \
+         an SNS alarm notification (Records[].Sns.Message with AlarmName, NewStateValue, StateChangeTime), \
+         or a CloudWatch alarm action (source \"aws.cloudwatch\", alarmData)"
             .into(),
     ))
 }

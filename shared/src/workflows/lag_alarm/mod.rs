@@ -3,6 +3,8 @@
 
 pub mod alarm_event;
 #[cfg(test)]
+mod decide_props;
+#[cfg(test)]
 mod decide_tests;
 
 use crate::domain::config::{AlarmPolicy, Config, PairConfig};

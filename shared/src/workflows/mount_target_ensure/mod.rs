@@ -4,6 +4,8 @@
 
 mod decide;
 #[cfg(test)]
+mod decide_props;
+#[cfg(test)]
 mod decide_tests;
 mod request;
 

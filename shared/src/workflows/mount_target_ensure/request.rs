@@ -6,6 +6,7 @@ use crate::domain::error::{Error, Result};
 use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::{AccessPointSpec, MountTargetSpec};
 use crate::domain::modes::{Mode, RunMode};
+use crate::domain::parse;
 use serde::{Deserialize, Serialize};
 
 /// Where to copy access points from.
@@ -42,12 +43,12 @@ pub struct ReadinessRequest {
 
 impl ReadinessRequest {
     pub fn from_json(value: serde_json::Value) -> Result<ReadinessRequest> {
-        serde_json::from_value(value).map_err(|e| {
-            Error::InvalidInput(format!(
-                "mount-target-ensure request: {e}. Fields: file_system_id, region, mount_targets, \
-                 access_points_from {{file_system_id, region}}, access_points, prune, mode (plan|execute), wait, run_mode"
-            ))
-        })
+        parse::request(
+            "mount-target-ensure",
+            value,
+            "file_system_id, region, mount_targets, \
+             access_points_from {file_system_id, region}, access_points, prune, mode (plan|execute), wait, run_mode",
+        )
     }
 }
 
@@ -170,7 +171,7 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
     for t in &targets {
         if t.prune && t.mount_targets.is_empty() {
             return Err(Error::InvalidInput(format!(
-                "prune needs the list of mount targets to keep for {}; with none given it would delete them all",
+                "prune needs the list of mount targets to keep (mount_targets) for {}; with none given it would delete them all",
                 t.file_system_id
             )));
         }
