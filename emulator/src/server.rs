@@ -145,6 +145,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     }
 }
 
+/// The file system an EFS request names: a `fs-…` path segment (an ARN's
+/// tail included) or the FileSystemId query parameter.
+fn named_file_system(path: &str, query: &[(String, String)]) -> Option<String> {
+    let from_path = path
+        .split('/')
+        .filter_map(|seg| seg.rsplit("%2F").next())
+        .find(|seg| seg.starts_with("fs-"));
+    let from_query = query
+        .iter()
+        .find(|(k, _)| k == "FileSystemId")
+        .map(|(_, v)| v.rsplit('/').next().unwrap_or(v).to_string());
+    from_path.map(str::to_string).or(from_query)
+}
+
 /// `Credential=AKID/DATE/REGION/SERVICE/aws4_request` -> (REGION, SERVICE).
 pub fn credential_scope(authorization: &str) -> Option<(String, String)> {
     let cred = authorization.split("Credential=").nth(1)?;
@@ -331,6 +345,10 @@ async fn handle(
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
+    let named_fs = match service {
+        Service::Efs => named_file_system(&path, &query),
+        _ => None,
+    };
     let log = |w: &mut World, status: u16, error_code: Option<String>| {
         let seq = w.calls.len() as u64 + 1;
         let time = w.now;
@@ -343,6 +361,7 @@ async fn handle(
             status,
             error_code,
             mutating,
+            file_system_id: named_fs.clone(),
         });
     };
     let request_id = {

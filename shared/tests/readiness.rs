@@ -72,6 +72,8 @@ async fn source_access_points(w: &World, src: &str) -> Vec<String> {
         .send()
         .await
         .expect("ap");
+    // Let them settle and, under eventual consistency, show in Describe.
+    w.advance(10.0);
     vec![
         a.access_point_id().expect("id").to_string(),
         b.access_point_id().expect("id").to_string(),
@@ -416,6 +418,7 @@ async fn explicit_access_points_and_bad_input() {
     .expect("request");
     let s = run(&w, &req).await;
     assert_eq!(s.results[0].access_points.len(), 1);
+    w.advance(10.0);
     assert_eq!(replica_access_points(&w, &dst).await, 1);
     for bad in [
         json!({"file_system_id": "fs-1", "region": WEST}),

@@ -54,6 +54,7 @@ async fn set_variant(w: &World, v: Value) {
 #[tokio::test]
 async fn a_replica_without_configuration_but_not_yet_writable_is_waited_for() {
     let w = world().await;
+    set_variant(&w, json!({"delete_order": "destination_first"})).await;
     let (src, dst) = w.replicated_pair("non-atomic").await;
     let mut req = failover_request(&src, &dst, json!({}));
     req.run_mode = Some(RunMode::Step);
@@ -82,6 +83,7 @@ async fn a_replica_without_configuration_but_not_yet_writable_is_waited_for() {
 #[tokio::test]
 async fn failback_waits_for_the_source_side_still_deleting_and_touches_nothing() {
     let w = world().await;
+    set_variant(&w, json!({"delete_order": "destination_first"})).await;
     let (src, dst) = w.replicated_pair("skewed").await;
     let mut req = failover_request(&src, &dst, json!({}));
     req.run_mode = Some(RunMode::Step);
@@ -205,6 +207,8 @@ async fn a_local_only_promotion_is_refused_while_the_source_answers_and_nothing_
 #[tokio::test]
 async fn lost_create_answers_still_converge_on_one_mount_target_per_subnet() {
     let w = world().await;
+    // Describe must show the first try's target when the retry meets its conflict.
+    set_variant(&w, json!({"durations": {"describe_lag": 0}})).await;
     let (_src, dst) = w.replicated_pair("lost").await;
     w.advance(700.0);
     let subnets: Vec<String> = w

@@ -47,6 +47,9 @@ impl From<String> for KitError {
     }
 }
 
+/// Chooses the emulator's profile for every kit started in this process.
+pub const PROFILE_ENV: &str = "EFS_DR_EMULATOR_PROFILE";
+
 pub type Result<T, E = KitError> = std::result::Result<T, E>;
 
 /// An SDK configuration for the emulator at `endpoint_url`: static
@@ -145,7 +148,20 @@ pub struct Kit {
 }
 
 impl Kit {
-    pub async fn start(config: EmulatorConfig) -> Result<Kit> {
+    /// Starts an emulator. `EFS_DR_EMULATOR_PROFILE=unkind` runs it with every
+    /// behaviour AWS leaves open set to the variant harder on a client, so the
+    /// same suites run under both readings of AWS.
+    pub async fn start(mut config: EmulatorConfig) -> Result<Kit> {
+        match std::env::var(PROFILE_ENV).ok().as_deref() {
+            None | Some("") => {}
+            Some("kind") => config.seed.profile = Some(efs_dr_emulator::config::Profile::Kind),
+            Some("unkind") => config.seed.profile = Some(efs_dr_emulator::config::Profile::Unkind),
+            Some(other) => {
+                return Err(KitError::Start(format!(
+                    "{PROFILE_ENV}={other}: give kind or unkind"
+                )))
+            }
+        }
         let emu = efs_dr_emulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|e| KitError::Start(e.to_string()))?;

@@ -342,6 +342,10 @@ pub struct CallRecord {
     pub status: u16,
     pub error_code: Option<String>,
     pub mutating: bool,
+    /// The EFS file system the call names (path or FileSystemId), if any: how
+    /// a test proves no call touched a file system outside its pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_system_id: Option<String>,
 }
 
 /// A write acknowledged to a client through the control API.

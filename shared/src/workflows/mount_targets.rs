@@ -174,7 +174,15 @@ pub async fn ensure<E: Efs>(
         }
     }
     if !result.actions.is_empty() && mode == Mode::Execute {
+        let made = std::mem::take(&mut current);
         current = efs.describe_mount_targets(fs).await?;
+        // Describe may not list a target created a moment ago (eventual
+        // consistency): one we made still counts, as not yet available.
+        for mt in made {
+            if mt.life_cycle == LifeCycle::Creating && !current.iter().any(|m| m.id == mt.id) {
+                current.push(mt);
+            }
+        }
     }
     // A target being deleted (pruned) is not waited for: it is on its way out.
     result.pending |= current

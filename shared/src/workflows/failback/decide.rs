@@ -246,6 +246,13 @@ pub fn decide(
             mark,
         });
     }
+    // The replica's side of the reverse configuration finished deleting first:
+    // the original's side is still on its way out.
+    if original_replication.is_some_and(|r| {
+        is_pair(r, replica_id, original_id) && r.status == ReplicationStatus::Deleting
+    }) {
+        return Ok(Action::AwaitOriginalWritableAtCutover);
+    }
     if replica_replication.is_some() || original_replication.is_some() {
         return Err(Error::Topology(
             "a replication configuration in an unexpected direction; read the state and fix it by hand".into(),

@@ -60,9 +60,12 @@ pub fn writes_in_window(sums: &[(f64, f64)], start: f64, now: f64) -> WindowWrit
 /// Jobs that failed before a run are skipped at most this many times.
 pub const MAX_ATTEMPTS: u32 = 10;
 
-/// The same file system, window, observed writes and attempt always name the same job:
+/// The same file system, window, bytes seen and attempt always name the same job:
 /// a re-run or a duplicate invocation finds it instead of starting another,
-/// and anything written after it ran changes the writes and so takes a new one.
+/// and anything written after it ran changes the bytes and so takes a new one.
+/// Minutes without data stay out: where CloudWatch publishes nothing for an
+/// idle minute, their count grows with time alone, and a token that followed
+/// it would start a new backup every minute and never finish.
 pub fn idempotency_token(
     fs: &FileSystemId,
     start: f64,
@@ -70,10 +73,7 @@ pub fn idempotency_token(
     attempt: u32,
 ) -> String {
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let text = format!(
-        "{fs}|{start:.3}|{}|{}|{attempt}",
-        writes.bytes, writes.missing_minutes
-    );
+    let text = format!("{fs}|{start:.3}|{}|{attempt}", writes.bytes);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= b as u64;
