@@ -92,7 +92,7 @@ async fn failover_with_approval_then_failback_with_cutover_approval() {
     let (src, dst) = env.pair("sfn").await;
     env.emu
         .shared
-        .write("us-east-1", &src, "/before.txt", "on the original")
+        .write("us-east-1", &src, "/before.txt", "on the original", None)
         .expect("write");
     env.emu.shared.advance(120.0);
     let lambda = functions(
@@ -129,7 +129,7 @@ async fn failover_with_approval_then_failback_with_cutover_approval() {
     // The outage's writes, then the failback, approved with the time writes stopped.
     env.emu
         .shared
-        .write("us-west-2", &dst, "/outage.txt", "on the replica")
+        .write("us-west-2", &dst, "/outage.txt", "on the replica", None)
         .expect("write");
     let stopped = env.emu.shared.now();
     let run = execute(
