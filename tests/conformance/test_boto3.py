@@ -94,7 +94,17 @@ def test_replication_lifecycle_and_failover_from_destination(client, emulator, n
     rep_west = west.describe_replication_configurations(FileSystemId=dest)["Replications"][0]
     assert rep_west["Destinations"][0]["Status"] == "DELETING"
 
+    # Not atomic: the destination's side goes at 180 s, protection follows
+    # 20 s later, and the source's side 30 s after the destination's.
     emulator.advance(180)
+    with pytest.raises(ClientError) as e:
+        west.describe_replication_configurations(FileSystemId=dest)
+    assert error_of(e) == ("ReplicationNotFound", 404)
+    dest_fs = west.describe_file_systems(FileSystemId=dest)["FileSystems"][0]
+    assert dest_fs["FileSystemProtection"]["ReplicationOverwriteProtection"] == "REPLICATING"
+    rep_east = east.describe_replication_configurations(FileSystemId=source)["Replications"][0]
+    assert rep_east["Destinations"][0]["Status"] == "DELETING"
+    emulator.advance(30)
     for efs, fs_id in ((west, dest), (east, source)):
         with pytest.raises(ClientError) as e:
             efs.describe_replication_configurations(FileSystemId=fs_id)
@@ -148,7 +158,7 @@ def test_failover_while_source_region_is_down(client, emulator, control, new_fil
         out = west.delete_replication_configuration(
             SourceFileSystemId=source, DeletionMode="LOCAL_CONFIGURATION_ONLY")
         assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
-        emulator.advance(180)
+        emulator.advance(200)
         dest_fs = west.describe_file_systems(FileSystemId=dest)["FileSystems"][0]
         assert dest_fs["FileSystemProtection"]["ReplicationOverwriteProtection"] == "ENABLED"
     finally:

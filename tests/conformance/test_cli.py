@@ -103,7 +103,8 @@ def test_seed_cross_region_failover_and_failback(aws, emulator, available_fs, su
                "--source-file-system-id", source, "--region", EAST) is None
     assert ops(emulator.calls_since(seq)) == [
         (EAST, "elasticfilesystem", "DeleteReplicationConfiguration", 204)]
-    emulator.advance(180)
+    # Both sides gone and protection ENABLED: 180 s, plus 20 s and 30 s of skew.
+    emulator.advance(230)
 
     # Step 2: "Check the destination file system status" in the destination Region.
     seq = emulator.last_call_seq()
