@@ -18,19 +18,8 @@ export EFS_DR_EMULATOR_BIN
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-requirements=tests/conformance/requirements.txt
+scripts/venv.sh
 venv=.venv
-stamp="$venv/.conformance-requirements.sha256"
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    python3 -m venv "$venv"
-fi
-# Reinstall only when the pinned requirements changed since the last install.
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$want" > "$stamp"
-fi
 
 # No bytecode or pytest cache left in the work tree.
 export PYTHONDONTWRITEBYTECODE=1

@@ -18,6 +18,8 @@ step "cargo build (binaries used by the end-to-end and conformance tiers)"
 cargo build --workspace --bins --locked
 step "template checks: cfn-lint (serverless rules), checkov, asl-validator (installs the npm tools the state machine tests use)"
 scripts/template-checks.sh
+step "python venv (the AWS CLI that runs the printed operator commands, boto3, pytest)"
+scripts/venv.sh
 step "cargo test"
 cargo test --workspace --locked
 step "cargo test, the workflow suites again under the unkind emulator profile (every behaviour AWS leaves open at its harder variant)"

@@ -7,6 +7,7 @@
 //! the benchmarks.
 
 pub mod error;
+pub mod step_functions;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -21,9 +21,13 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // Colour codes only for a person at a terminal: in a file or in
+    // CloudWatch Logs (Text format) they are noise around every field.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !json;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false);
     let _ = if json {
         builder.json().without_time().try_init()

@@ -568,3 +568,109 @@ async fn a_held_alarm_is_announced_once_not_every_probe_minute() {
     );
     assert!(published(&w, &s.requests).is_empty());
 }
+
+#[tokio::test]
+async fn one_unreadable_pair_does_not_silence_the_others_and_no_empty_dimension_is_published() {
+    let w = world().await;
+    let s = setup(&w, AlarmPolicy::Notify).await;
+    let (orphan_src, _) = w.replicated_pair("orphan").await;
+    let mut config = s.config.clone();
+    // A pair whose replica does not exist, and one whose replication is not found.
+    config.pairs.push(PairConfig {
+        source_file_system_id: FileSystemRef::parse("fs-0123456789abcdef0").expect("id"),
+        source_region: Some(region(EAST)),
+        destination_file_system_id: Some(FileSystemRef::parse("fs-0fedcba9876543210").expect("id")),
+        destination_region: None,
+        mount_targets: None,
+    });
+    config.pairs.push(PairConfig {
+        source_file_system_id: FileSystemRef::parse(&orphan_src).expect("id"),
+        source_region: Some(region(EAST)),
+        destination_file_system_id: None,
+        destination_region: None,
+        mount_targets: None,
+    });
+    w.efs(WEST)
+        .delete_replication_configuration()
+        .source_file_system_id(&orphan_src)
+        .send()
+        .await
+        .ok();
+    w.advance(600.0);
+    let out = lag::probe(&w.platform(MutationBudget::default()), &config)
+        .await
+        .expect("the probe reports, it does not fail");
+    assert_eq!(out["status"], "partial", "{out:#}");
+    assert_eq!(out["errors"].as_array().map(Vec::len), Some(1), "{out:#}");
+    let points = w
+        .emu
+        .shared
+        .world()
+        .region(WEST)
+        .map(|r| r.metrics.datapoints())
+        .unwrap_or_default();
+    assert!(
+        points.iter().any(|d| d.metric_name == lag::LAG_METRIC
+            && d.dimensions
+                .iter()
+                .any(|(k, v)| k == "FileSystemId" && *v == s.dst)),
+        "the readable pair's lag is published: {points:?}"
+    );
+    assert!(
+        points
+            .iter()
+            .all(|d| d.dimensions.iter().all(|(_, v)| !v.is_empty())),
+        "an empty dimension value: {points:?}"
+    );
+}
+
+#[tokio::test]
+async fn pairs_are_discovered_from_a_tag_on_the_replicas() {
+    let w = world().await;
+    let (src, dst) = w.replicated_pair("tagged").await;
+    let (_, untagged) = w.replicated_pair("untagged").await;
+    w.efs(WEST)
+        .tag_resource()
+        .resource_id(&dst)
+        .tags(
+            aws_sdk_efs::types::Tag::builder()
+                .key("efs-dr:protect")
+                .value("yes")
+                .build()
+                .expect("tag"),
+        )
+        .send()
+        .await
+        .expect("tag");
+    let mut config = w.config();
+    config.discover_tag_key = Some("efs-dr:protect".into());
+    let out = lag::handle_event(
+        &w.platform(MutationBudget::default()),
+        &config,
+        json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+    )
+    .await
+    .expect("probe");
+    let probed: Vec<(String, String)> = out["pairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["source_file_system_id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                p["destination_file_system_id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        probed,
+        vec![(src, dst)],
+        "only the tagged replica, not {untagged}: {out:#}"
+    );
+}

@@ -452,3 +452,31 @@ async fn explicit_access_points_and_bad_input() {
         "only the (not ready) metric"
     );
 }
+
+#[tokio::test]
+async fn a_replica_without_mount_targets_is_ready_only_when_none_are_wanted() {
+    let w = world().await;
+    let (src, dst) = w.replicated_pair("bare").await;
+    let net = net(&w);
+    let mut unconfigured = request(&dst, &src, &net, json!({}));
+    unconfigured.mount_targets = None;
+    let s = run(&w, &unconfigured).await;
+    let r = &s.results[0];
+    assert_eq!(
+        r.ready,
+        Some(false),
+        "nothing configured, nothing to mount: {r:#?}"
+    );
+    assert!(
+        r.warnings.iter().any(|x| x.contains("no mount targets")),
+        "{:?}",
+        r.warnings
+    );
+    let none_wanted = run(&w, &request(&dst, &src, &net, json!({"mount_targets": []}))).await;
+    assert_eq!(
+        none_wanted.results[0].ready,
+        Some(true),
+        "mount_targets: [] says none are wanted: {:#?}",
+        none_wanted.results[0]
+    );
+}

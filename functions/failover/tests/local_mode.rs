@@ -108,6 +108,13 @@ async fn runs_an_event_file_to_completion_and_prints_the_report() {
     );
     let result: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
     assert_eq!(result["status"], "completed");
+    // Logs to a pipe (a file, CloudWatch Logs) carry no terminal colour codes.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("INFO"), "logs expected on stderr: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in piped logs: {stderr}"
+    );
     let report = &result["results"][0];
     assert_eq!(report["destination"]["file_system_id"], dst.as_str());
     assert_eq!(report["mount_targets"].as_array().map(Vec::len), Some(2));

@@ -65,6 +65,9 @@ pub struct Config {
     pub backup_vault: String,
     /// The role AWS Backup assumes for those jobs: `EFS_DR_BACKUP_ROLE_ARN`.
     pub backup_role_arn: Option<String>,
+    /// `EFS_DR_DISCOVER_TAG_KEY`: every replica in the DR Region carrying this
+    /// tag key is a protected pair too (fleets beyond the 4 KB environment).
+    pub discover_tag_key: Option<String>,
 }
 
 impl Default for Config {
@@ -85,10 +88,11 @@ impl Default for Config {
             alarm_min_seconds: 300.0,
             cooldown_seconds: 3600.0,
             failover_function_name: "failover".into(),
-            auto_failover_max_rpo_seconds: 3600,
+            auto_failover_max_rpo_seconds: 0,
             watched_alarms: Vec::new(),
             backup_vault: "Default".into(),
             backup_role_arn: None,
+            discover_tag_key: None,
         }
     }
 }
@@ -205,6 +209,7 @@ impl Config {
         }
         c.alerts_topic_arn = lookup("EFS_DR_ALERTS_TOPIC_ARN");
         c.failover_topic_arn = lookup("EFS_DR_FAILOVER_TOPIC_ARN");
+        c.discover_tag_key = lookup("EFS_DR_DISCOVER_TAG_KEY").filter(|k| !k.trim().is_empty());
         if let Some(v) = lookup("EFS_DR_CONCURRENCY") {
             c.concurrency =
                 parse_env(
@@ -266,8 +271,7 @@ impl Config {
                 |s| {
                     s.parse()
                         .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("'{s}' is not a positive number"))
+                        .ok_or_else(|| format!("'{s}' is not a whole number (0: no cap)"))
                 },
             )?;
         }

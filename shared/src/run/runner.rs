@@ -24,6 +24,12 @@ pub enum Pass {
 pub trait Workflow: Send {
     fn pass(&mut self) -> impl std::future::Future<Output = Result<Pass>> + Send;
     fn report(&mut self) -> &mut Report;
+    /// The longest poll interval worth using in the phase the last pass reached:
+    /// phases that take hours (a full sync, a backup) poll rarely, so that a
+    /// state machine's history stays small; `None` keeps the configured cap.
+    fn max_wait(&self) -> Option<Duration> {
+        None
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +40,9 @@ pub struct RunLimits {
     /// Stop this long before the deadline to return a report in time.
     pub margin: Duration,
     pub backoff: Backoff,
+    /// Polls already made in this loop by earlier invocations (a state
+    /// machine counts them), so that step mode's waits keep growing.
+    pub poll: u32,
 }
 
 impl Default for RunLimits {
@@ -43,6 +52,7 @@ impl Default for RunLimits {
             remaining: None,
             margin: Duration::from_secs(10),
             backoff: Backoff::default(),
+            poll: 0,
         }
     }
 }
@@ -50,13 +60,29 @@ impl Default for RunLimits {
 impl RunLimits {
     /// The limits of one invocation: the request's run mode, the time it has
     /// left, and the configured margin and poll intervals.
-    pub fn for_run(mode: Option<RunMode>, remaining: Option<Duration>, config: &Config) -> Self {
+    pub fn for_run(
+        mode: Option<RunMode>,
+        poll: Option<u32>,
+        remaining: Option<Duration>,
+        config: &Config,
+    ) -> Self {
         RunLimits {
             mode: mode.unwrap_or_default(),
             remaining,
             margin: config.margin,
             backoff: config.backoff.clone(),
+            poll: poll.unwrap_or(0),
         }
+    }
+
+    /// The wait before poll number `n` of a loop, capped by the phase's own bound.
+    fn poll_wait(&self, n: u32, phase_cap: Option<Duration>) -> Duration {
+        let cap = phase_cap.map_or(self.backoff.max, |c| c.max(self.backoff.max));
+        Backoff {
+            initial: self.backoff.initial,
+            max: cap,
+        }
+        .nth(n)
     }
 }
 
@@ -89,7 +115,7 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
             Ok(Pass::Wait) => {
                 polls += 1;
                 failures = 0;
-                limits.backoff.nth(polls - 1)
+                limits.poll_wait(limits.poll.saturating_add(polls - 1), workflow.max_wait())
             }
             // Without a deadline, transient failures are retried a bounded number of times.
             Err(e)

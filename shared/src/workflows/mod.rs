@@ -1,6 +1,7 @@
 //! The four workflows, one per Lambda function, and the mount target
 //! reconcile they share.
 
+pub mod discovery;
 pub mod failback;
 pub mod failover;
 pub mod lag_alarm;

@@ -256,8 +256,18 @@ proptest! {
             Action::CleanUpLeftover | Action::AwaitCleanup | Action::Finish | Action::AwaitForwardSync { .. } => {
                 prop_assert!(between(on_original, o, b), "{action:?} with {on_original:?}");
             }
+            // The replica's side of the reverse configuration may finish deleting
+            // first; then the original's side, still deleting, is what is awaited.
+            Action::AwaitOriginalWritableAtCutover => {
+                prop_assert!(
+                    between(on_replica, b, o)
+                        || (on_replica.is_none()
+                            && between(on_original, b, o)
+                            && on_original.is_some_and(|r| r.status == ReplicationStatus::Deleting)),
+                    "{action:?} with {on_replica:?}, {on_original:?}"
+                );
+            }
             Action::Cutover { .. }
-            | Action::AwaitOriginalWritableAtCutover
             | Action::AwaitReverseSync { .. }
             | Action::AwaitCutoverApproval { .. }
             | Action::AwaitCutoverMark { .. } => {

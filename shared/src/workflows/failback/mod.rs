@@ -13,6 +13,9 @@ pub mod preserve;
 mod request;
 
 pub use decide::{decide, Action, Observed, Phase};
+
+/// The longest step-mode wait in a phase that can last hours.
+pub const LONG_PHASE_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 pub use request::{resolve, FailbackRequest, FailbackTarget, Preserve, Strategy, TimeValue};
 
 use crate::domain::config::Config;
@@ -622,6 +625,21 @@ impl<P: Platform> Workflow for Failback<'_, P> {
         &mut self.report
     }
 
+    /// A full sync in either direction, or the preservation backup before one,
+    /// can take a day for a large file system: poll those every 10 minutes at
+    /// most. The cutover phases keep short waits: clients are stopped then.
+    fn max_wait(&self) -> Option<std::time::Duration> {
+        const LONG: [Phase; 4] = [
+            Phase::AwaitReverseSync,
+            Phase::AwaitForwardSync,
+            Phase::ReverseReplication,
+            Phase::Reprotect,
+        ];
+        LONG.iter()
+            .any(|p| self.report.phase == p.as_str())
+            .then_some(LONG_PHASE_MAX_WAIT)
+    }
+
     async fn pass(&mut self) -> Result<Pass> {
         let seen = self.observe().await?;
         let now = self.now();
@@ -637,7 +655,7 @@ pub async fn run<P: Platform>(
     remaining: Option<Duration>,
 ) -> Result<RunSummary> {
     let target = resolve(request, config)?;
-    let limits = RunLimits::for_run(request.run_mode, remaining, config);
+    let limits = RunLimits::for_run(request.run_mode, request.poll, remaining, config);
     let mut wf = Failback::new(platform, target);
     drive(&mut wf, platform.clock(), &limits).await;
     let mark = wf.needs_completion_mark && wf.report.status == Status::Completed;
@@ -706,6 +724,8 @@ pub async fn handle_event<P: Platform>(
     event: serde_json::Value,
     remaining: Option<Duration>,
 ) -> Result<serde_json::Value> {
+    let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
+    let config: &Config = &discovered;
     crate::run::intake::run_all(
         "failback",
         event,

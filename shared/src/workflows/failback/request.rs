@@ -75,6 +75,10 @@ pub struct FailbackRequest {
     pub original_mount_targets: Option<Vec<MountTargetSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// Polls this loop has made already (Step Functions counts them), so that
+    /// step mode's `wait_seconds` grows with the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -86,7 +90,7 @@ impl FailbackRequest {
             value,
             "original_file_system_id, original_region, replica_file_system_id, replica_region, \
              strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
-             preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, reason",
+             preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, poll, reason",
         )
     }
 }

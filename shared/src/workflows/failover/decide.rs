@@ -226,17 +226,32 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
     if let Some(lrt) = r.last_replicated {
         let age = (now - lrt).max(0.0);
         if age > target.max_rpo_seconds as f64 {
-            guard(
-                force,
-                &mut warnings,
-                "RecoveryPointTooOld",
-                format!(
-                    "the last sync completed {age:.0} s ago ({}), beyond max_rpo_seconds {}",
-                    iso8601(lrt),
-                    target.max_rpo_seconds
-                ),
-                format!("raise max_rpo_seconds, or set force: true to accept losing up to {age:.0} s of writes"),
-            )?;
+            let synced = format!(
+                "the last sync completed {age:.0} s ago ({}), beyond max_rpo_seconds {}",
+                iso8601(lrt),
+                target.max_rpo_seconds
+            );
+            // The guardrail stops a promotion that waiting would improve. With
+            // the source Region silent, no sync can complete: the recovery
+            // point is as good as it will get, and refusing would only hold
+            // clients off during the very outage that called for the failover.
+            if seen.source_reachable == Some(false) {
+                warnings.push(format!(
+                    "{synced}; {} does not answer, so waiting cannot bring the replica closer: promoting with a recovery point of {age:.0} s",
+                    r.source_region
+                ));
+            } else {
+                guard(
+                    force,
+                    &mut warnings,
+                    "RecoveryPointTooOld",
+                    format!(
+                        "{synced}, and {} answers: replication can still catch up",
+                        r.source_region
+                    ),
+                    format!("wait for the lag to fall below max_rpo_seconds, raise max_rpo_seconds, or set force: true to accept losing up to {age:.0} s of writes"),
+                )?;
+            }
         }
     }
     let deletion_mode = match target.deletion_mode {

@@ -170,8 +170,9 @@ proptest! {
                     ("InitialSync", r.status == ReplicationStatus::Enabling
                         || r.last_replicated.is_none()),
                     ("ReplicationError", r.status == ReplicationStatus::Error),
-                    ("RecoveryPointTooOld", r.last_replicated
-                        .is_some_and(|t| c.now - t > c.target.max_rpo_seconds as f64)),
+                    ("RecoveryPointTooOld", c.seen.source_reachable != Some(false)
+                        && r.last_replicated
+                            .is_some_and(|t| c.now - t > c.target.max_rpo_seconds as f64)),
                 ];
                 for (guardrail, applies) in guards {
                     if applies {

@@ -318,6 +318,33 @@ fn cases() -> Vec<Case> {
             }),
             ..healthy("a recovery point within max_rpo_seconds is promoted")
         },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 5000.0)),
+            source_reachable: Some(false),
+            expect: Ok(Action::Promote {
+                last_replicated: Some(NOW - 5000.0),
+                source: from(SOURCE),
+                deletion_mode: DeletionMode::AllConfigurations,
+            }),
+            warns: Some("the last sync completed 5000 s ago"),
+            ..healthy("an old recovery point is promoted, with a warning, when the source does not answer: waiting cannot improve it")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 5000.0)),
+            source_reachable: None,
+            expect: Err("RecoveryPointTooOld"),
+            ..healthy("an old recovery point is refused while the source's state is unknown")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 5000.0)),
+            mode: Mode::Plan,
+            source_reachable: Some(false),
+            expect: Ok(Action::Plan {
+                last_replicated: Some(NOW - 5000.0),
+            }),
+            warns: Some("the last sync completed 5000 s ago"),
+            ..healthy("plan mode says the same as execute during an outage")
+        },
     ]
 }
 

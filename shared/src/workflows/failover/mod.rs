@@ -19,7 +19,7 @@ use crate::domain::config::Config;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::FileSystemId;
 use crate::domain::model::{DeletionMode, FileSystem, MetricPoint, ReplicationStatus};
-use crate::domain::ports::{CallBudget, Clock, DeleteOutcome, Efs, Platform};
+use crate::domain::ports::{CallBudget, Clock, DeleteOutcome, Efs, Notifier, Platform};
 use crate::domain::tags;
 use crate::domain::time::iso8601;
 use crate::run::report::{Location, Outcome, RecoveryPoint, Report, Status};
@@ -582,7 +582,7 @@ pub async fn run<P: Platform>(
     remaining: Option<Duration>,
 ) -> Result<RunSummary> {
     let targets = resolve(request, config)?;
-    let limits = RunLimits::for_run(request.run_mode, remaining, config);
+    let limits = RunLimits::for_run(request.run_mode, request.poll, remaining, config);
     let finished: Vec<Failover<P>> = stream::iter(targets)
         .map(|t| {
             let limits = &limits;
@@ -656,11 +656,71 @@ pub async fn handle_event<P: Platform>(
     event: serde_json::Value,
     remaining: Option<Duration>,
 ) -> Result<serde_json::Value> {
+    let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
+    let config: &Config = &discovered;
+    // A request from the failover-requests topic (the alarm path) has no one
+    // to call it again: when its run ends in progress, it publishes itself anew.
+    let from_topic = event.get("Records").is_some();
     crate::run::intake::run_all(
         "failover",
         event,
         FailoverRequest::from_json,
-        |request| async move { run(platform, config, &request, remaining).await },
+        |request| async move {
+            let summary = run(platform, config, &request, remaining).await?;
+            if from_topic && summary.status == Status::InProgress {
+                resume(platform, config, &request, &summary).await?;
+            }
+            Ok(summary)
+        },
     )
     .await
+}
+
+/// Publishes `request` to the failover-requests topic again, or, past
+/// `MAX_RESUMES`, tells the alerts topic that a person must take over.
+async fn resume<P: Platform>(
+    platform: &P,
+    config: &Config,
+    request: &FailoverRequest,
+    summary: &RunSummary,
+) -> Result<()> {
+    let resumed = request.resumed.unwrap_or(0);
+    let (topic, subject, body) = match &config.failover_topic_arn {
+        Some(topic) if resumed < request::MAX_RESUMES => {
+            let next = FailoverRequest {
+                resumed: Some(resumed + 1),
+                ..request.clone()
+            };
+            let body = serde_json::to_string(&next)
+                .map_err(|e| Error::Topology(format!("cannot render the request: {e}")))?;
+            (
+                topic.clone(),
+                "efs-dr failover request (resumed)".to_string(),
+                body,
+            )
+        }
+        _ => {
+            let Some(alerts) = config.alerts_topic_arn.clone() else {
+                return Ok(());
+            };
+            let body = format!(
+                "An automatic failover is still in progress after {} runs and is no longer resumed by itself.\n{}\n\nLook at the report below, then run the failover again by hand (it continues from the observed state).\n\n{}",
+                resumed + 1,
+                summary.summary,
+                serde_json::to_string_pretty(summary).unwrap_or_default()
+            );
+            (
+                alerts,
+                "efs-dr: automatic failover needs a person".to_string(),
+                body,
+            )
+        }
+    };
+    let region = crate::domain::ids::topic_region(&topic)
+        .ok_or_else(|| Error::InvalidInput(format!("'{topic}' is not an SNS topic ARN")))?;
+    platform
+        .notifier(&region)
+        .publish(&topic, &subject, &body)
+        .await?;
+    Ok(())
 }

@@ -36,6 +36,10 @@ pub struct FailoverRequest {
     pub pairs: Option<Vec<PairConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// Polls this loop has made already (Step Functions counts them), so that
+    /// step mode's `wait_seconds` grows with the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<u32>,
     /// LOCAL_CONFIGURATION_ONLY promotes without the source Region; refused
     /// while the source answers, unless `force`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,7 +48,15 @@ pub struct FailoverRequest {
     /// before it escalates to LOCAL_CONFIGURATION_ONLY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_promotion_wait_seconds: Option<u64>,
+    /// How many times a request from the failover-requests topic was
+    /// published again because its run ended `in_progress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<u32>,
 }
+
+/// A request from the topic resumes itself this many times at most (each run
+/// lasts up to the function's 15 minutes); then a person is told.
+pub const MAX_RESUMES: u32 = 12;
 
 /// A full delete accepted while the source is down may hang in DELETING until
 /// it returns; after this long the failover goes on without it.
@@ -57,8 +69,8 @@ impl FailoverRequest {
             "failover",
             value,
             "source_file_system_id, source_region, destination_file_system_id, \
-             destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, \
-             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds",
+             destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, poll, \
+             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds, resumed",
         )
     }
 }

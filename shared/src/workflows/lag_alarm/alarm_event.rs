@@ -15,6 +15,39 @@ pub struct MetricRef {
     pub dimensions: Vec<(String, String)>,
 }
 
+impl std::fmt::Display for MetricRef {
+    /// `AWS/SQS ApproximateNumberOfMessagesVisible (QueueName=dlq)`, as a person reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.namespace.as_deref().unwrap_or("(no namespace)"),
+            self.name.as_deref().unwrap_or("(metric math)")
+        )?;
+        if !self.dimensions.is_empty() {
+            let dims: Vec<String> = self
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            write!(f, " ({})", dims.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The metrics of an alarm, as a person reads them.
+pub fn describe_metrics(metrics: &[MetricRef]) -> String {
+    if metrics.is_empty() {
+        return "no metric".into();
+    }
+    metrics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlarmEvent {
     pub name: String,

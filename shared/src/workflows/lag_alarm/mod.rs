@@ -159,33 +159,30 @@ async fn observe<P: Platform>(
 }
 
 fn health_points(h: &PairHealth) -> Vec<MetricPoint> {
+    let mut points = vec![MetricPoint {
+        name: REACHABLE_METRIC,
+        value: if h.source_region_reachable { 1.0 } else { 0.0 },
+        unit: "None",
+        dimensions: vec![("SourceRegion".to_string(), h.source_region.to_string())],
+    }];
+    // Without a replica there is no FileSystemId to publish under; an empty
+    // dimension value would be a metric that no alarm watches, or worse.
+    let Some(dest) = &h.destination_file_system_id else {
+        return points;
+    };
     let dims = vec![
-        (
-            "FileSystemId".to_string(),
-            h.destination_file_system_id
-                .as_ref()
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-        ),
+        ("FileSystemId".to_string(), dest.to_string()),
         (
             "SourceFileSystemId".to_string(),
             h.source_file_system_id.to_string(),
         ),
     ];
-    let mut points = vec![
-        MetricPoint {
-            name: HEALTHY_METRIC,
-            value: if h.healthy { 1.0 } else { 0.0 },
-            unit: "None",
-            dimensions: dims.clone(),
-        },
-        MetricPoint {
-            name: REACHABLE_METRIC,
-            value: if h.source_region_reachable { 1.0 } else { 0.0 },
-            unit: "None",
-            dimensions: vec![("SourceRegion".to_string(), h.source_region.to_string())],
-        },
-    ];
+    points.push(MetricPoint {
+        name: HEALTHY_METRIC,
+        value: if h.healthy { 1.0 } else { 0.0 },
+        unit: "None",
+        dimensions: dims.clone(),
+    });
     if let Some(lag) = h.lag_seconds {
         points.push(MetricPoint {
             name: LAG_METRIC,
@@ -207,10 +204,33 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
     let mut reachability = BTreeMap::new();
     let mut results = Vec::new();
     let mut points = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_error = None;
     for p in &config.pairs {
-        let h = observe(platform, config, p, &mut reachability).await?;
-        points.extend(health_points(&h));
-        results.push(h);
+        // One pair that cannot be read must not silence the others: their
+        // alarms treat missing data as breaching.
+        match observe(platform, config, p, &mut reachability).await {
+            Ok(h) => {
+                points.extend(health_points(&h));
+                results.push(h);
+            }
+            Err(e) => {
+                tracing::error!(source_file_system_id = %p.source_file_system_id.id, error = %e, "probe of one pair failed");
+                errors.push(json!({
+                    "source_file_system_id": p.source_file_system_id.id,
+                    "error": e.error_type(),
+                    "message": e.to_string(),
+                }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if results.is_empty() {
+        if let Some(e) = first_error {
+            // Nothing could be read at all (this Region's own API failing?): an
+            // error, so that the invocation is retried and its failure counted.
+            return Err(e);
+        }
     }
     // One SourceRegionReachable datapoint per Region.
     let mut seen = std::collections::BTreeSet::new();
@@ -226,7 +246,8 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
         Some(region) => recheck_watched_alarms(platform, config, region).await?,
         None => Vec::new(),
     };
-    let out = json!({"trigger": "probe", "status": "ok", "pairs": results, "decisions": rechecked});
+    let status = if errors.is_empty() { "ok" } else { "partial" };
+    let out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors, "decisions": rechecked});
     tracing::info!(record = %out, "replication probe");
     Ok(out)
 }
@@ -245,6 +266,9 @@ pub struct Decision {
     pub reason: String,
 }
 
+/// A command that works as printed: the Region named, and a read timeout
+/// longer than the function's own 900 s, so that the CLI neither gives up at
+/// its 60 s default nor retries a failover that is still running.
 fn failover_command(config: &Config, h: &PairHealth, mode: &str) -> String {
     let event = json!({
         "source_file_system_id": h.source_file_system_id,
@@ -252,9 +276,10 @@ fn failover_command(config: &Config, h: &PairHealth, mode: &str) -> String {
         "destination_file_system_id": h.destination_file_system_id,
         "destination_region": h.destination_region,
         "mode": mode,
+        "reason": format!("{mode} after alarm"),
     });
     format!(
-        "aws lambda invoke --region {} --function-name {} --cli-binary-format raw-in-base64-out --payload '{}' out.json",
+        "aws lambda invoke --region {} --function-name {} --cli-read-timeout 910 --cli-binary-format raw-in-base64-out --payload '{}' failover-{mode}.json && cat failover-{mode}.json",
         h.destination_region, config.failover_function_name, event
     )
 }
@@ -401,6 +426,17 @@ pub fn decide(
                     h.source_region
                 ));
             }
+            if config.auto_failover_max_rpo_seconds > 0 {
+                if let Some(lag) = h
+                    .lag_seconds
+                    .filter(|l| *l > config.auto_failover_max_rpo_seconds as f64)
+                {
+                    blockers.push(format!(
+                        "the replica is {lag:.0} s behind, beyond the {} s an automatic failover may lose (AutoFailoverMaxRpoSeconds): a person decides",
+                        config.auto_failover_max_rpo_seconds
+                    ));
+                }
+            }
             if h.status == "ENABLING" || (h.status == "ENABLED" && h.last_replicated.is_none()) {
                 blockers
                     .push("replication is in its initial sync: the replica is incomplete".into());
@@ -539,7 +575,6 @@ async fn notify<P: Platform>(
                 "destination_file_system_id": h.destination_file_system_id,
                 "destination_region": h.destination_region,
                 "mode": "execute",
-                "max_rpo_seconds": config.auto_failover_max_rpo_seconds,
                 "reason": format!("lag-alarm-handler: alarm {} in ALARM since {}; {}", d.alarm.name, iso8601(d.alarm.changed_at), d.reason),
             });
             publish(
@@ -666,6 +701,8 @@ pub async fn handle_event<P: Platform>(
     config: &Config,
     event: Value,
 ) -> Result<Value> {
+    let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
+    let config: &Config = &discovered;
     let mut outputs = Vec::new();
     for trigger in alarm_event::parse(&event)? {
         match trigger {
@@ -691,7 +728,7 @@ pub async fn handle_event<P: Platform>(
                     });
                 if !replication_alarm {
                     let out = json!({"trigger": "alarm", "status": "ok", "decision": "ignored",
-                        "reason": format!("alarm {} does not watch replication health ({:?})", alarm.name, alarm.metrics), "alarm": alarm});
+                        "reason": format!("alarm {} does not watch replication health (it watches {})", alarm.name, alarm_event::describe_metrics(&alarm.metrics)), "alarm": alarm});
                     tracing::info!(record = %out, "alarm decision");
                     outputs.push(out);
                     continue;
@@ -699,7 +736,7 @@ pub async fn handle_event<P: Platform>(
                 let pairs = pairs_for(&alarm, config);
                 if pairs.is_empty() {
                     let out = json!({"trigger": "alarm", "status": "ok", "decision": "ignored",
-                        "reason": format!("alarm {} names no configured file system (dimensions {:?})", alarm.name, alarm.metrics), "alarm": alarm});
+                        "reason": format!("alarm {} names no configured file system (it watches {})", alarm.name, alarm_event::describe_metrics(&alarm.metrics)), "alarm": alarm});
                     tracing::info!(record = %out, "alarm decision");
                     outputs.push(out);
                     continue;

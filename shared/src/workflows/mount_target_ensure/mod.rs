@@ -240,8 +240,16 @@ impl<P: Platform> Workflow for Readiness<'_, P> {
             .warnings
             .iter()
             .any(|w| w.starts_with("access point parity"));
+        let unmountable = mts.targets.is_empty() && !self.target.no_mount_targets_wanted;
+        if unmountable {
+            self.report.warn(format!(
+                "{} has no mount targets: clients could not mount it after a failover. Configure mount targets (DrSubnetIds, or mount_targets on the pair), or set mount_targets: [] on the pair if none are wanted",
+                self.target.file_system_id
+            ));
+        }
         // In plan mode any drift means not ready; in execute mode drift was just fixed.
-        self.ready = mts.conflicts.is_empty()
+        self.ready = !unmountable
+            && mts.conflicts.is_empty()
             && !mts.pending
             && aps_complete
             && parity_known
@@ -278,7 +286,7 @@ pub async fn run<P: Platform>(
     remaining: Option<Duration>,
 ) -> Result<RunSummary> {
     let targets = resolve(request, config)?;
-    let limits = RunLimits::for_run(request.run_mode, remaining, config);
+    let limits = RunLimits::for_run(request.run_mode, request.poll, remaining, config);
     let finished: Vec<(Report, bool)> = stream::iter(targets)
         .map(|t| {
             let limits = &limits;
@@ -343,6 +351,8 @@ pub async fn handle_event<P: Platform>(
     event: serde_json::Value,
     remaining: Option<Duration>,
 ) -> Result<serde_json::Value> {
+    let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
+    let config: &Config = &discovered;
     let request = if is_scheduled_event(&event) {
         // The schedule carries no parameters: check every configured replica.
         ReadinessRequest::default()

@@ -39,6 +39,10 @@ pub struct ReadinessRequest {
     pub wait: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,
+    /// Polls this loop has made already (Step Functions counts them), so that
+    /// step mode's `wait_seconds` grows with the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<u32>,
 }
 
 impl ReadinessRequest {
@@ -47,7 +51,7 @@ impl ReadinessRequest {
             "mount-target-ensure",
             value,
             "file_system_id, region, mount_targets, \
-             access_points_from {file_system_id, region}, access_points, prune, mode (plan|execute), wait, run_mode",
+             access_points_from {file_system_id, region}, access_points, prune, mode (plan|execute), wait, run_mode, poll",
         )
     }
 }
@@ -68,6 +72,9 @@ pub struct ReadinessTarget {
     pub file_system_id: FileSystemId,
     pub region: RegionName,
     pub mount_targets: Vec<MountTargetSpec>,
+    /// `mount_targets: []` given on purpose (in the request or on the pair):
+    /// a replica without mount targets is then ready, not merely unconfigured.
+    pub no_mount_targets_wanted: bool,
     pub access_points: AccessPointsWanted,
     pub prune: bool,
     pub mode: Mode,
@@ -111,6 +118,7 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
                 .mount_targets
                 .clone()
                 .unwrap_or_else(|| config.mount_targets.clone()),
+            no_mount_targets_wanted: request.mount_targets.as_ref().is_some_and(Vec::is_empty),
             access_points: explicit_aps(),
             prune,
             mode,
@@ -161,6 +169,11 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
                     .clone()
                     .or_else(|| p.mount_targets.clone())
                     .unwrap_or_else(|| config.mount_targets.clone()),
+                no_mount_targets_wanted: request
+                    .mount_targets
+                    .as_ref()
+                    .or(p.mount_targets.as_ref())
+                    .is_some_and(Vec::is_empty),
                 access_points,
                 prune,
                 mode,
