@@ -17,7 +17,8 @@
 //                    Catch on "Rejected" sees a rejection). The token is unique per task and is the
 //                    one printed in the message.
 //   APPROVAL_OUTPUT  without TASK_TOKEN_URL, the output every .waitForTaskToken task returns (default {}).
-//   EXECUTION_ARN    the Context Object's Execution.Id (its last segment is Execution.Name).
+//   EXECUTION_ARN    the Context Object's Execution.Id (its last segment is Execution.Name, its
+//                    Region the default of the Region substitution).
 //
 // The last line on stdout is the result:
 //   {"status": "SUCCEEDED"|"FAILED", "output"|"error", "published": [...],
@@ -44,7 +45,11 @@ const { StateMachine } = await import('aws-local-stepfunctions');
 
 const [definitionPath, inputJson, lambdaUrl, substitutionsJson] = process.argv.slice(2);
 let text = fs.readFileSync(definitionPath, 'utf8');
-for (const [key, value] of Object.entries(JSON.parse(substitutionsJson))) {
+const executionArn = process.env.EXECUTION_ARN || 'arn:aws:states:us-west-2:123456789012:execution:local:e2e';
+const executionName = executionArn.split(':').pop();
+// Region (the approval commands' --region) defaults to the execution's Region.
+const substitutions = { Region: executionArn.split(':')[3], ...JSON.parse(substitutionsJson) };
+for (const [key, value] of Object.entries(substitutions)) {
   text = text.replaceAll('${' + key + '}', value);
 }
 const definition = JSON.parse(text);
@@ -52,8 +57,6 @@ const approval = JSON.parse(process.env.APPROVAL_OUTPUT || '{}');
 const waitMs = Number(process.env.WAIT_MS || '20');
 const advanceUrl = process.env.ADVANCE_URL || '';
 const taskTokenUrl = process.env.TASK_TOKEN_URL || '';
-const executionArn = process.env.EXECUTION_ARN || 'arn:aws:states:us-west-2:123456789012:execution:local:e2e';
-const executionName = executionArn.split(':').pop();
 // What $$.Task.Token renders as; each waitForTaskToken task swaps it for a token of its own.
 const TOKEN_PLACEHOLDER = 'local-task-token';
 const published = [];
