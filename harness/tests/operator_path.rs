@@ -124,10 +124,11 @@ fn printed_result(output: &str) -> Value {
         .unwrap_or_else(|| panic!("no function result in:\n{output}"))
 }
 
+/// The command lines of a text: those that run the AWS CLI.
 fn aws_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("aws "))
+        .filter(|l| l.starts_with("aws ") || (l.starts_with("echo '") && l.contains("| aws ")))
         .map(str::to_string)
         .collect()
 }
@@ -263,19 +264,9 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
     let workdir = std::env::temp_dir().join(format!("efs-dr-operator-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).expect("workdir");
 
-    // The source Region fails. The schedule keeps running the probe.
-    for s in [&src, &src2, &src3] {
-        env.emu
-            .shared
-            .set_replication_fault(s, ReplicationFault::Stalled)
-            .expect("stall");
-    }
-    env.emu
-        .shared
-        .set_faults(
-            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
-        )
-        .expect("outage");
+    // The stack runs healthy first: the probe every minute, until the lag
+    // alarm has data and is OK (a new alarm on a metric without data starts
+    // in breach), so that the page below is the outage's.
     let probe = lambda.function("lag-alarm-handler").expect("handler");
     let ticker = {
         let probe = probe.clone();
@@ -287,6 +278,29 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
             }
         })
     };
+    let lag_alarm = alarm_path::lag_alarm_name(&dst);
+    until("the lag alarm OK while replication is healthy", 120, async || {
+        env.emu
+            .shared
+            .world()
+            .region("us-west-2")
+            .and_then(|r| r.alarms.get(&lag_alarm))
+            .is_some_and(|a| a.state == "OK")
+    })
+    .await;
+    let before_outage = env.emu.shared.world().messages.len();
+
+    // The source Region fails.
+    for s in [&src, &src2, &src3] {
+        env.emu
+            .shared
+            .set_replication_fault(s, ReplicationFault::Stalled)
+            .expect("stall");
+    }
+    env.emu
+        .shared
+        .set_faults(&serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"))
+        .expect("outage");
     let alerts = topics.alerts_topic_arn.clone();
     let page = Arc::new(std::sync::Mutex::new(String::new()));
     until(

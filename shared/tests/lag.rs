@@ -674,3 +674,60 @@ async fn pairs_are_discovered_from_a_tag_on_the_replicas() {
         "only the tagged replica, not {untagged}: {out:#}"
     );
 }
+
+#[tokio::test]
+async fn an_alarm_path_failover_that_runs_out_of_time_resumes_itself_a_bounded_number_of_times() {
+    let w = world().await;
+    let (src, dst) = w.replicated_pair("resume").await;
+    let (src2, dst2) = w.replicated_pair("resume-bound").await;
+    let topics = alarm_path::create_topics(&w.sdk, &region(WEST))
+        .await
+        .expect("topics");
+    let mut config = w.config();
+    config.failover_topic_arn = Some(topics.failover_topic_arn.clone());
+    config.alerts_topic_arn = Some(topics.alerts_topic_arn.clone());
+    let platform = w.platform(MutationBudget::default());
+    let via_topic = |r: &Value| json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": r.to_string()}}]});
+    let request = |s: &str, d: &str| json!({"source_file_system_id": s, "source_region": EAST, "destination_file_system_id": d,
+                                            "destination_region": WEST, "mode": "execute", "reason": "alarm path"});
+    // 30 s left: the promotion takes minutes, so the run ends in progress.
+    let short = Some(std::time::Duration::from_secs(30));
+    let out = failover::handle_event(&platform, &config, via_topic(&request(&src, &dst)), short)
+        .await
+        .expect("runs");
+    assert_eq!(out["status"], "in_progress", "{out:#}");
+    let again = published(&w, &topics.failover_topic_arn);
+    assert_eq!(again.len(), 1, "published itself again: {again:?}");
+    let next: Value = serde_json::from_str(&again[0]).expect("a request");
+    assert_eq!(next["resumed"], 1);
+    assert_eq!(next["source_file_system_id"], src.as_str());
+    let out = failover::handle_event(&platform, &config, via_topic(&next), None)
+        .await
+        .expect("runs");
+    assert_eq!(out["status"], "completed", "the resumed request finishes: {out:#}");
+    assert_eq!(published(&w, &topics.failover_topic_arn).len(), 1, "a finished run does not resume");
+
+    // A direct invoke that ends in progress is the caller's to repeat.
+    let out = failover::handle_event(&platform, &config, request(&src2, &dst2), short)
+        .await
+        .expect("runs");
+    assert_eq!(out["status"], "in_progress");
+    assert_eq!(published(&w, &topics.failover_topic_arn).len(), 1);
+    // Past the bound, a person is told instead.
+    let mut last = request(&src2, &dst2);
+    last["resumed"] = json!(failover::MAX_RESUMES);
+    let out = failover::handle_event(&platform, &config, via_topic(&last), short)
+        .await
+        .expect("runs");
+    assert_eq!(out["status"], "in_progress");
+    assert_eq!(published(&w, &topics.failover_topic_arn).len(), 1, "no further resumption");
+    let told = w
+        .emu
+        .shared
+        .world()
+        .messages
+        .iter()
+        .any(|m| m.topic_arn == topics.alerts_topic_arn
+            && m.subject.as_deref().is_some_and(|s| s.contains("needs a person")));
+    assert!(told, "the alerts topic says a person must take over");
+}

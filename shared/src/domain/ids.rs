@@ -97,12 +97,19 @@ id_type!(
 
 /// A file system given by ID or ARN. An ARN also names the Region, which
 /// must agree with the Region given next to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSystemRef {
     pub id: FileSystemId,
     /// Region named by the ARN, if an ARN was given.
-    #[serde(skip)]
     pub arn_region: Option<RegionName>,
+}
+
+/// Written as the ID it names, so that a request serialized (a failover
+/// request published again) reads back as the same request.
+impl Serialize for FileSystemRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.id.serialize(serializer)
+    }
 }
 
 impl FileSystemRef {

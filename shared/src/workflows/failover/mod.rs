@@ -13,7 +13,7 @@ mod decide_tests;
 mod request;
 
 pub use decide::{decide, Action, Decision, Observed, Phase, Source};
-pub use request::{resolve, FailoverRequest, FailoverTarget};
+pub use request::{resolve, FailoverRequest, FailoverTarget, MAX_RESUMES};
 
 use crate::domain::config::Config;
 use crate::domain::error::{Error, Result};
@@ -686,9 +686,20 @@ async fn resume<P: Platform>(
 ) -> Result<()> {
     let resumed = request.resumed.unwrap_or(0);
     let (topic, subject, body) = match &config.failover_topic_arn {
-        Some(topic) if resumed < request::MAX_RESUMES => {
+        Some(topic) if resumed < MAX_RESUMES => {
+            // IDs are published as IDs: a Region an ARN gave goes along explicitly.
+            let first = summary.results.first();
             let next = FailoverRequest {
                 resumed: Some(resumed + 1),
+                source_region: request
+                    .source_region
+                    .clone()
+                    .or_else(|| first.map(|r| r.source.region.clone()))
+                    .filter(|_| request.pairs.is_none()),
+                destination_region: request
+                    .destination_region
+                    .clone()
+                    .or_else(|| first.map(|r| r.destination.region.clone())),
                 ..request.clone()
             };
             let body = serde_json::to_string(&next)

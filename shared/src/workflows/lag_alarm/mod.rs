@@ -266,9 +266,10 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// A command that works as printed: the Region named, and a read timeout
-/// longer than the function's own 900 s, so that the CLI neither gives up at
-/// its 60 s default nor retries a failover that is still running.
+/// A command that works as printed: the Region named, a read timeout longer
+/// than the function's own 900 s (so that the CLI neither gives up at its
+/// 60 s default nor retries a failover that is still running), and the
+/// payload as raw bytes on standard input, read alike by AWS CLI v1 and v2.
 fn failover_command(config: &Config, h: &PairHealth, mode: &str) -> String {
     let event = json!({
         "source_file_system_id": h.source_file_system_id,
@@ -279,8 +280,8 @@ fn failover_command(config: &Config, h: &PairHealth, mode: &str) -> String {
         "reason": format!("{mode} after alarm"),
     });
     format!(
-        "aws lambda invoke --region {} --function-name {} --cli-read-timeout 910 --cli-binary-format raw-in-base64-out --payload '{}' failover-{mode}.json && cat failover-{mode}.json",
-        h.destination_region, config.failover_function_name, event
+        "echo '{}' | aws lambda invoke --region {} --function-name {} --cli-read-timeout 910 --payload fileb:///dev/stdin failover-{mode}.json && cat failover-{mode}.json",
+        event, h.destination_region, config.failover_function_name
     )
 }
 
