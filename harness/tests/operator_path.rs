@@ -279,14 +279,18 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
         })
     };
     let lag_alarm = alarm_path::lag_alarm_name(&dst);
-    until("the lag alarm OK while replication is healthy", 120, async || {
-        env.emu
-            .shared
-            .world()
-            .region("us-west-2")
-            .and_then(|r| r.alarms.get(&lag_alarm))
-            .is_some_and(|a| a.state == "OK")
-    })
+    until(
+        "the lag alarm OK while replication is healthy",
+        120,
+        async || {
+            env.emu
+                .shared
+                .world()
+                .region("us-west-2")
+                .and_then(|r| r.alarms.get(&lag_alarm))
+                .is_some_and(|a| a.state == "OK")
+        },
+    )
     .await;
     let before_outage = env.emu.shared.world().messages.len();
 
@@ -299,7 +303,9 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
     }
     env.emu
         .shared
-        .set_faults(&serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"))
+        .set_faults(
+            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
+        )
         .expect("outage");
     let alerts = topics.alerts_topic_arn.clone();
     let page = Arc::new(std::sync::Mutex::new(String::new()));
@@ -313,7 +319,7 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
                 .world()
                 .messages
                 .iter()
-                .rev()
+                .skip(before_outage)
                 .find(|m| m.topic_arn == alerts && m.message.contains("To fail over, plan first"))
                 .map(|m| m.message.clone());
             match found {

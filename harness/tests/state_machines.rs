@@ -317,14 +317,19 @@ async fn scripted_failover(polls: u32) -> String {
                             "source": {"file_system_id": event["source_file_system_id"], "region": event["source_region"]},
                             "destination": {"file_system_id": fs, "region": event["destination_region"]},
                         });
-                        let (status, phase) = if done { ("completed", "completed") } else { ("in_progress", "promoting") };
+                        let (status, phase) = if done {
+                            ("completed", "completed")
+                        } else {
+                            ("in_progress", "promoting")
+                        };
                         let mut report = json!({"status": status, "phase": phase});
                         report["source"] = places["source"].clone();
                         report["destination"] = places["destination"].clone();
                         let mut summary = json!({"workflow": "failover", "status": status, "done": done,
                                                  "summary": format!("{fs} {phase}"), "results": [report]});
                         if !done {
-                            summary["wait_seconds"] = json!((5.0 * 1.5f64.powi(poll as i32)).min(30.0).ceil() as u64);
+                            summary["wait_seconds"] =
+                                json!((5.0 * 1.5f64.powi(poll as i32)).min(30.0).ceil() as u64);
                         }
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
                             bytes::Bytes::from(summary.to_string()),

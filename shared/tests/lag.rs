@@ -688,8 +688,10 @@ async fn an_alarm_path_failover_that_runs_out_of_time_resumes_itself_a_bounded_n
     config.alerts_topic_arn = Some(topics.alerts_topic_arn.clone());
     let platform = w.platform(MutationBudget::default());
     let via_topic = |r: &Value| json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": r.to_string()}}]});
-    let request = |s: &str, d: &str| json!({"source_file_system_id": s, "source_region": EAST, "destination_file_system_id": d,
-                                            "destination_region": WEST, "mode": "execute", "reason": "alarm path"});
+    let request = |s: &str, d: &str| {
+        json!({"source_file_system_id": s, "source_region": EAST, "destination_file_system_id": d,
+                                            "destination_region": WEST, "mode": "execute", "reason": "alarm path"})
+    };
     // 30 s left: the promotion takes minutes, so the run ends in progress.
     let short = Some(std::time::Duration::from_secs(30));
     let out = failover::handle_event(&platform, &config, via_topic(&request(&src, &dst)), short)
@@ -704,8 +706,15 @@ async fn an_alarm_path_failover_that_runs_out_of_time_resumes_itself_a_bounded_n
     let out = failover::handle_event(&platform, &config, via_topic(&next), None)
         .await
         .expect("runs");
-    assert_eq!(out["status"], "completed", "the resumed request finishes: {out:#}");
-    assert_eq!(published(&w, &topics.failover_topic_arn).len(), 1, "a finished run does not resume");
+    assert_eq!(
+        out["status"], "completed",
+        "the resumed request finishes: {out:#}"
+    );
+    assert_eq!(
+        published(&w, &topics.failover_topic_arn).len(),
+        1,
+        "a finished run does not resume"
+    );
 
     // A direct invoke that ends in progress is the caller's to repeat.
     let out = failover::handle_event(&platform, &config, request(&src2, &dst2), short)
@@ -720,14 +729,16 @@ async fn an_alarm_path_failover_that_runs_out_of_time_resumes_itself_a_bounded_n
         .await
         .expect("runs");
     assert_eq!(out["status"], "in_progress");
-    assert_eq!(published(&w, &topics.failover_topic_arn).len(), 1, "no further resumption");
-    let told = w
-        .emu
-        .shared
-        .world()
-        .messages
-        .iter()
-        .any(|m| m.topic_arn == topics.alerts_topic_arn
-            && m.subject.as_deref().is_some_and(|s| s.contains("needs a person")));
+    assert_eq!(
+        published(&w, &topics.failover_topic_arn).len(),
+        1,
+        "no further resumption"
+    );
+    let told = w.emu.shared.world().messages.iter().any(|m| {
+        m.topic_arn == topics.alerts_topic_arn
+            && m.subject
+                .as_deref()
+                .is_some_and(|s| s.contains("needs a person"))
+    });
     assert!(told, "the alerts topic says a person must take over");
 }
