@@ -177,6 +177,12 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         },
         margin: poll,
         backup_role_arn: Some(efs_dr_testkit::BACKUP_ROLE.into()),
+        // The template's detector (3 source probes a minute, confirmed after
+        // 2 minutes), its probe spacing on the drill's clock.
+        detector: efs_dr_shared::domain::config::DetectorSettings {
+            probe_spacing: Duration::from_secs_f64(20.0 / scale),
+            ..Default::default()
+        },
         ..Config::default()
     };
     let log: Log = Default::default();
@@ -186,16 +192,19 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     alarm_path::connect(&sdk, &dr, &account_id, &topics, &src, &dst).await?;
     d.say(
         "wiring",
-        format!("alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
+        format!("region detector in the probe (3 source probes a minute, confirmed after 120 s) and alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
     );
 
-    // The probe runs every emulated minute from the DR Region.
+    // The probe runs every emulated minute from the DR Region (the run itself
+    // takes 40 s of it: three source probes 20 s apart).
     let probe = {
         let (aws, config) = (aws.clone(), config.clone());
         tokio::spawn(async move {
             loop {
+                let started = Instant::now();
                 let _ = lag::probe(&aws, &config).await;
-                tokio::time::sleep(Duration::from_secs_f64(60.0 / scale)).await;
+                let minute = Duration::from_secs_f64(60.0 / scale);
+                tokio::time::sleep(minute.saturating_sub(started.elapsed())).await;
             }
         })
     };
@@ -265,9 +274,22 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         ),
     );
     let rto = writable_at - failed_at;
+    let decided_at = d
+        .kit
+        .emu
+        .shared
+        .world()
+        .messages
+        .iter()
+        .find(|m| m.topic_arn == requests)
+        .map(|m| m.time);
+    let detection = decided_at.map(|t| t - failed_at);
     d.say(
         "recovery",
-        format!("the replica took writes {rto:.0} s (emulated) after the Region failed"),
+        format!(
+            "the failure was detected {} s and the replica took writes {rto:.0} s (emulated) after the Region failed (targets: 240 s and 480 s)",
+            detection.map(|t| format!("{t:.0}")).unwrap_or_else(|| "?".into())
+        ),
     );
 
     // Work goes on in the DR Region.
@@ -387,6 +409,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
             "summary": verdict,
             "recovery_point_seconds": rp["recovery_point_seconds"],
             "recovery_time_seconds": rto,
+            "detection_seconds": detection,
             "writes": judged.iter().map(|j| json!({"path": j.path, "seq": j.seq, "class": j.class.as_str(), "where": j.place})).collect::<Vec<_>>(),
             "preserved": preserved,
             "real_seconds": d.started.elapsed().as_secs_f64(),
@@ -395,7 +418,8 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         println!(
-            "\nRecovery point: {} s   Recovery time: {rto:.0} s (emulated)   Drill took {:.1} s",
+            "\nFailure to writable: {rto:.0} s (emulated; detected after {} s)   Recovery point: {} s   Drill took {:.1} s",
+            detection.map(|t| format!("{t:.0}")).unwrap_or_else(|| "?".into()),
             rp["recovery_point_seconds"],
             d.started.elapsed().as_secs_f64()
         );

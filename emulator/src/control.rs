@@ -180,7 +180,7 @@ pub fn handle(
         }
         ("POST", "/faults") => parse::<FaultUpdate>(
             body,
-            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \
+            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \"outage_seconds\": 30, \"outage_services\": [\"elasticfilesystem\"], \
              \"throttle\": {\"rate\": 5, \"burst\": 10}|null, \"error_rate\": 0.05, \"latency_ms\": 100}",
         )
         .map(|u| match shared.set_faults(&u) {

@@ -29,6 +29,12 @@ pub struct Throttle {
 pub struct RegionFaults {
     pub outage: bool,
     pub outage_mode: OutageMode,
+    /// Emulated time at which the outage ends by itself (a blip); `None`: until lifted.
+    pub outage_until: Option<f64>,
+    /// The services the outage takes down (`elasticfilesystem`,
+    /// `monitoring`, `sns`, `backup`); empty: the whole Region, replication
+    /// included. A partial outage leaves replication running.
+    pub outage_services: Vec<String>,
     pub throttle: Option<Throttle>,
     /// Share of requests answered with a 500, in [0, 1].
     pub error_rate: f64,
@@ -49,6 +55,10 @@ pub struct FaultUpdate {
     pub region: String,
     pub outage: Option<bool>,
     pub outage_mode: Option<OutageMode>,
+    /// With `outage: true`: it ends by itself after this many emulated seconds.
+    pub outage_seconds: Option<f64>,
+    /// With `outage: true`: only these services fail (empty or absent: all).
+    pub outage_services: Option<Vec<String>>,
     /// `null` switches throttling off.
     #[serde(default, deserialize_with = "double_option")]
     pub throttle: Option<Option<Throttle>>,
@@ -67,7 +77,31 @@ where
 }
 
 impl RegionFaults {
-    pub fn apply(&mut self, update: &FaultUpdate) -> Result<(), String> {
+    /// Whether a call to `service` fails for the outage.
+    pub fn down_for(&self, service: &str) -> bool {
+        self.outage && (self.outage_services.is_empty() || self.outage_services.iter().any(|s| s == service))
+    }
+
+    /// Whether the whole Region is down (replication stops).
+    pub fn region_down(&self) -> bool {
+        self.outage && self.outage_services.is_empty()
+    }
+
+    /// `now` is the emulated time, for `outage_seconds`.
+    pub fn apply(&mut self, update: &FaultUpdate, now: f64) -> Result<(), String> {
+        if let Some(services) = &update.outage_services {
+            const KNOWN: [&str; 4] = ["elasticfilesystem", "monitoring", "sns", "backup"];
+            if let Some(bad) = services.iter().find(|s| !KNOWN.contains(&s.as_str())) {
+                return Err(format!(
+                    "outage_services: '{bad}' is not one of elasticfilesystem, monitoring, sns, backup"
+                ));
+            }
+        }
+        if let Some(secs) = update.outage_seconds {
+            if secs <= 0.0 || update.outage != Some(true) {
+                return Err("outage_seconds needs outage: true and a positive number".to_string());
+            }
+        }
         if let Some(rate) = update.error_rate {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("error_rate must be between 0 and 1, got {rate}"));
@@ -98,6 +132,12 @@ impl RegionFaults {
         }
         if let Some(outage) = update.outage {
             self.outage = outage;
+            self.outage_until = update.outage_seconds.filter(|_| outage).map(|s| now + s);
+            self.outage_services = if outage {
+                update.outage_services.clone().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
         }
         if let Some(mode) = update.outage_mode {
             self.outage_mode = mode;

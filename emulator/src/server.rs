@@ -326,7 +326,7 @@ async fn handle(
         let rng_draw = w.rng.next_f64();
         let (jitter_draw, loss_draw) = (w.rng.next_f64(), w.rng.next_f64());
         let f = &mut w.region_mut(&region).faults;
-        let gate = if f.outage {
+        let gate = if f.down_for(service.name()) {
             Gate::Outage(f.outage_mode)
         } else if f.bucket.as_mut().is_some_and(|b| !b.try_take()) {
             Gate::Throttled
@@ -377,6 +377,9 @@ async fn handle(
                 for _ in 0..1200 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     if !shared.world().region_mut(&region).faults.outage {
+                        break;
+                    }
+                    if !shared.world().region_mut(&region).faults.down_for(service.name()) {
                         break;
                     }
                 }

@@ -67,7 +67,8 @@ impl Shared {
     /// Sets a Region's faults. An outage fails the Region's open backup jobs.
     pub fn set_faults(&self, update: &FaultUpdate) -> Result<(), String> {
         let mut w = self.world();
-        w.region_mut(&update.region).faults.apply(update)?;
+        let now = w.now;
+        w.region_mut(&update.region).faults.apply(update, now)?;
         if update.outage == Some(true) {
             w.fail_backup_jobs_for_outage(&update.region);
         }

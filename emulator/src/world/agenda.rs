@@ -45,6 +45,9 @@ impl World {
         let mut agenda = BinaryHeap::new();
         agenda.push(Reverse((At(self.next_minute), Due::Minute)));
         for (name, r) in &self.regions {
+            if let Some(t) = r.faults.outage_until.filter(|_| r.faults.outage) {
+                agenda.push(Reverse((At(t), Due::OutageEnds(name.clone()))));
+            }
             let mut add = |t: Option<f64>, due: fn(String, String) -> Due, id: &String| {
                 if let Some(t) = t {
                     agenda.push(Reverse((At(t), due(name.clone(), id.clone()))));
@@ -103,6 +106,14 @@ impl World {
     fn fire(&mut self, due: Due) -> Followup {
         let now = self.now;
         match due {
+            Due::OutageEnds(region) => {
+                let f = &mut self.region_mut(&region).faults;
+                f.outage = false;
+                f.outage_until = None;
+                f.outage_services.clear();
+                self.resume_hung_deletes(&region);
+                Followup::Rebuild
+            }
             Due::FileSystem(region, id) => {
                 if let Some(r) = self.regions.get_mut(&region) {
                     settle(&mut r.file_systems, &id, now);
@@ -435,6 +446,7 @@ enum Due {
     Replication(usize),
     BackupJob(String, String),
     RecoveryPoint(String, String),
+    OutageEnds(String),
     Minute,
 }
 

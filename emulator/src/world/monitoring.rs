@@ -43,7 +43,7 @@ pub fn on_minute(world: &mut World, t: f64) {
     }
     let sparse = world.variants.sparse_io_metrics;
     for (name, region) in world.regions.iter_mut() {
-        let up = !region.faults.outage;
+        let up = !region.faults.region_down();
         for fs in region.file_systems.values_mut() {
             // The minute's writes are counted whether or not they can be published.
             let io = fs.write_io.take();

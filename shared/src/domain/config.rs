@@ -34,6 +34,38 @@ pub enum AlarmPolicy {
     AutoFailover,
 }
 
+/// How the lag-alarm-handler's probe tells a lost Region from slow
+/// replication (see `workflows::lag_alarm::detector`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectorSettings {
+    /// The source must stay silent this long, through every probe, before
+    /// the Region counts as lost: `EFS_DR_DETECT_CONFIRM_SECONDS`.
+    pub confirm_seconds: f64,
+    /// And through at least this many failed probes in a row.
+    pub min_failed_probes: u32,
+    /// The gap between syncs assumed when a pair has no lag history yet:
+    /// `EFS_DR_SYNC_GAP_FALLBACK_SECONDS`.
+    pub fallback_sync_gap: f64,
+    /// No pair is judged stalled before this long without a sync.
+    pub min_sync_gap: f64,
+    /// Source probes per probe run, this far apart (several a minute).
+    pub probes_per_run: u32,
+    pub probe_spacing: Duration,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> Self {
+        DetectorSettings {
+            confirm_seconds: 120.0,
+            min_failed_probes: 4,
+            fallback_sync_gap: 300.0,
+            min_sync_gap: 60.0,
+            probes_per_run: 3,
+            probe_spacing: Duration::from_secs(20),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub pairs: Vec<PairConfig>,
@@ -68,6 +100,7 @@ pub struct Config {
     /// `EFS_DR_DISCOVER_TAG_KEY`: every replica in the DR Region carrying this
     /// tag key is a protected pair too (fleets beyond the 4 KB environment).
     pub discover_tag_key: Option<String>,
+    pub detector: DetectorSettings,
 }
 
 impl Default for Config {
@@ -93,6 +126,7 @@ impl Default for Config {
             backup_vault: "Default".into(),
             backup_role_arn: None,
             discover_tag_key: None,
+            detector: DetectorSettings::default(),
         }
     }
 }
@@ -274,6 +308,27 @@ impl Config {
                         .ok_or_else(|| format!("'{s}' is not a whole number (0: no cap)"))
                 },
             )?;
+        }
+        if let Some(s) = seconds("EFS_DR_DETECT_CONFIRM_SECONDS")? {
+            c.detector.confirm_seconds = s;
+        }
+        if let Some(s) = seconds("EFS_DR_SYNC_GAP_FALLBACK_SECONDS")? {
+            c.detector.fallback_sync_gap = s;
+        }
+        if let Some(v) = lookup("EFS_DR_SOURCE_PROBES") {
+            c.detector.probes_per_run =
+                parse_env("EFS_DR_SOURCE_PROBES", &v, "a number from 1 to 6", |s| {
+                    match s.parse::<u32>() {
+                        Ok(n) if (1..=6).contains(&n) => Ok(n),
+                        _ => Err(format!("'{s}' is not a number from 1 to 6")),
+                    }
+                })?;
+        }
+        if let Some(v) = lookup("EFS_DR_SOURCE_PROBE_SPACING_MS") {
+            let ms: u64 = parse_env("EFS_DR_SOURCE_PROBE_SPACING_MS", &v, "milliseconds", |s| {
+                s.parse().map_err(|_| format!("'{s}' is not a number"))
+            })?;
+            c.detector.probe_spacing = Duration::from_millis(ms);
         }
         if let Some(v) = lookup("EFS_DR_WATCHED_ALARMS") {
             c.watched_alarms = v

@@ -32,3 +32,10 @@ pub const LAST_NOTIFIED: &str = "efs-dr:last-notified";
 /// When failback opened a file system for overwrite (epoch seconds): the
 /// overwrite itself waits until CloudWatch covers that minute.
 pub const OPENED_FOR_OVERWRITE_AT: &str = "efs-dr:opened-for-overwrite-at";
+/// `SINCE COUNT`: the first failed probe of the source Region since it last
+/// answered (epoch seconds) and how many probes have failed in a row, or
+/// `none` while it answers. The detector's memory between probe runs.
+pub const SOURCE_UNREACHABLE_SINCE: &str = "efs-dr:source-unreachable-since";
+/// Present on a replica: a maintenance window, no automatic failover (a
+/// person is still told).
+pub const MAINTENANCE: &str = "efs-dr:maintenance";

@@ -58,6 +58,12 @@ impl World {
         Config {
             destination_region: Some(region(WEST)),
             backup_role_arn: Some(BACKUP_ROLE.into()),
+            // One source probe per run: these suites time their own minutes.
+            // The region detector's suite sets the template's 3.
+            detector: efs_dr_shared::domain::config::DetectorSettings {
+                probes_per_run: 1,
+                ..Default::default()
+            },
             backoff: Backoff {
                 initial: Duration::from_secs(5),
                 max: Duration::from_secs(30),

@@ -76,6 +76,8 @@ fn case() -> BoxedStrategy<Case> {
                 last_dr_event,
                 failover_requested_at: requested,
                 last_notified: None,
+                unreachable_mark: None,
+                maintenance: false,
             },
         );
     let status = proptest::option::weighted(

@@ -37,6 +37,8 @@ fn lost_source() -> PairHealth {
         last_dr_event: None,
         failover_requested_at: None,
         last_notified: None,
+        unreachable_mark: None,
+        maintenance: false,
     }
 }
 

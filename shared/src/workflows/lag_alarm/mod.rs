@@ -2,6 +2,7 @@
 //! alarm-driven failover that needs several signals to agree.
 
 pub mod alarm_event;
+pub mod detector;
 #[cfg(test)]
 mod decide_props;
 #[cfg(test)]
@@ -47,6 +48,12 @@ pub struct PairHealth {
     /// The alarm state change and decision the alerts topic was last told about.
     #[serde(skip)]
     pub last_notified: Option<String>,
+    /// The detector's memory, from the replica's tag: (since, failed probes).
+    #[serde(skip)]
+    pub unreachable_mark: Option<(f64, u32)>,
+    /// `efs-dr:maintenance` on the replica.
+    #[serde(skip)]
+    pub maintenance: bool,
 }
 
 fn pair_regions(p: &PairConfig, config: &Config) -> Result<(RegionName, RegionName)> {
@@ -155,6 +162,13 @@ async fn observe<P: Platform>(
             .as_ref()
             .and_then(|f| f.tag(tags::LAST_NOTIFIED))
             .map(str::to_string),
+        unreachable_mark: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::SOURCE_UNREACHABLE_SINCE))
+            .and_then(parse_unreachable_mark),
+        maintenance: fs
+            .as_ref()
+            .is_some_and(|f| f.tag(tags::MAINTENANCE).is_some()),
     })
 }
 
@@ -194,6 +208,294 @@ fn health_points(h: &PairHealth) -> Vec<MetricPoint> {
     points
 }
 
+fn parse_unreachable_mark(v: &str) -> Option<(f64, u32)> {
+    let (since, count) = v.split_once(' ')?;
+    Some((since.parse().ok()?, count.parse().ok()?))
+}
+
+fn unreachable_mark_value(s: &detector::SourceSignal) -> String {
+    match s.unreachable_since {
+        Some(since) => format!("{since:.3} {}", s.failed_probes),
+        None => tags::NONE.to_string(),
+    }
+}
+
+/// Folds this run's probes (in time order) into what earlier runs saw.
+fn fold_samples(previous: Option<(f64, u32)>, samples: &[(f64, bool)]) -> detector::SourceSignal {
+    let (mut since, mut failed) = match previous {
+        Some((s, n)) => (Some(s), n),
+        None => (None, 0),
+    };
+    for (at, answered) in samples {
+        if *answered {
+            since = None;
+            failed = 0;
+        } else {
+            since.get_or_insert(*at);
+            failed += 1;
+        }
+    }
+    detector::SourceSignal {
+        unreachable_since: since,
+        failed_probes: failed,
+    }
+}
+
+/// Our own Region's EFS API must answer cleanly: a throttled or failing DR
+/// side says nothing about the source.
+async fn dr_health<P: Platform>(platform: &P, region: &RegionName) -> std::result::Result<(), String> {
+    platform
+        .efs(region, CallBudget::Short)
+        .probe()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The longest lag the pair showed in the 3 hours before `until`: its own
+/// cadence of syncs, as this probe has been publishing it.
+async fn learned_sync_gap<P: Platform>(
+    platform: &P,
+    region: &RegionName,
+    h: &PairHealth,
+    until: f64,
+) -> Option<f64> {
+    let dest = h.destination_file_system_id.as_ref()?;
+    let dims = vec![
+        ("FileSystemId".to_string(), dest.to_string()),
+        (
+            "SourceFileSystemId".to_string(),
+            h.source_file_system_id.to_string(),
+        ),
+    ];
+    let points = platform
+        .metrics(region)
+        .recent(NAMESPACE, LAG_METRIC, &dims, 3.0 * 3600.0, until)
+        .await
+        .ok()?;
+    points
+        .into_iter()
+        .filter(|(t, _)| *t <= until)
+        .map(|(_, v)| v)
+        .reduce(f64::max)
+}
+
+/// One detector record: a pair, its verdict, the signals and what was done.
+#[derive(Clone, Debug, Serialize)]
+pub struct Detection {
+    pub source_file_system_id: FileSystemId,
+    pub source_region: RegionName,
+    pub destination_file_system_id: Option<FileSystemId>,
+    #[serde(flatten)]
+    pub judgement: detector::Judgement,
+    /// failover_requested | notify | suppressed | none
+    pub decision: &'static str,
+}
+
+/// Judges every observed pair from this run's probes, and acts on a verdict
+/// of a lost Region once per failure.
+async fn detect<P: Platform>(
+    platform: &P,
+    config: &Config,
+    results: &[PairHealth],
+    samples: &BTreeMap<String, Vec<(f64, bool)>>,
+    dr_region: &RegionName,
+) -> Result<Vec<Detection>> {
+    let dr = dr_health(platform, dr_region).await;
+    let now = platform.clock().now();
+    let mut out = Vec::new();
+    for h in results {
+        let source = fold_samples(
+            h.unreachable_mark,
+            samples
+                .get(h.source_region.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
+        // Written when it changes only: a tag write per pair per minute would
+        // be most of the probe's EFS calls in a large fleet.
+        let stored = h
+            .unreachable_mark
+            .map(|(s, n)| format!("{s:.3} {n}"))
+            .unwrap_or_else(|| tags::NONE.to_string());
+        let value = unreachable_mark_value(&source);
+        if let (Some(dest), true) = (&h.destination_file_system_id, dr.is_ok() && value != stored) {
+            if h.unreachable_mark.is_some() || source.unreachable_since.is_some() {
+                platform
+                    .efs(&h.destination_region, CallBudget::Normal)
+                    .tag_file_system(dest, &[(tags::SOURCE_UNREACHABLE_SINCE.to_string(), value)])
+                    .await?;
+            }
+        }
+        let learned = match source.unreachable_since {
+            Some(since) => learned_sync_gap(platform, dr_region, h, since).await,
+            None => None,
+        };
+        let pair = detector::PairSignal {
+            status: h.status.clone(),
+            last_replicated: h.lag_seconds.map(|l| now - l),
+            learned_sync_gap: learned,
+            maintenance: h.maintenance,
+        };
+        let judgement = detector::judge(now, dr.clone(), &source, &pair, &config.detector);
+        let decision = act_on_detection(platform, config, h, &judgement, now).await?;
+        let d = Detection {
+            source_file_system_id: h.source_file_system_id.clone(),
+            source_region: h.source_region.clone(),
+            destination_file_system_id: h.destination_file_system_id.clone(),
+            judgement,
+            decision,
+        };
+        if d.judgement.verdict != detector::Verdict::Healthy {
+            tracing::info!(record = %serde_json::to_string(&d).unwrap_or_default(), "region detector");
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn signals_text(j: &detector::Judgement) -> String {
+    j.signals
+        .iter()
+        .map(|s| {
+            format!(
+                "  [{}] {}{}: {}",
+                if s.agrees { "x" } else { " " },
+                s.name,
+                s.since
+                    .map(|t| format!(" (since {})", iso8601(t)))
+                    .unwrap_or_default(),
+                s.detail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A lost Region: request the failover (auto_failover) or tell a person with
+/// the plan (notify); a suppressed one is told once. Marks make each happen
+/// once per failure, however many probe runs see it.
+async fn act_on_detection<P: Platform>(
+    platform: &P,
+    config: &Config,
+    h: &PairHealth,
+    j: &detector::Judgement,
+    now: f64,
+) -> Result<&'static str> {
+    use detector::Verdict;
+    let (Some(dest), Some(since)) = (&h.destination_file_system_id, j.since) else {
+        return Ok("none");
+    };
+    if !matches!(j.verdict, Verdict::RegionLost | Verdict::Suppressed) {
+        return Ok("none");
+    }
+    // Already failed over (or back) since this failure began: nothing to do.
+    if h.last_dr_event.is_some_and(|e| e >= since) {
+        return Ok("none");
+    }
+    let fs = dest.to_string();
+    let efs = platform.efs(&h.destination_region, CallBudget::Normal);
+    let mut body = format!(
+        "The source Region {} of {} looks lost, as seen from {} at {}.\n{}\n\nSignals:\n{}\n",
+        h.source_region,
+        h.source_file_system_id,
+        h.destination_region,
+        iso8601(now),
+        j.reason,
+        signals_text(j)
+    );
+    let in_cooldown = h
+        .last_dr_event
+        .is_some_and(|e| now - e < config.cooldown_seconds);
+    let auto = config.alarm_policy == AlarmPolicy::AutoFailover
+        && j.verdict == Verdict::RegionLost
+        && !in_cooldown;
+    if auto {
+        if h.failover_requested_at.is_some_and(|t| t >= since) || outstanding_request(h, config, now) {
+            return Ok("none");
+        }
+        let topic = config.failover_topic_arn.clone().ok_or_else(|| {
+            Error::InvalidInput("policy auto_failover needs EFS_DR_FAILOVER_TOPIC_ARN (the failover-requests topic)".into())
+        })?;
+        // Marked first: a concurrent or repeated probe run sees it and stops.
+        efs.tag_file_system(
+            dest,
+            &[(tags::FAILOVER_REQUESTED_AT.to_string(), format!("{since:.3}"))],
+        )
+        .await?;
+        let request = json!({
+            "source_file_system_id": h.source_file_system_id,
+            "source_region": h.source_region,
+            "destination_file_system_id": dest,
+            "destination_region": h.destination_region,
+            "mode": "execute",
+            "reason": format!("region detector: {}", j.reason),
+        });
+        publish(platform, &Some(topic), "efs-dr failover request", &request.to_string()).await?;
+        body.push_str("\nPolicy auto_failover: a failover request was published; the failover function is running it.\n");
+        publish(
+            platform,
+            &config.alerts_topic_arn,
+            &format!("efs-dr: {} looks lost, automatic failover of {fs} started", h.source_region),
+            &body,
+        )
+        .await?;
+        return Ok("failover_requested");
+    }
+    let decision = if j.verdict == Verdict::Suppressed { "suppressed" } else { "notify" };
+    let key = format!("region-loss {} {since:.3} {decision}", h.source_region);
+    if h.last_notified.as_deref() == Some(key.as_str()) {
+        return Ok("none");
+    }
+    if in_cooldown && j.verdict == Verdict::RegionLost && config.alarm_policy == AlarmPolicy::AutoFailover {
+        body.push_str("\nNo automatic failover: a failover or failback happened within the cool-down.\n");
+    }
+    // The plan, as a person would get it by running the first command below.
+    let plan_request = crate::workflows::failover::FailoverRequest {
+        source_file_system_id: Some(crate::domain::ids::FileSystemRef {
+            id: h.source_file_system_id.clone(),
+            arn_region: None,
+        }),
+        source_region: Some(h.source_region.clone()),
+        destination_file_system_id: Some(crate::domain::ids::FileSystemRef {
+            id: dest.clone(),
+            arn_region: None,
+        }),
+        destination_region: Some(h.destination_region.clone()),
+        mode: Some(crate::domain::modes::Mode::Plan),
+        reason: Some("region detector".into()),
+        ..Default::default()
+    };
+    match crate::workflows::failover::run(platform, &Config { alerts_topic_arn: None, ..config.clone() }, &plan_request, None).await {
+        Ok(plan) => {
+            body.push_str(&format!("\nThe failover plan: {}\n", plan.summary));
+            if let Some(rp) = plan.results.first().and_then(|r| r.recovery_point.as_ref()) {
+                body.push_str(&format!(
+                    "Recovery point: writes after {} ({:.0} s) are not on the replica.\n",
+                    rp.last_replicated_timestamp, rp.recovery_point_seconds
+                ));
+            }
+            for w in plan.results.iter().flat_map(|r| r.warnings.iter()) {
+                body.push_str(&format!("  warning: {w}\n"));
+            }
+        }
+        Err(e) => body.push_str(&format!("\nThe failover plan could not be made: {e}\n")),
+    }
+    body.push_str(&format!(
+        "\nTo fail over, plan first:\n  {}\nthen execute:\n  {}\n",
+        failover_command(config, h, "plan"),
+        failover_command(config, h, "execute")
+    ));
+    let subject = if decision == "suppressed" {
+        format!("efs-dr: {} looks lost, no automatic failover of {fs} (a person decides)", h.source_region)
+    } else {
+        format!("efs-dr: {} looks lost, failover of {fs} needs a decision", h.source_region)
+    };
+    publish(platform, &config.alerts_topic_arn, &subject, &body).await?;
+    efs.tag_file_system(dest, &[(tags::LAST_NOTIFIED.to_string(), key)])
+        .await?;
+    Ok(decision)
+}
+
 /// The scheduled probe: observe every configured pair, publish the metrics.
 pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> {
     if config.pairs.is_empty() {
@@ -201,19 +503,16 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
             "no protected pairs configured (EFS_DR_PAIRS): nothing to probe".into(),
         ));
     }
+    let started = platform.clock().now();
     let mut reachability = BTreeMap::new();
     let mut results = Vec::new();
-    let mut points = Vec::new();
     let mut errors = Vec::new();
     let mut first_error = None;
     for p in &config.pairs {
         // One pair that cannot be read must not silence the others: their
         // alarms treat missing data as breaching.
         match observe(platform, config, p, &mut reachability).await {
-            Ok(h) => {
-                points.extend(health_points(&h));
-                results.push(h);
-            }
+            Ok(h) => results.push(h),
             Err(e) => {
                 tracing::error!(source_file_system_id = %p.source_file_system_id.id, error = %e, "probe of one pair failed");
                 errors.push(json!({
@@ -232,22 +531,63 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
             return Err(e);
         }
     }
-    // One SourceRegionReachable datapoint per Region.
-    let mut seen = std::collections::BTreeSet::new();
-    points.retain(|p| p.name != REACHABLE_METRIC || seen.insert(p.dimensions.clone()));
     let region = config
         .destination_region
         .clone()
         .or_else(|| results.first().map(|r| r.destination_region.clone()));
-    if let Some(region) = region {
-        platform.metrics(&region).put(&points).await?;
+    let mut points: Vec<MetricPoint> = results
+        .iter()
+        .flat_map(health_points)
+        .filter(|p| p.name != REACHABLE_METRIC)
+        .collect();
+    if let Some(region) = &region {
+        platform.metrics(region).put(&points).await?;
     }
+    // Several probes a minute: the schedule runs once a minute, so the run
+    // itself probes the source Regions again, spaced, before judging.
+    let mut samples: BTreeMap<String, Vec<(f64, bool)>> = reachability
+        .iter()
+        .map(|(r, ok)| (r.clone(), vec![(started, *ok)]))
+        .collect();
+    for _ in 1..config.detector.probes_per_run.max(1) {
+        platform.clock().sleep(config.detector.probe_spacing).await;
+        for (source_region, seen) in samples.iter_mut() {
+            let Ok(r) = RegionName::parse(source_region) else {
+                continue;
+            };
+            let ok = crate::domain::ports::reachable(&platform.efs(&r, CallBudget::Short)).await;
+            seen.push((platform.clock().now(), ok));
+        }
+    }
+    // One SourceRegionReachable datapoint per Region and run: 1 when any probe answered.
+    points = samples
+        .iter()
+        .map(|(r, seen)| MetricPoint {
+            name: REACHABLE_METRIC,
+            value: if seen.iter().any(|(_, ok)| *ok) { 1.0 } else { 0.0 },
+            unit: "None",
+            dimensions: vec![("SourceRegion".to_string(), r.clone())],
+        })
+        .collect();
+    for h in results.iter_mut() {
+        h.source_region_reachable = samples
+            .get(h.source_region.as_str())
+            .is_some_and(|seen| seen.iter().any(|(_, ok)| *ok));
+    }
+    let detections = match &region {
+        Some(region) => {
+            platform.metrics(region).put(&points).await?;
+            detect(platform, config, &results, &samples, region).await?
+        }
+        None => Vec::new(),
+    };
     let rechecked = match &config.destination_region {
         Some(region) => recheck_watched_alarms(platform, config, region).await?,
         None => Vec::new(),
     };
     let status = if errors.is_empty() { "ok" } else { "partial" };
-    let out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors, "decisions": rechecked});
+    let out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors,
+                     "detections": detections, "decisions": rechecked});
     tracing::info!(record = %out, "replication probe");
     Ok(out)
 }
@@ -353,6 +693,15 @@ async fn observe_and_decide<P: Platform>(
     })
 }
 
+/// A failover request (by the alarm path or the region detector) that no
+/// failover has answered yet and that is younger than the cool-down: the
+/// other path must not request a second one for the same failure.
+fn outstanding_request(h: &PairHealth, config: &Config, now: f64) -> bool {
+    h.failover_requested_at.is_some_and(|t| {
+        now - t < config.cooldown_seconds && h.last_dr_event.is_none_or(|e| t > e)
+    })
+}
+
 /// What an alarm state change means for one pair, and why. Pure: the alarm's
 /// state now (`status`) and the pair's health were read before.
 pub fn decide(
@@ -377,13 +726,13 @@ pub fn decide(
         }
     }
     if h.failover_requested_at
-        .is_some_and(|t| alarm.changed_at <= t)
+        .is_some_and(|t| alarm.changed_at <= t || outstanding_request(h, config, now))
     {
         return (
             "ignored",
             format!(
-                "a failover was already requested for this alarm state change ({})",
-                iso8601(alarm.changed_at)
+                "a failover was already requested for this failure ({})",
+                iso8601(h.failover_requested_at.unwrap_or(alarm.changed_at))
             ),
         );
     }
