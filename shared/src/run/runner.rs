@@ -75,9 +75,15 @@ impl RunLimits {
         }
     }
 
-    /// The wait before poll number `n` of a loop, capped by the phase's own bound.
+    /// The wait before poll number `n` of a loop. In step mode a phase's own
+    /// longer bound applies (it keeps Step Functions' history small); a run
+    /// to completion keeps the configured cap: its waits are billed, and a
+    /// long sleep would only eat the invocation's time.
     fn poll_wait(&self, n: u32, phase_cap: Option<Duration>) -> Duration {
-        let cap = phase_cap.map_or(self.backoff.max, |c| c.max(self.backoff.max));
+        let cap = match phase_cap {
+            Some(c) if self.mode == RunMode::Step => c.max(self.backoff.max),
+            _ => self.backoff.max,
+        };
         Backoff {
             initial: self.backoff.initial,
             max: cap,
@@ -176,4 +182,24 @@ pub fn record_error(report: &mut Report, e: &Error) {
         error_type: e.error_type(),
         message: e.to_string(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_with_the_poll_count_up_to_the_phase_s_bound_in_step_mode_only() {
+        let step = RunLimits {
+            mode: RunMode::Step,
+            ..RunLimits::default()
+        };
+        let long = Some(Duration::from_secs(600));
+        assert_eq!(step.poll_wait(0, long), Duration::from_secs(5));
+        assert!(step.poll_wait(5, long) > step.poll_wait(4, long));
+        assert_eq!(step.poll_wait(12, None), Duration::from_secs(30));
+        assert_eq!(step.poll_wait(20, long), Duration::from_secs(600));
+        let to_completion = RunLimits::default();
+        assert_eq!(to_completion.poll_wait(20, long), Duration::from_secs(30));
+    }
 }
