@@ -27,5 +27,9 @@ EFS_DR_EMULATOR_PROFILE=unkind cargo test --locked -p efs-dr-shared \
   --test failover --test failback --test guardrails --test preserve --test unkind --test lag --test events
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
+step "region detection figures (emulated time)"
+cat "$CARGO_TARGET_DIR/tmp/detection-true-failures.txt" \
+    "$CARGO_TARGET_DIR/tmp/detection-notify.txt" \
+    "$CARGO_TARGET_DIR/tmp/detection-false-alarms.txt"
 step "conformance: boto3 and the AWS CLI against the emulator"
 EFS_DR_EMULATOR_BIN="$CARGO_TARGET_DIR/debug/efs-dr-emulator" scripts/conformance.sh

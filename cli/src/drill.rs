@@ -104,13 +104,16 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         timeline: Vec::new(),
     };
     let scale = opts.time_scale;
-    // Poll about every 20 emulated seconds, whatever the scale.
-    let poll = Duration::from_secs_f64((20.0 / scale).max(0.01));
+    // Poll about every 20 emulated seconds.
+    let poll = Duration::from_secs(20);
+    // The workflows' waits and the SDK's back-offs run on the emulator's
+    // clock, so that each costs the emulated time it would cost in AWS.
     let settings = AwsSettings {
         attempt_timeout: Duration::from_secs(2),
         operation_timeout: Duration::from_secs(10),
         source_timeout: Duration::from_millis(600),
         max_attempts: 4,
+        time_scale: scale,
     };
     let aws = AwsContext::from_sdk_config(sdk.clone(), settings);
     d.say(
@@ -177,12 +180,8 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         },
         margin: poll,
         backup_role_arn: Some(efs_dr_testkit::BACKUP_ROLE.into()),
-        // The template's detector (3 source probes a minute, confirmed after
-        // 2 minutes), its probe spacing on the drill's clock.
-        detector: efs_dr_shared::domain::config::DetectorSettings {
-            probe_spacing: Duration::from_secs_f64(20.0 / scale),
-            ..Default::default()
-        },
+        // The template's detector: 3 source probes a minute, confirmed after 2 minutes.
+        detector: Default::default(),
         ..Config::default()
     };
     let log: Log = Default::default();

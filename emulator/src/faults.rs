@@ -79,7 +79,9 @@ where
 impl RegionFaults {
     /// Whether a call to `service` fails for the outage.
     pub fn down_for(&self, service: &str) -> bool {
-        self.outage && (self.outage_services.is_empty() || self.outage_services.iter().any(|s| s == service))
+        self.outage
+            && (self.outage_services.is_empty()
+                || self.outage_services.iter().any(|s| s == service))
     }
 
     /// Whether the whole Region is down (replication stops).
@@ -200,14 +202,14 @@ mod tests {
         let on: FaultUpdate =
             serde_json::from_str(r#"{"region":"us-east-1","throttle":{"rate":5,"burst":5}}"#)
                 .unwrap();
-        f.apply(&on).unwrap();
+        f.apply(&on, 0.0).unwrap();
         assert!(f.throttle.is_some());
         let off: FaultUpdate =
             serde_json::from_str(r#"{"region":"us-east-1","throttle":null}"#).unwrap();
-        f.apply(&off).unwrap();
+        f.apply(&off, 0.0).unwrap();
         assert!(f.throttle.is_none() && f.bucket.is_none());
         let bad: FaultUpdate =
             serde_json::from_str(r#"{"region":"us-east-1","error_rate":2}"#).unwrap();
-        assert!(f.apply(&bad).is_err());
+        assert!(f.apply(&bad, 0.0).is_err());
     }
 }

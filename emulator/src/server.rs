@@ -379,7 +379,12 @@ async fn handle(
                     if !shared.world().region_mut(&region).faults.outage {
                         break;
                     }
-                    if !shared.world().region_mut(&region).faults.down_for(service.name()) {
+                    if !shared
+                        .world()
+                        .region_mut(&region)
+                        .faults
+                        .down_for(service.name())
+                    {
                         break;
                     }
                 }

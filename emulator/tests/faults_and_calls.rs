@@ -355,7 +355,10 @@ async fn a_blip_ends_by_itself_and_a_partial_outage_spares_other_services_and_re
         serde_json::json!({"region": EAST, "outage": true, "outage_seconds": 30.0}),
     );
     let east = efs_with(&emu, EAST, 1, Some(Duration::from_millis(500)));
-    assert!(east.describe_file_systems().send().await.is_err(), "down during the blip");
+    assert!(
+        east.describe_file_systems().send().await.is_err(),
+        "down during the blip"
+    );
     emu.shared.advance(31.0);
     east.describe_file_systems()
         .send()
@@ -370,11 +373,20 @@ async fn a_blip_ends_by_itself_and_a_partial_outage_spares_other_services_and_re
     );
     assert!(east.describe_file_systems().send().await.is_err());
     cloudwatch(&emu, EAST)
-        .list_metrics().send().await.expect("CloudWatch answers");
-    assert!(emu.shared.world().is_reachable(EAST), "replication keeps running");
+        .describe_alarms()
+        .send()
+        .await
+        .expect("CloudWatch answers");
+    assert!(
+        emu.shared.world().is_reachable(EAST),
+        "replication keeps running"
+    );
     let bad: Result<efs_dr_emulator::FaultUpdate, _> = serde_json::from_value(
         serde_json::json!({"region": EAST, "outage": true, "outage_services": ["ec2"]}),
     );
-    let err = emu.shared.set_faults(&bad.expect("parses")).expect_err("unknown service");
+    let err = emu
+        .shared
+        .set_faults(&bad.expect("parses"))
+        .expect_err("unknown service");
     assert!(err.contains("ec2"), "{err}");
 }

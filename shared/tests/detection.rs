@@ -65,7 +65,9 @@ async fn minutes(w: &World, s: &Setup, n: usize) -> Vec<(f64, Value)> {
     let mut runs = Vec::new();
     for _ in 0..n {
         let started = w.emu.shared.now();
-        let out = lag::probe(&platform, &s.config).await.unwrap_or_else(|e| json!({"error": e.to_string()}));
+        let out = lag::probe(&platform, &s.config)
+            .await
+            .unwrap_or_else(|e| json!({"error": e.to_string()}));
         runs.push((w.emu.shared.now(), out));
         let next = started + 60.0 - w.emu.shared.now();
         if next > 0.0 {
@@ -137,7 +139,7 @@ async fn apply(w: &World, s: &Setup, step: &Step) {
         Step::Replication(f) => w
             .emu
             .shared
-            .set_replication_fault(&s.src, *f)
+            .set_replication_fault(&s.src, f.clone())
             .expect("replication fault"),
         Step::Burst(bytes) => {
             w.emu
@@ -204,7 +206,9 @@ fn false_alarms() -> Vec<FalseAlarm> {
         plain(
             "one failed probe (a 15 s blip)",
             15,
-            vec![Step::Faults(json!({"region": EAST, "outage": true, "outage_seconds": 15.0}))],
+            vec![Step::Faults(
+                json!({"region": EAST, "outage": true, "outage_seconds": 15.0}),
+            )],
         ),
         FalseAlarm {
             name: "short blips (50 s down every 3 minutes)",
@@ -212,13 +216,18 @@ fn false_alarms() -> Vec<FalseAlarm> {
             start: vec![],
             every: Some((
                 3,
-                vec![Step::Faults(json!({"region": EAST, "outage": true, "outage_seconds": 50.0}))],
+                vec![Step::Faults(
+                    json!({"region": EAST, "outage": true, "outage_seconds": 50.0}),
+                )],
             )),
         },
         plain(
             "the DR Region's own API failing (5xx); the source unreachable from here too",
             12,
-            vec![Step::Faults(json!({"region": WEST, "error_rate": 1.0})), outage()],
+            vec![
+                Step::Faults(json!({"region": WEST, "error_rate": 1.0})),
+                outage(),
+            ],
         ),
         plain(
             "the DR Region's own API throttled; the source unreachable from here too",
@@ -234,9 +243,27 @@ fn false_alarms() -> Vec<FalseAlarm> {
             vec![Step::Faults(json!({"region": EAST, "error_rate": 1.0}))],
         ),
         plain(
+            "the source's API browned out (only 5xx) and replication stalled: the Region is there",
+            12,
+            vec![
+                Step::Faults(json!({"region": EAST, "error_rate": 1.0})),
+                Step::Replication(ReplicationFault::Stalled),
+            ],
+        ),
+        plain(
+            "the source's API throttling everything and replication stalled",
+            12,
+            vec![
+                Step::Faults(json!({"region": EAST, "throttle": {"rate": 0.01, "burst": 1.0}})),
+                Step::Replication(ReplicationFault::Stalled),
+            ],
+        ),
+        plain(
             "the source's API throttling everything",
             12,
-            vec![Step::Faults(json!({"region": EAST, "throttle": {"rate": 0.01, "burst": 1.0}}))],
+            vec![Step::Faults(
+                json!({"region": EAST, "throttle": {"rate": 0.01, "burst": 1.0}}),
+            )],
         ),
         plain(
             "a large write burst (8 GiB): lag grows for an hour, the source healthy",
@@ -256,12 +283,20 @@ fn false_alarms() -> Vec<FalseAlarm> {
         plain(
             "the source file system deleted on purpose",
             12,
-            vec![Step::DeleteReplication, Step::Advance(300.0), Step::DeleteSource],
+            vec![
+                Step::DeleteReplication,
+                Step::Advance(300.0),
+                Step::DeleteSource,
+            ],
         ),
         plain(
             "a maintenance window (efs-dr:maintenance on the replica), the source unreachable",
             12,
-            vec![Step::Maintenance, Step::Replication(ReplicationFault::Stalled), outage()],
+            vec![
+                Step::Maintenance,
+                Step::Replication(ReplicationFault::Stalled),
+                outage(),
+            ],
         ),
         plain(
             "the source's EFS API down, replication still running",
@@ -303,25 +338,39 @@ async fn no_false_alarm_leads_to_a_failover() {
             runs.extend(minutes(&w, &s, 1).await);
         }
         let requested = messages(&w, &s.requests, from);
+        // Read from the emulator's state: the scenario may have broken the API.
         let promoted = w
-            .tags(WEST, &s.dst)
-            .await
-            .iter()
-            .any(|(k, _)| k == "efs-dr:promoted-at");
+            .emu
+            .shared
+            .world()
+            .file_system(WEST, &s.dst)
+            .is_some_and(|f| f.tags.iter().any(|(k, _)| k == "efs-dr:promoted-at"));
         let told: Vec<String> = messages(&w, &s.alerts, from)
             .into_iter()
             .map(|(subject, _)| subject)
             .collect();
-        let decision = if requested.is_empty() && !promoted { "no failover" } else { "FAILOVER" };
+        let decision = if requested.is_empty() && !promoted {
+            "no failover"
+        } else {
+            "FAILOVER"
+        };
         let _ = writeln!(
             table,
             "  {:<80} {decision}; verdicts: {}; told: {}",
             scenario.name,
             collapsed(&verdicts(&runs)),
-            if told.is_empty() { "nothing".to_string() } else { told.join(" | ") }
+            if told.is_empty() {
+                "nothing".to_string()
+            } else {
+                told.join(" | ")
+            }
         );
         if decision != "no failover" {
-            failures.push(format!("{}: {} failover request(s): {requested:?}", scenario.name, requested.len()));
+            failures.push(format!(
+                "{}: {} failover request(s): {requested:?}",
+                scenario.name,
+                requested.len()
+            ));
         }
     }
     let _ = std::fs::write(figures_path("detection-false-alarms.txt"), &table);
@@ -388,7 +437,8 @@ async fn a_lost_region_is_detected_in_minutes_and_the_replica_writable_within_ei
         let mut writable_at = None;
         if let Some((_, request)) = requests.first() {
             let platform = w.platform(MutationBudget::default());
-            let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": request}}]});
+            let event =
+                json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": request}}]});
             let out = failover::handle_event(&platform, &s.config, event, None)
                 .await
                 .expect("failover");
@@ -406,19 +456,33 @@ async fn a_lost_region_is_detected_in_minutes_and_the_replica_writable_within_ei
             table,
             "  {:<100} decision after {}, writable after {}; verdicts: {}; told: {}",
             scenario.name,
-            decision.map(|d| format!("{d:.0} s")).unwrap_or_else(|| "NEVER".into()),
-            writable.map(|d| format!("{d:.0} s")).unwrap_or_else(|| "NEVER".into()),
+            decision
+                .map(|d| format!("{d:.0} s"))
+                .unwrap_or_else(|| "NEVER".into()),
+            writable
+                .map(|d| format!("{d:.0} s"))
+                .unwrap_or_else(|| "NEVER".into()),
             collapsed(&verdicts(&runs)),
             told.join(" | ")
         );
         if !decision.is_some_and(|d| d <= 240.0) {
-            failures.push(format!("{}: decision after {decision:?} s (at most 240)", scenario.name));
+            failures.push(format!(
+                "{}: decision after {decision:?} s (at most 240)",
+                scenario.name
+            ));
         }
         if !writable.is_some_and(|d| d <= 480.0) {
-            failures.push(format!("{}: writable after {writable:?} s (at most 480)", scenario.name));
+            failures.push(format!(
+                "{}: writable after {writable:?} s (at most 480)",
+                scenario.name
+            ));
         }
         if requests.len() != 1 {
-            failures.push(format!("{}: {} failover requests, one expected", scenario.name, requests.len()));
+            failures.push(format!(
+                "{}: {} failover requests, one expected",
+                scenario.name,
+                requests.len()
+            ));
         }
     }
     let _ = std::fs::write(figures_path("detection-true-failures.txt"), &table);
@@ -440,16 +504,41 @@ async fn policy_notify_tells_a_person_within_the_same_minutes_with_the_plan() {
     let page = told
         .iter()
         .find(|(subject, _)| subject.contains("needs a decision"));
-    let (subject, body) = page.unwrap_or_else(|| panic!("no page: {told:?}, verdicts {:?}", verdicts(&runs)));
+    let (subject, body) =
+        page.unwrap_or_else(|| panic!("no page: {told:?}, verdicts {:?}", verdicts(&runs)));
     let told_at = runs
         .iter()
         .find(|(_, out)| out["detections"][0]["decision"] == "notify")
         .map(|(t, _)| t - failed_at);
-    assert!(told_at.is_some_and(|t| t <= 240.0), "told after {told_at:?} s");
-    assert!(body.contains("The failover plan:") && body.contains("Recovery point"), "{subject}\n{body}");
-    assert!(body.contains("[x] source_unreachable") && body.contains("[x] replication_stalled"), "{body}");
+    let line = format!(
+        "Policy notify (source Region unreachable, connection refused): a person told after {} s, with the signals, the plan and its recovery point\n",
+        told_at.map(|t| format!("{t:.0}")).unwrap_or_else(|| "NEVER".into())
+    );
+    let _ = std::fs::write(figures_path("detection-notify.txt"), &line);
+    println!("{line}");
+    assert!(
+        told_at.is_some_and(|t| t <= 240.0),
+        "told after {told_at:?} s"
+    );
+    assert!(
+        body.contains("The failover plan:") && body.contains("Recovery point"),
+        "{subject}\n{body}"
+    );
+    assert!(
+        body.contains("[x] source_unreachable") && body.contains("[x] replication_stalled"),
+        "{body}"
+    );
     assert!(body.contains("To fail over, plan first"), "{body}");
-    assert!(messages(&w, &s.requests, from).is_empty(), "notify never requests a failover");
-    assert_eq!(told.iter().filter(|(s, _)| s.contains("needs a decision")).count(), 1, "told once: {told:?}");
+    assert!(
+        messages(&w, &s.requests, from).is_empty(),
+        "notify never requests a failover"
+    );
+    assert_eq!(
+        told.iter()
+            .filter(|(s, _)| s.contains("needs a decision"))
+            .count(),
+        1,
+        "told once: {told:?}"
+    );
     assert_eq!(w.protection(WEST, &s.dst).await, "REPLICATING");
 }

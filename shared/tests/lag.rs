@@ -80,6 +80,10 @@ async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
     config.failover_topic_arn = Some(requests.clone());
     config.alarm_policy = policy;
     config.alarm_min_seconds = 120.0;
+    // These suites test the alarm path alone: the region detector never
+    // confirms here (tests/detection.rs has its own suites, and the test
+    // below has both paths at once).
+    config.detector.confirm_seconds = 1e9;
     Setup {
         config,
         src,
@@ -237,7 +241,8 @@ async fn policy_notify_tells_a_person_and_changes_nothing() {
     assert_eq!(d["decision"], "notify", "{out:#}");
     assert!(d["recent_lag"].as_array().is_some_and(|r| !r.is_empty()));
     // Nothing changes but the mark that this state change was announced
-    // (efs-dr:last-notified, so a held alarm is announced once).
+    // (efs-dr:last-notified, so a held alarm is announced once), and the
+    // region detector's memory of the silent source.
     let efs_mutations: Vec<String> = w
         .mutating_calls_since(before)
         .into_iter()
@@ -253,7 +258,10 @@ async fn policy_notify_tells_a_person_and_changes_nothing() {
         .collect();
     assert_eq!(
         marked,
-        vec!["efs-dr:last-notified".to_string()],
+        vec![
+            "efs-dr:last-notified".to_string(),
+            "efs-dr:source-unreachable-since".to_string()
+        ],
         "{marked:?}"
     );
     let alerts = published(&w, &s.alerts);
@@ -741,4 +749,27 @@ async fn an_alarm_path_failover_that_runs_out_of_time_resumes_itself_a_bounded_n
                 .is_some_and(|s| s.contains("needs a person"))
     });
     assert!(told, "the alerts topic says a person must take over");
+}
+
+#[tokio::test]
+async fn the_region_detector_and_the_alarm_path_request_one_failover_between_them() {
+    let w = world().await;
+    let seen = lambda_endpoint(&w).await;
+    let mut s = setup(&w, AlarmPolicy::AutoFailover).await;
+    s.config.detector = Default::default();
+    // Healthy minutes: the detector learns the pair's cadence.
+    probe_for(&w, &s.config, 10).await;
+    let events = alarm_fires(&w, &s, true, &seen).await;
+    let platform = w.platform(MutationBudget::default());
+    let out = lag::handle_event(&platform, &s.config, events[0].clone())
+        .await
+        .expect("handled");
+    assert_eq!(
+        out["decisions"][0]["decision"], "ignored",
+        "the detector requested it minutes before the lag alarm: {out:#}"
+    );
+    assert!(out["decisions"][0]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("already requested")));
+    assert_eq!(published(&w, &s.requests).len(), 1, "one failover request");
 }

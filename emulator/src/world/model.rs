@@ -433,7 +433,9 @@ impl World {
     }
 
     pub fn is_reachable(&self, region: &str) -> bool {
-        self.regions.get(region).is_none_or(|r| !r.faults.region_down())
+        self.regions
+            .get(region)
+            .is_none_or(|r| !r.faults.region_down())
     }
 
     pub fn fs_arn(&self, region: &str, id: &str) -> String {

@@ -353,6 +353,7 @@ async fn bench_fleet(a: &Args) -> HarnessResult<Value> {
                 operation_timeout: Duration::from_secs(60),
                 source_timeout: Duration::from_millis(500),
                 max_attempts: 10,
+                ..AwsSettings::default()
             },
         );
         let config = Config {

@@ -46,6 +46,11 @@ pub async fn functions(env: &Env, extra: &[(&str, String)]) -> Lambda {
         ("EFS_DR_SOURCE_REGION", "us-east-1".into()),
         // About 20 emulated seconds between polls.
         ("EFS_DR_POLL_MS", "70".into()),
+        // The region detector's source probes, 20 emulated seconds apart.
+        (
+            "EFS_DR_SOURCE_PROBE_SPACING_MS",
+            format!("{:.0}", 20_000.0 / SCALE),
+        ),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let mut map = HashMap::new();

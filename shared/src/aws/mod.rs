@@ -39,6 +39,11 @@ pub struct AwsSettings {
     /// A whole call into the source Region, which may be the one that failed.
     pub source_timeout: Duration,
     pub max_attempts: u32,
+    /// Emulated seconds per real second, for a run against a time-scaled
+    /// emulator (the drill): the workflows' waits and the SDK's retry
+    /// back-offs shrink by it, so that they cost the emulated time they
+    /// would cost in AWS. 1 in AWS.
+    pub time_scale: f64,
 }
 
 impl Default for AwsSettings {
@@ -48,6 +53,7 @@ impl Default for AwsSettings {
             operation_timeout: Duration::from_secs(30),
             source_timeout: Duration::from_secs(3),
             max_attempts: 6,
+            time_scale: 1.0,
         }
     }
 }
@@ -81,9 +87,20 @@ impl AwsSettings {
 
 /// Time as the AWS side tells it (the `Date` header of its answers), so that
 /// lags computed against LastReplicatedTimestamp do not suffer local clock skew.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AwsClock {
     last: Arc<Mutex<Option<(f64, Instant)>>>,
+    /// Emulated seconds per real second (`AwsSettings::time_scale`).
+    scale: f64,
+}
+
+impl Default for AwsClock {
+    fn default() -> Self {
+        AwsClock {
+            last: Arc::default(),
+            scale: 1.0,
+        }
+    }
 }
 
 fn system_now() -> f64 {
@@ -99,7 +116,7 @@ impl AwsClock {
             // The Date header has second precision: keep the later estimate so time never runs backwards.
             let candidate = server_epoch + 0.5;
             let keep = match *last {
-                Some((s, at)) => candidate > s + at.elapsed().as_secs_f64(),
+                Some((s, at)) => candidate > s + at.elapsed().as_secs_f64() * self.scale,
                 None => true,
             };
             if keep {
@@ -112,17 +129,17 @@ impl AwsClock {
 impl Clock for AwsClock {
     fn now(&self) -> f64 {
         match self.last.lock().ok().and_then(|l| *l) {
-            Some((server, at)) => server + at.elapsed().as_secs_f64(),
+            Some((server, at)) => server + at.elapsed().as_secs_f64() * self.scale,
             None => system_now(),
         }
     }
 
     fn monotonic(&self) -> Duration {
-        process_start().elapsed()
+        process_start().elapsed().mul_f64(self.scale)
     }
 
     async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await
+        tokio::time::sleep(d.div_f64(self.scale)).await
     }
 }
 
@@ -177,8 +194,11 @@ impl AwsContext {
     pub fn from_sdk_config(sdk: SdkConfig, settings: AwsSettings) -> Self {
         AwsContext {
             sdk,
+            clock: AwsClock {
+                scale: settings.time_scale.max(1e-9),
+                ..AwsClock::default()
+            },
             settings,
-            clock: AwsClock::default(),
             efs_clients: Arc::default(),
         }
     }
@@ -194,16 +214,22 @@ impl AwsContext {
         self.clock.clone()
     }
 
+    /// A real-time duration for an emulated one.
+    fn scaled(&self, d: Duration) -> Duration {
+        d.div_f64(self.settings.time_scale.max(1e-9))
+            .max(Duration::from_millis(1))
+    }
+
     fn retry(&self, budget: CallBudget) -> RetryConfig {
         match budget {
             CallBudget::Normal => RetryConfig::standard()
                 .with_max_attempts(self.settings.max_attempts)
-                .with_initial_backoff(Duration::from_millis(200))
-                .with_max_backoff(Duration::from_secs(5)),
+                .with_initial_backoff(self.scaled(Duration::from_millis(200)))
+                .with_max_backoff(self.scaled(Duration::from_secs(5))),
             // The source Region is a signal, not a dependency: one quick look, no waiting on retries.
             CallBudget::Short => RetryConfig::standard()
                 .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(100)),
+                .with_initial_backoff(self.scaled(Duration::from_millis(100))),
         }
     }
 

@@ -316,13 +316,15 @@ impl Config {
             c.detector.fallback_sync_gap = s;
         }
         if let Some(v) = lookup("EFS_DR_SOURCE_PROBES") {
-            c.detector.probes_per_run =
-                parse_env("EFS_DR_SOURCE_PROBES", &v, "a number from 1 to 6", |s| {
-                    match s.parse::<u32>() {
-                        Ok(n) if (1..=6).contains(&n) => Ok(n),
-                        _ => Err(format!("'{s}' is not a number from 1 to 6")),
-                    }
-                })?;
+            c.detector.probes_per_run = parse_env(
+                "EFS_DR_SOURCE_PROBES",
+                &v,
+                "a number from 1 to 6",
+                |s| match s.parse::<u32>() {
+                    Ok(n) if (1..=6).contains(&n) => Ok(n),
+                    _ => Err(format!("'{s}' is not a number from 1 to 6")),
+                },
+            )?;
         }
         if let Some(v) = lookup("EFS_DR_SOURCE_PROBE_SPACING_MS") {
             let ms: u64 = parse_env("EFS_DR_SOURCE_PROBE_SPACING_MS", &v, "milliseconds", |s| {

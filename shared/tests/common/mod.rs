@@ -45,6 +45,7 @@ impl World {
             operation_timeout: Duration::from_secs(10),
             source_timeout: Duration::from_secs(1),
             max_attempts: 4,
+            ..AwsSettings::default()
         };
         let (now, adv) = (self.emu.shared.clone(), self.emu.shared.clone());
         TestPlatform {

@@ -161,7 +161,10 @@ pub fn judge(
         detail: match pair.status.as_str() {
             "ENABLED" if pair.last_replicated.is_some() => "ENABLED, replica complete".into(),
             "ENABLED" | "ENABLING" => "initial sync not complete: the replica is incomplete".into(),
-            "NONE" => "no replication configuration (deleted by an operator, or already failed over)".into(),
+            "NONE" => {
+                "no replication configuration (deleted by an operator, or already failed over)"
+                    .into()
+            }
             other => format!("{other}: a person decides"),
         },
     });
@@ -174,7 +177,9 @@ pub fn judge(
             Verdict::Healthy
         };
         let reason = match verdict {
-            Verdict::Healthy => "the source Region answers and replication keeps its cadence".into(),
+            Verdict::Healthy => {
+                "the source Region answers and replication keeps its cadence".into()
+            }
             _ => format!(
                 "not every signal agrees yet: {}",
                 signals
@@ -196,7 +201,10 @@ pub fn judge(
         let why = if pair.maintenance {
             "the pair is in a maintenance window (efs-dr:maintenance on the replica)".to_string()
         } else {
-            format!("replication is {}, not an ENABLED complete replica", pair.status)
+            format!(
+                "replication is {}, not an ENABLED complete replica",
+                pair.status
+            )
         };
         return Judgement {
             verdict: Verdict::Suppressed,
@@ -247,34 +255,93 @@ mod tests {
     fn each_scenario_gets_its_verdict() {
         let s = DetectorSettings::default();
         let ok = || Ok(());
-        let cases: Vec<(&str, Result<(), String>, SourceSignal, PairSignal, Verdict)> = vec![
+        type Case = (
+            &'static str,
+            Result<(), String>,
+            SourceSignal,
+            PairSignal,
+            Verdict,
+        );
+        let cases: Vec<Case> = vec![
             ("healthy", ok(), ANSWERS, pair(30.0), Verdict::Healthy),
-            ("a write burst: lag grows, the source answers", ok(), ANSWERS, pair(2_000.0), Verdict::Suspected),
-            ("one failed probe", ok(), silent(10.0, 1), pair(40.0), Verdict::Suspected),
-            ("silent long enough, too few probes (the schedule stalled)", ok(), silent(600.0, 2), pair(700.0), Verdict::Suspected),
-            ("silent, but a sync completed since: the data path works", ok(), silent(150.0, 7), pair(20.0), Verdict::Suspected),
-            ("silent and stalled, not yet confirmed", ok(), silent(100.0, 5), pair(140.0), Verdict::Suspected),
-            ("silent and stalled, confirmed", ok(), silent(130.0, 6), pair(150.0), Verdict::RegionLost),
-            ("our own Region failing", Err("throttled".into()), silent(600.0, 20), pair(700.0), Verdict::DrUnhealthy),
+            (
+                "a write burst: lag grows, the source answers",
+                ok(),
+                ANSWERS,
+                pair(2_000.0),
+                Verdict::Suspected,
+            ),
+            (
+                "one failed probe",
+                ok(),
+                silent(10.0, 1),
+                pair(40.0),
+                Verdict::Suspected,
+            ),
+            (
+                "silent long enough, too few probes (the schedule stalled)",
+                ok(),
+                silent(600.0, 2),
+                pair(700.0),
+                Verdict::Suspected,
+            ),
+            (
+                "silent, but a sync completed since: the data path works",
+                ok(),
+                silent(150.0, 7),
+                pair(20.0),
+                Verdict::Suspected,
+            ),
+            (
+                "silent and stalled, not yet confirmed",
+                ok(),
+                silent(100.0, 5),
+                pair(140.0),
+                Verdict::Suspected,
+            ),
+            (
+                "silent and stalled, confirmed",
+                ok(),
+                silent(130.0, 6),
+                pair(150.0),
+                Verdict::RegionLost,
+            ),
+            (
+                "our own Region failing",
+                Err("throttled".into()),
+                silent(600.0, 20),
+                pair(700.0),
+                Verdict::DrUnhealthy,
+            ),
             (
                 "paused by an operator",
                 ok(),
                 silent(600.0, 20),
-                PairSignal { status: "PAUSED".into(), ..pair(700.0) },
+                PairSignal {
+                    status: "PAUSED".into(),
+                    ..pair(700.0)
+                },
                 Verdict::Suppressed,
             ),
             (
                 "maintenance window",
                 ok(),
                 silent(600.0, 20),
-                PairSignal { maintenance: true, ..pair(700.0) },
+                PairSignal {
+                    maintenance: true,
+                    ..pair(700.0)
+                },
                 Verdict::Suppressed,
             ),
             (
                 "configuration deleted: nothing replicates, nothing to promote",
                 ok(),
                 silent(600.0, 20),
-                PairSignal { status: "NONE".into(), last_replicated: None, ..pair(0.0) },
+                PairSignal {
+                    status: "NONE".into(),
+                    last_replicated: None,
+                    ..pair(0.0)
+                },
                 Verdict::Suspected,
             ),
         ];
@@ -292,15 +359,34 @@ mod tests {
             learned_sync_gap: Some(600.0),
             ..pair(240.0)
         };
-        assert_eq!(judge(NOW, Ok(()), &silent(200.0, 10), &slow, &s).verdict, Verdict::Suspected);
+        assert_eq!(
+            judge(NOW, Ok(()), &silent(200.0, 10), &slow, &s).verdict,
+            Verdict::Suspected
+        );
         // Without history, the fallback applies.
         let new = PairSignal {
             learned_sync_gap: None,
             ..pair(240.0)
         };
         assert_eq!(expected_sync_gap(&new, &s), 300.0);
-        assert_eq!(judge(NOW, Ok(()), &silent(200.0, 10), &new, &s).verdict, Verdict::Suspected);
-        assert_eq!(judge(NOW, Ok(()), &silent(400.0, 20), &PairSignal { learned_sync_gap: None, ..pair(400.0) }, &s).verdict, Verdict::RegionLost);
+        assert_eq!(
+            judge(NOW, Ok(()), &silent(200.0, 10), &new, &s).verdict,
+            Verdict::Suspected
+        );
+        assert_eq!(
+            judge(
+                NOW,
+                Ok(()),
+                &silent(400.0, 20),
+                &PairSignal {
+                    learned_sync_gap: None,
+                    ..pair(400.0)
+                },
+                &s
+            )
+            .verdict,
+            Verdict::RegionLost
+        );
         // A tiny learned gap is floored.
         let fast = PairSignal {
             learned_sync_gap: Some(5.0),
@@ -311,11 +397,22 @@ mod tests {
 
     #[test]
     fn a_verdict_names_every_signal() {
-        let j = judge(NOW, Ok(()), &silent(130.0, 6), &pair(150.0), &DetectorSettings::default());
+        let j = judge(
+            NOW,
+            Ok(()),
+            &silent(130.0, 6),
+            &pair(150.0),
+            &DetectorSettings::default(),
+        );
         let names: Vec<&str> = j.signals.iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            vec!["dr_region_healthy", "source_unreachable", "replication_stalled", "replication_promotable"]
+            vec![
+                "dr_region_healthy",
+                "source_unreachable",
+                "replication_stalled",
+                "replication_promotable"
+            ]
         );
         assert!(j.signals.iter().all(|s| s.agrees));
         assert_eq!(j.since, Some(NOW - 130.0));

@@ -2,11 +2,11 @@
 //! alarm-driven failover that needs several signals to agree.
 
 pub mod alarm_event;
-pub mod detector;
 #[cfg(test)]
 mod decide_props;
 #[cfg(test)]
 mod decide_tests;
+pub mod detector;
 
 use crate::domain::config::{AlarmPolicy, Config, PairConfig};
 use crate::domain::error::{Error, Result};
@@ -243,7 +243,10 @@ fn fold_samples(previous: Option<(f64, u32)>, samples: &[(f64, bool)]) -> detect
 
 /// Our own Region's EFS API must answer cleanly: a throttled or failing DR
 /// side says nothing about the source.
-async fn dr_health<P: Platform>(platform: &P, region: &RegionName) -> std::result::Result<(), String> {
+async fn dr_health<P: Platform>(
+    platform: &P,
+    region: &RegionName,
+) -> std::result::Result<(), String> {
     platform
         .efs(region, CallBudget::Short)
         .probe()
@@ -410,7 +413,9 @@ async fn act_on_detection<P: Platform>(
         && j.verdict == Verdict::RegionLost
         && !in_cooldown;
     if auto {
-        if h.failover_requested_at.is_some_and(|t| t >= since) || outstanding_request(h, config, now) {
+        if h.failover_requested_at.is_some_and(|t| t >= since)
+            || outstanding_request(h, config, now)
+        {
             return Ok("none");
         }
         let topic = config.failover_topic_arn.clone().ok_or_else(|| {
@@ -419,7 +424,10 @@ async fn act_on_detection<P: Platform>(
         // Marked first: a concurrent or repeated probe run sees it and stops.
         efs.tag_file_system(
             dest,
-            &[(tags::FAILOVER_REQUESTED_AT.to_string(), format!("{since:.3}"))],
+            &[(
+                tags::FAILOVER_REQUESTED_AT.to_string(),
+                format!("{since:.3}"),
+            )],
         )
         .await?;
         let request = json!({
@@ -430,24 +438,42 @@ async fn act_on_detection<P: Platform>(
             "mode": "execute",
             "reason": format!("region detector: {}", j.reason),
         });
-        publish(platform, &Some(topic), "efs-dr failover request", &request.to_string()).await?;
+        publish(
+            platform,
+            &Some(topic),
+            "efs-dr failover request",
+            &request.to_string(),
+        )
+        .await?;
         body.push_str("\nPolicy auto_failover: a failover request was published; the failover function is running it.\n");
         publish(
             platform,
             &config.alerts_topic_arn,
-            &format!("efs-dr: {} looks lost, automatic failover of {fs} started", h.source_region),
+            &format!(
+                "efs-dr: {} looks lost, automatic failover of {fs} started",
+                h.source_region
+            ),
             &body,
         )
         .await?;
         return Ok("failover_requested");
     }
-    let decision = if j.verdict == Verdict::Suppressed { "suppressed" } else { "notify" };
+    let decision = if j.verdict == Verdict::Suppressed {
+        "suppressed"
+    } else {
+        "notify"
+    };
     let key = format!("region-loss {} {since:.3} {decision}", h.source_region);
     if h.last_notified.as_deref() == Some(key.as_str()) {
         return Ok("none");
     }
-    if in_cooldown && j.verdict == Verdict::RegionLost && config.alarm_policy == AlarmPolicy::AutoFailover {
-        body.push_str("\nNo automatic failover: a failover or failback happened within the cool-down.\n");
+    if in_cooldown
+        && j.verdict == Verdict::RegionLost
+        && config.alarm_policy == AlarmPolicy::AutoFailover
+    {
+        body.push_str(
+            "\nNo automatic failover: a failover or failback happened within the cool-down.\n",
+        );
     }
     // The plan, as a person would get it by running the first command below.
     let plan_request = crate::workflows::failover::FailoverRequest {
@@ -465,7 +491,17 @@ async fn act_on_detection<P: Platform>(
         reason: Some("region detector".into()),
         ..Default::default()
     };
-    match crate::workflows::failover::run(platform, &Config { alerts_topic_arn: None, ..config.clone() }, &plan_request, None).await {
+    match crate::workflows::failover::run(
+        platform,
+        &Config {
+            alerts_topic_arn: None,
+            ..config.clone()
+        },
+        &plan_request,
+        None,
+    )
+    .await
+    {
         Ok(plan) => {
             body.push_str(&format!("\nThe failover plan: {}\n", plan.summary));
             if let Some(rp) = plan.results.first().and_then(|r| r.recovery_point.as_ref()) {
@@ -486,9 +522,15 @@ async fn act_on_detection<P: Platform>(
         failover_command(config, h, "execute")
     ));
     let subject = if decision == "suppressed" {
-        format!("efs-dr: {} looks lost, no automatic failover of {fs} (a person decides)", h.source_region)
+        format!(
+            "efs-dr: {} looks lost, no automatic failover of {fs} (a person decides)",
+            h.source_region
+        )
     } else {
-        format!("efs-dr: {} looks lost, failover of {fs} needs a decision", h.source_region)
+        format!(
+            "efs-dr: {} looks lost, failover of {fs} needs a decision",
+            h.source_region
+        )
     };
     publish(platform, &config.alerts_topic_arn, &subject, &body).await?;
     efs.tag_file_system(dest, &[(tags::LAST_NOTIFIED.to_string(), key)])
@@ -564,7 +606,11 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
         .iter()
         .map(|(r, seen)| MetricPoint {
             name: REACHABLE_METRIC,
-            value: if seen.iter().any(|(_, ok)| *ok) { 1.0 } else { 0.0 },
+            value: if seen.iter().any(|(_, ok)| *ok) {
+                1.0
+            } else {
+                0.0
+            },
             unit: "None",
             dimensions: vec![("SourceRegion".to_string(), r.clone())],
         })
@@ -697,9 +743,8 @@ async fn observe_and_decide<P: Platform>(
 /// failover has answered yet and that is younger than the cool-down: the
 /// other path must not request a second one for the same failure.
 fn outstanding_request(h: &PairHealth, config: &Config, now: f64) -> bool {
-    h.failover_requested_at.is_some_and(|t| {
-        now - t < config.cooldown_seconds && h.last_dr_event.is_none_or(|e| t > e)
-    })
+    h.failover_requested_at
+        .is_some_and(|t| now - t < config.cooldown_seconds && h.last_dr_event.is_none_or(|e| t > e))
 }
 
 /// What an alarm state change means for one pair, and why. Pure: the alarm's
