@@ -80,10 +80,9 @@ async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
     config.failover_topic_arn = Some(requests.clone());
     config.alarm_policy = policy;
     config.alarm_min_seconds = 120.0;
-    // These suites test the alarm path alone: the region detector never
-    // confirms here (tests/detection.rs has its own suites, and the test
-    // below has both paths at once).
-    config.detector.confirm_seconds = 1e9;
+    // These suites test the alarm path alone (tests/detection.rs has the
+    // region detector's suites, and the test below has both paths at once).
+    config.detector.enabled = false;
     Setup {
         config,
         src,

@@ -38,6 +38,9 @@ pub enum AlarmPolicy {
 /// replication (see `workflows::lag_alarm::detector`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetectorSettings {
+    /// `EFS_DR_REGION_DETECTOR=off` leaves the lag alarm path alone (it then
+    /// judges the source from its own run's probes).
+    pub enabled: bool,
     /// The source must stay silent this long, through every probe, before
     /// the Region counts as lost: `EFS_DR_DETECT_CONFIRM_SECONDS`.
     pub confirm_seconds: f64,
@@ -56,6 +59,7 @@ pub struct DetectorSettings {
 impl Default for DetectorSettings {
     fn default() -> Self {
         DetectorSettings {
+            enabled: true,
             confirm_seconds: 120.0,
             min_failed_probes: 4,
             fallback_sync_gap: 300.0,
@@ -308,6 +312,13 @@ impl Config {
                         .ok_or_else(|| format!("'{s}' is not a whole number (0: no cap)"))
                 },
             )?;
+        }
+        if let Some(v) = lookup("EFS_DR_REGION_DETECTOR") {
+            c.detector.enabled = parse_env("EFS_DR_REGION_DETECTOR", &v, "on or off", |s| match s {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                other => Err(format!("'{other}' is not on or off")),
+            })?;
         }
         if let Some(s) = seconds("EFS_DR_DETECT_CONFIRM_SECONDS")? {
             c.detector.confirm_seconds = s;

@@ -15,8 +15,11 @@ pub const FAILBACK_COMPLETED_AT: &str = "efs-dr:failback-completed-at";
 /// Set when a failover deleted only the destination side (LOCAL_CONFIGURATION_ONLY):
 /// the configuration left in the source Region must be deleted before failback.
 pub const SOURCE_CLEANUP_NEEDED: &str = "efs-dr:source-cleanup-needed";
-/// StateChangeTime of the alarm whose automatic failover was requested: a
-/// repeated or older delivery of the same state change is ignored.
+/// `FAILURE_START SENT_AT`: when the failure an automatic failover was
+/// requested for began (the alarm's StateChangeTime, or the region
+/// detector's first failed probe) and when the request went out. A repeated
+/// or older delivery of the same failure is ignored, and a request not yet
+/// answered by a failover blocks a second one.
 pub const FAILOVER_REQUESTED_AT: &str = "efs-dr:failover-requested-at";
 /// Written on the original before the reverse replication is deleted: the
 /// cutover has begun (value: the cutover mark), or `none` once failback is done.
@@ -39,3 +42,7 @@ pub const SOURCE_UNREACHABLE_SINCE: &str = "efs-dr:source-unreachable-since";
 /// Present on a replica: a maintenance window, no automatic failover (a
 /// person is still told).
 pub const MAINTENANCE: &str = "efs-dr:maintenance";
+/// `SOURCE_REGION SINCE DECISION` of the region detector's last page about a
+/// pair (apart from the alarm path's `LAST_NOTIFIED`, so that neither
+/// overwrites the other's memory and pages again).
+pub const DETECTOR_NOTIFIED: &str = "efs-dr:detector-notified";

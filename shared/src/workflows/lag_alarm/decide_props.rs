@@ -61,9 +61,11 @@ fn case() -> BoxedStrategy<Case> {
         proptest::bool::weighted(0.3),
         proptest::option::weighted(0.3, time()),
         proptest::option::weighted(0.2, time()),
+        proptest::option::weighted(0.7, (time(), 0u32..8)),
+        proptest::bool::weighted(0.1),
     )
         .prop_map(
-            |(status, named, last_replicated, reachable, last_dr_event, requested)| PairHealth {
+            |(status, named, last_replicated, reachable, last_dr_event, requested, mark, maintenance)| PairHealth {
                 source_file_system_id: id(A),
                 source_region: region(EAST),
                 destination_file_system_id: named.then(|| id(B)),
@@ -75,9 +77,12 @@ fn case() -> BoxedStrategy<Case> {
                 source_region_reachable: reachable,
                 last_dr_event,
                 failover_requested_at: requested,
+                failover_request_sent_at: requested,
                 last_notified: None,
-                unreachable_mark: None,
-                maintenance: false,
+                unreachable_mark: mark,
+                maintenance,
+                last_replicated_epoch: last_replicated,
+                detector_notified: None,
             },
         );
     let status = proptest::option::weighted(
@@ -124,6 +129,14 @@ proptest! {
             prop_assert!(h.status != "ENABLED" || h.last_replicated.is_some());
             prop_assert!(h.last_dr_event.is_none_or(|e| NOW - e >= c.config.cooldown_seconds && c.alarm.changed_at >= e));
             prop_assert!(h.failover_requested_at.is_none_or(|t| c.alarm.changed_at > t));
+            prop_assert!(!h.maintenance);
+            prop_assert!(!["PAUSED", "PAUSING", "ERROR", "DELETING"].contains(&h.status.as_str()), "{}", h.status);
+            let d = &c.config.detector;
+            prop_assert!(
+                h.unreachable_mark.is_some_and(|(since, n)| NOW - since >= d.confirm_seconds && n >= d.min_failed_probes),
+                "the source's silence is confirmed by the region detector: {:?}",
+                h.unreachable_mark
+            );
         }
     }
 

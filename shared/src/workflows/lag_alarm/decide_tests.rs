@@ -37,8 +37,12 @@ fn lost_source() -> PairHealth {
         last_dr_event: None,
         failover_requested_at: None,
         last_notified: None,
-        unreachable_mark: None,
+        // Silent for 10 minutes, through 6 probes: confirmed.
+        unreachable_mark: Some((NOW - 600.0, 6)),
         maintenance: false,
+        last_replicated_epoch: Some(NOW - 1_200.0),
+        failover_request_sent_at: None,
+        detector_notified: None,
     }
 }
 
@@ -194,6 +198,55 @@ fn failover_is_requested_only_when_every_signal_agrees() {
             held(300.0),
             "ignored",
             "already requested",
+        ),
+        (
+            "another path's request, still outstanding, for an older failure start",
+            &auto,
+            alarm("ALARM", NOW - 300.0),
+            PairHealth {
+                failover_requested_at: Some(NOW - 7_200.0),
+                failover_request_sent_at: Some(NOW - 60.0),
+                ..lost_source()
+            },
+            held(300.0),
+            "ignored",
+            "already requested",
+        ),
+        (
+            "a source silent only this run (a blip while the alarm is held)",
+            &auto,
+            alarm("ALARM", NOW - 300.0),
+            PairHealth {
+                unreachable_mark: Some((NOW - 30.0, 2)),
+                ..lost_source()
+            },
+            held(300.0),
+            "not_failing_over",
+            "not been silent long enough",
+        ),
+        (
+            "a maintenance window",
+            &auto,
+            alarm("ALARM", NOW - 300.0),
+            PairHealth {
+                maintenance: true,
+                ..lost_source()
+            },
+            held(300.0),
+            "not_failing_over",
+            "maintenance window",
+        ),
+        (
+            "replication paused",
+            &auto,
+            alarm("ALARM", NOW - 300.0),
+            PairHealth {
+                status: "PAUSED".into(),
+                ..lost_source()
+            },
+            held(300.0),
+            "not_failing_over",
+            "PAUSED",
         ),
         (
             "OK resolves",

@@ -7,8 +7,8 @@
 //! - the DR Region's own EFS API, which must answer cleanly, so that our own
 //!   side failing is never read as theirs failing;
 //! - replication progress against the pair's own recent cadence (learned from
-//!   its lag history), not a fixed threshold: no sync completed since the
-//!   source went silent, and longer than the pair ever goes between syncs;
+//!   its lag history), not a fixed threshold: no sync for longer than the
+//!   pair ever goes between syncs;
 //! - the replication status: only an ENABLED, complete replica is promoted
 //!   automatically (PAUSED, ERROR or a configuration an operator deleted is a
 //!   person's call), and never during a maintenance window
@@ -130,11 +130,10 @@ pub fn judge(
     });
 
     let gap = expected_sync_gap(pair, settings);
-    let stalled = match (pair.last_replicated, source.unreachable_since) {
-        (Some(lrt), Some(since)) => lrt <= since && now - lrt > gap,
-        (Some(lrt), None) => now - lrt > gap,
-        (None, _) => false,
-    };
+    // No sync for longer than the pair's own cadence. (Not "none since the
+    // source went silent": a sync in flight at the failure may complete on
+    // the DR side seconds later, and would hide the stall for good.)
+    let stalled = pair.last_replicated.is_some_and(|lrt| now - lrt > gap);
     signals.push(Signal {
         name: "replication_stalled",
         agrees: stalled,

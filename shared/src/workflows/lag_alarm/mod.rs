@@ -54,6 +54,16 @@ pub struct PairHealth {
     /// `efs-dr:maintenance` on the replica.
     #[serde(skip)]
     pub maintenance: bool,
+    /// LastReplicatedTimestamp as read (epoch seconds): the detector judges
+    /// the stall from it, not from a lag measured earlier in the run.
+    #[serde(skip)]
+    pub last_replicated_epoch: Option<f64>,
+    /// When a failover request was sent for the failure the mark names.
+    #[serde(skip)]
+    pub failover_request_sent_at: Option<f64>,
+    /// The detector's last page: `SOURCE_REGION SINCE DECISION`.
+    #[serde(skip)]
+    pub detector_notified: Option<String>,
 }
 
 fn pair_regions(p: &PairConfig, config: &Config) -> Result<(RegionName, RegionName)> {
@@ -104,8 +114,12 @@ async fn observe<P: Platform>(
             .map(|r| r.destination_file_system_id);
     }
     let (replication, fs) = match &dest {
+        // Only a configuration into the replica: after a failback the replica
+        // may be the source of one, which is not this pair's protection.
         Some(d) => (
-            efs.describe_replication(d).await?,
+            efs.describe_replication(d)
+                .await?
+                .filter(|r| &r.destination_file_system_id == d),
             efs.describe_file_system(d).await?,
         ),
         None => (None, None),
@@ -125,6 +139,11 @@ async fn observe<P: Platform>(
             .and_then(|f| f.tag(k))
             .and_then(|v| v.parse::<f64>().ok())
     };
+    // `FAILURE_START [SENT_AT]`: which failure a request was for, and when it went out.
+    let requested = fs
+        .as_ref()
+        .and_then(|f| f.tag(tags::FAILOVER_REQUESTED_AT))
+        .and_then(parse_requested_mark);
     let last_dr_event = [
         tags::PROMOTED_AT,
         tags::FAILOVER_COMPLETED_AT,
@@ -157,7 +176,13 @@ async fn observe<P: Platform>(
         status,
         source_region_reachable: reachable,
         last_dr_event,
-        failover_requested_at: num(tags::FAILOVER_REQUESTED_AT),
+        failover_requested_at: requested.map(|(since, _)| since),
+        failover_request_sent_at: requested.map(|(since, sent)| sent.unwrap_or(since)),
+        last_replicated_epoch: lrt,
+        detector_notified: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::DETECTOR_NOTIFIED))
+            .map(str::to_string),
         last_notified: fs
             .as_ref()
             .and_then(|f| f.tag(tags::LAST_NOTIFIED))
@@ -206,6 +231,16 @@ fn health_points(h: &PairHealth) -> Vec<MetricPoint> {
         });
     }
     points
+}
+
+fn parse_requested_mark(v: &str) -> Option<(f64, Option<f64>)> {
+    let mut parts = v.split_whitespace();
+    let since = parts.next()?.parse().ok()?;
+    Some((since, parts.next().and_then(|t| t.parse().ok())))
+}
+
+fn requested_mark_value(since: f64, sent_at: f64) -> String {
+    format!("{since:.3} {sent_at:.3}")
 }
 
 fn parse_unreachable_mark(v: &str) -> Option<(f64, u32)> {
@@ -275,9 +310,10 @@ async fn learned_sync_gap<P: Platform>(
         .recent(NAMESPACE, LAG_METRIC, &dims, 3.0 * 3600.0, until)
         .await
         .ok()?;
+    // Minutes that ended before the failure: a later one may hold lag taken after it.
     points
         .into_iter()
-        .filter(|(t, _)| *t <= until)
+        .filter(|(t, _)| *t + 60.0 <= until)
         .map(|(_, v)| v)
         .reduce(f64::max)
 }
@@ -294,6 +330,81 @@ pub struct Detection {
     pub decision: &'static str,
 }
 
+/// Publishes one failover request for the failure that began at
+/// `failure_start`, unless one is already out for it: the replica's mark is
+/// read again just before (another probe run, or the other path, may have
+/// sent one since this run read it), set first, and restored if the publish
+/// fails, so that a lost request never blocks the next attempt. Returns
+/// whether a request went out.
+async fn request_failover<P: Platform>(
+    platform: &P,
+    config: &Config,
+    h: &PairHealth,
+    failure_start: f64,
+    reason: &str,
+) -> Result<bool> {
+    let Some(dest) = &h.destination_file_system_id else {
+        return Ok(false);
+    };
+    let topic = config.failover_topic_arn.clone().ok_or_else(|| {
+        Error::InvalidInput(
+            "policy auto_failover needs EFS_DR_FAILOVER_TOPIC_ARN (the failover-requests topic)"
+                .into(),
+        )
+    })?;
+    let efs = platform.efs(&h.destination_region, CallBudget::Normal);
+    let now = platform.clock().now();
+    let previous = efs
+        .describe_file_system(dest)
+        .await?
+        .and_then(|f| f.tag(tags::FAILOVER_REQUESTED_AT).map(str::to_string));
+    let fresh = PairHealth {
+        failover_requested_at: previous
+            .as_deref()
+            .and_then(parse_requested_mark)
+            .map(|(since, _)| since),
+        failover_request_sent_at: previous
+            .as_deref()
+            .and_then(parse_requested_mark)
+            .map(|(since, sent)| sent.unwrap_or(since)),
+        ..h.clone()
+    };
+    if fresh
+        .failover_requested_at
+        .is_some_and(|t| failure_start <= t)
+        || outstanding_request(&fresh, config, now)
+    {
+        return Ok(false);
+    }
+    efs.tag_file_system(
+        dest,
+        &[(
+            tags::FAILOVER_REQUESTED_AT.to_string(),
+            requested_mark_value(failure_start, now),
+        )],
+    )
+    .await?;
+    let request = json!({
+        "source_file_system_id": h.source_file_system_id,
+        "source_region": h.source_region,
+        "destination_file_system_id": dest,
+        "destination_region": h.destination_region,
+        "mode": "execute",
+        "reason": reason,
+    });
+    if let Err(e) = publish(platform, &Some(topic), "efs-dr failover request", &request.to_string()).await {
+        let restore = previous.unwrap_or_else(|| tags::NONE.to_string());
+        if let Err(e2) = efs
+            .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), restore)])
+            .await
+        {
+            tracing::error!(error = %e2, "could not take back the failover-requested mark after a failed publish");
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
 /// Judges every observed pair from this run's probes, and acts on a verdict
 /// of a lost Region once per failure.
 async fn detect<P: Platform>(
@@ -306,41 +417,46 @@ async fn detect<P: Platform>(
     let dr = dr_health(platform, dr_region).await;
     let now = platform.clock().now();
     let mut out = Vec::new();
+    let mut plans_left = MAX_PLANS_PER_RUN;
     for h in results {
-        let source = fold_samples(
+        let mut source = fold_samples(
             h.unreachable_mark,
             samples
                 .get(h.source_region.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default(),
         );
-        // Written when it changes only: a tag write per pair per minute would
-        // be most of the probe's EFS calls in a large fleet.
-        let stored = h
-            .unreachable_mark
-            .map(|(s, n)| format!("{s:.3} {n}"))
-            .unwrap_or_else(|| tags::NONE.to_string());
-        let value = unreachable_mark_value(&source);
-        if let (Some(dest), true) = (&h.destination_file_system_id, dr.is_ok() && value != stored) {
-            if h.unreachable_mark.is_some() || source.unreachable_since.is_some() {
-                platform
-                    .efs(&h.destination_region, CallBudget::Normal)
-                    .tag_file_system(dest, &[(tags::SOURCE_UNREACHABLE_SINCE.to_string(), value)])
-                    .await?;
+        // Past the confirmation count, more failures change nothing: the
+        // mark stops changing, so an outage does not cost a tag write per
+        // pair per minute.
+        source.failed_probes = source.failed_probes.min(config.detector.min_failed_probes);
+        let (judgement, decision) = match judge_and_act(
+            platform,
+            config,
+            h,
+            &mut source,
+            dr.clone(),
+            dr_region,
+            now,
+            &mut plans_left,
+        )
+        .await
+        {
+            Ok(done) => done,
+            // One pair that cannot be judged must not stop the others.
+            Err(e) => {
+                tracing::error!(source_file_system_id = %h.source_file_system_id, error = %e, "region detector: one pair failed");
+                (
+                    detector::Judgement {
+                        verdict: detector::Verdict::Suspected,
+                        signals: Vec::new(),
+                        reason: format!("could not be judged this run: {e}"),
+                        since: source.unreachable_since,
+                    },
+                    "error",
+                )
             }
-        }
-        let learned = match source.unreachable_since {
-            Some(since) => learned_sync_gap(platform, dr_region, h, since).await,
-            None => None,
         };
-        let pair = detector::PairSignal {
-            status: h.status.clone(),
-            last_replicated: h.lag_seconds.map(|l| now - l),
-            learned_sync_gap: learned,
-            maintenance: h.maintenance,
-        };
-        let judgement = detector::judge(now, dr.clone(), &source, &pair, &config.detector);
-        let decision = act_on_detection(platform, config, h, &judgement, now).await?;
         let d = Detection {
             source_file_system_id: h.source_file_system_id.clone(),
             source_region: h.source_region.clone(),
@@ -354,6 +470,64 @@ async fn detect<P: Platform>(
         out.push(d);
     }
     Ok(out)
+}
+
+/// A failover plan per page makes a probe run longer (it probes the silent
+/// source): in a large fleet, the first pages carry one, the rest the commands.
+const MAX_PLANS_PER_RUN: usize = 10;
+
+#[allow(clippy::too_many_arguments)]
+async fn judge_and_act<P: Platform>(
+    platform: &P,
+    config: &Config,
+    h: &PairHealth,
+    source: &mut detector::SourceSignal,
+    dr: std::result::Result<(), String>,
+    dr_region: &RegionName,
+    now: f64,
+    plans_left: &mut usize,
+) -> Result<(detector::Judgement, &'static str)> {
+    let stored = h
+        .unreachable_mark
+        .map(|(s, n)| format!("{s:.3} {n}"))
+        .unwrap_or_else(|| tags::NONE.to_string());
+    // With our own side unhealthy, new failures are not counted (they may be
+    // ours), but a source that answered is always remembered.
+    if dr.is_err() && source.unreachable_since.is_some() {
+        *source = match h.unreachable_mark {
+            Some((since, n)) => detector::SourceSignal {
+                unreachable_since: Some(since),
+                failed_probes: n,
+            },
+            None => detector::SourceSignal {
+                unreachable_since: None,
+                failed_probes: 0,
+            },
+        };
+    }
+    let value = unreachable_mark_value(source);
+    if let Some(dest) = &h.destination_file_system_id {
+        // Written when it changes only.
+        if value != stored && (h.unreachable_mark.is_some() || source.unreachable_since.is_some()) {
+            platform
+                .efs(&h.destination_region, CallBudget::Normal)
+                .tag_file_system(dest, &[(tags::SOURCE_UNREACHABLE_SINCE.to_string(), value)])
+                .await?;
+        }
+    }
+    let learned = match source.unreachable_since {
+        Some(since) => learned_sync_gap(platform, dr_region, h, since).await,
+        None => None,
+    };
+    let pair = detector::PairSignal {
+        status: h.status.clone(),
+        last_replicated: h.last_replicated_epoch,
+        learned_sync_gap: learned,
+        maintenance: h.maintenance,
+    };
+    let judgement = detector::judge(now, dr, source, &pair, &config.detector);
+    let decision = act_on_detection(platform, config, h, &judgement, now, plans_left).await?;
+    Ok((judgement, decision))
 }
 
 fn signals_text(j: &detector::Judgement) -> String {
@@ -383,6 +557,7 @@ async fn act_on_detection<P: Platform>(
     h: &PairHealth,
     j: &detector::Judgement,
     now: f64,
+    plans_left: &mut usize,
 ) -> Result<&'static str> {
     use detector::Verdict;
     let (Some(dest), Some(since)) = (&h.destination_file_system_id, j.since) else {
@@ -409,42 +584,23 @@ async fn act_on_detection<P: Platform>(
     let in_cooldown = h
         .last_dr_event
         .is_some_and(|e| now - e < config.cooldown_seconds);
+    let lag = h.last_replicated_epoch.map(|t| now - t);
+    let beyond_cap = config.auto_failover_max_rpo_seconds > 0
+        && lag.is_some_and(|l| l > config.auto_failover_max_rpo_seconds as f64);
     let auto = config.alarm_policy == AlarmPolicy::AutoFailover
         && j.verdict == Verdict::RegionLost
-        && !in_cooldown;
+        && !in_cooldown
+        && !beyond_cap;
     if auto {
         if h.failover_requested_at.is_some_and(|t| t >= since)
             || outstanding_request(h, config, now)
         {
             return Ok("none");
         }
-        let topic = config.failover_topic_arn.clone().ok_or_else(|| {
-            Error::InvalidInput("policy auto_failover needs EFS_DR_FAILOVER_TOPIC_ARN (the failover-requests topic)".into())
-        })?;
-        // Marked first: a concurrent or repeated probe run sees it and stops.
-        efs.tag_file_system(
-            dest,
-            &[(
-                tags::FAILOVER_REQUESTED_AT.to_string(),
-                format!("{since:.3}"),
-            )],
-        )
-        .await?;
-        let request = json!({
-            "source_file_system_id": h.source_file_system_id,
-            "source_region": h.source_region,
-            "destination_file_system_id": dest,
-            "destination_region": h.destination_region,
-            "mode": "execute",
-            "reason": format!("region detector: {}", j.reason),
-        });
-        publish(
-            platform,
-            &Some(topic),
-            "efs-dr failover request",
-            &request.to_string(),
-        )
-        .await?;
+        let reason = format!("region detector: {}", j.reason);
+        if !request_failover(platform, config, h, since, &reason).await? {
+            return Ok("none");
+        }
         body.push_str("\nPolicy auto_failover: a failover request was published; the failover function is running it.\n");
         publish(
             platform,
@@ -476,6 +632,8 @@ async fn act_on_detection<P: Platform>(
         );
     }
     // The plan, as a person would get it by running the first command below.
+    let with_plan = *plans_left > 0;
+    *plans_left = plans_left.saturating_sub(1);
     let plan_request = crate::workflows::failover::FailoverRequest {
         source_file_system_id: Some(crate::domain::ids::FileSystemRef {
             id: h.source_file_system_id.clone(),
@@ -515,6 +673,7 @@ async fn act_on_detection<P: Platform>(
             }
         }
         Err(e) => body.push_str(&format!("\nThe failover plan could not be made: {e}\n")),
+        },
     }
     body.push_str(&format!(
         "\nTo fail over, plan first:\n  {}\nthen execute:\n  {}\n",
@@ -533,7 +692,7 @@ async fn act_on_detection<P: Platform>(
         )
     };
     publish(platform, &config.alerts_topic_arn, &subject, &body).await?;
-    efs.tag_file_system(dest, &[(tags::LAST_NOTIFIED.to_string(), key)])
+    efs.tag_file_system(dest, &[(tags::DETECTOR_NOTIFIED.to_string(), key)])
         .await?;
     Ok(decision)
 }
@@ -583,7 +742,9 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
         .filter(|p| p.name != REACHABLE_METRIC)
         .collect();
     if let Some(region) = &region {
-        platform.metrics(region).put(&points).await?;
+        if let Err(e) = platform.metrics(region).put(&points).await {
+            tracing::error!(error = %e, "replication metrics not published");
+        }
     }
     // Several probes a minute: the schedule runs once a minute, so the run
     // itself probes the source Regions again, spaced, before judging.
@@ -622,8 +783,15 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
     }
     let detections = match &region {
         Some(region) => {
-            platform.metrics(region).put(&points).await?;
-            detect(platform, config, &results, &samples, region).await?
+            // A metric that cannot be published must not stop the judgement.
+            if let Err(e) = platform.metrics(region).put(&points).await {
+                tracing::error!(error = %e, "SourceRegionReachable not published");
+            }
+            if config.detector.enabled {
+                detect(platform, config, &results, &samples, region).await?
+            } else {
+                Vec::new()
+            }
         }
         None => Vec::new(),
     };
@@ -820,6 +988,33 @@ pub fn decide(
                     "{} answers: lag alone can be a paused or throttled replication",
                     h.source_region
                 ));
+            } else if config.detector.enabled {
+                // "Unreachable" as the region detector confirms it, not one
+                // run's probes: a blip while the alarm is held is not a loss.
+                let d = &config.detector;
+                let confirmed = h
+                    .unreachable_mark
+                    .is_some_and(|(since, n)| now - since >= d.confirm_seconds && n >= d.min_failed_probes);
+                if !confirmed {
+                    blockers.push(format!(
+                        "{} has not been silent long enough to count as lost ({}; the region detector needs {:.0} s and {} probes)",
+                        h.source_region,
+                        h.unreachable_mark
+                            .map(|(since, n)| format!("{:.0} s, {n} probes", now - since))
+                            .unwrap_or_else(|| "this run only".into()),
+                        d.confirm_seconds,
+                        d.min_failed_probes
+                    ));
+                }
+            }
+            if h.maintenance {
+                blockers.push(
+                    "the pair is in a maintenance window (efs-dr:maintenance on the replica)"
+                        .into(),
+                );
+            }
+            if matches!(h.status.as_str(), "PAUSED" | "PAUSING" | "ERROR" | "DELETING") {
+                blockers.push(format!("replication is {}: a person decides", h.status));
             }
             if config.auto_failover_max_rpo_seconds > 0 {
                 if let Some(lag) = h
@@ -948,37 +1143,15 @@ async fn notify<P: Platform>(
     body.push_str(&format!("Decision: {} - {}\n", d.decision, d.reason));
     match d.decision {
         "failover_requested" => {
-            let topic = config.failover_topic_arn.clone().ok_or_else(|| {
-                Error::InvalidInput("policy auto_failover needs EFS_DR_FAILOVER_TOPIC_ARN (the failover-requests topic)".into())
-            })?;
-            // Marked first: a duplicate delivery sees the mark and stops, even if this run dies after publishing.
-            if let Some(dest) = &h.destination_file_system_id {
-                platform
-                    .efs(&h.destination_region, CallBudget::Normal)
-                    .tag_file_system(
-                        dest,
-                        &[(
-                            tags::FAILOVER_REQUESTED_AT.to_string(),
-                            format!("{:.3}", d.alarm.changed_at),
-                        )],
-                    )
-                    .await?;
+            let reason = format!(
+                "lag-alarm-handler: alarm {} in ALARM since {}; {}",
+                d.alarm.name,
+                iso8601(d.alarm.changed_at),
+                d.reason
+            );
+            if !request_failover(platform, config, h, d.alarm.changed_at, &reason).await? {
+                return Ok(());
             }
-            let request = json!({
-                "source_file_system_id": h.source_file_system_id,
-                "source_region": h.source_region,
-                "destination_file_system_id": h.destination_file_system_id,
-                "destination_region": h.destination_region,
-                "mode": "execute",
-                "reason": format!("lag-alarm-handler: alarm {} in ALARM since {}; {}", d.alarm.name, iso8601(d.alarm.changed_at), d.reason),
-            });
-            publish(
-                platform,
-                &Some(topic),
-                "efs-dr failover request",
-                &request.to_string(),
-            )
-            .await?;
             body.push_str(
                 "A failover request was published; the failover function is running it.\n",
             );
