@@ -261,8 +261,7 @@ proptest! {
             Action::AwaitOriginalWritableAtCutover => {
                 prop_assert!(
                     between(on_replica, b, o)
-                        || (on_replica.is_none()
-                            && between(on_original, b, o)
+                        || (between(on_original, b, o)
                             && on_original.is_some_and(|r| r.status == ReplicationStatus::Deleting)),
                     "{action:?} with {on_replica:?}, {on_original:?}"
                 );
