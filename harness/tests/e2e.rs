@@ -119,9 +119,15 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
         .filter_map(Result::ok)
         .collect();
     outputs.extend(probed.lock().unwrap().iter().cloned());
+    // The region detector in the probe decides first; the alarm path, later,
+    // finds the request already made.
     let decisions: Vec<String> = outputs
         .iter()
-        .flat_map(|v| v["decisions"].as_array().cloned().unwrap_or_default())
+        .flat_map(|v| {
+            let mut all = v["decisions"].as_array().cloned().unwrap_or_default();
+            all.extend(v["detections"].as_array().cloned().unwrap_or_default());
+            all
+        })
         .filter_map(|d| d["decision"].as_str().map(str::to_string))
         .collect();
     assert!(

@@ -131,6 +131,9 @@ enum Step {
     DeleteSource,
     Maintenance,
     Advance(f64),
+    /// Until a sync has just completed (the failure then strikes with the
+    /// replica as fresh as it gets, and maybe a sync in flight).
+    JustAfterASync,
 }
 
 async fn apply(w: &World, s: &Setup, step: &Step) {
@@ -179,6 +182,25 @@ async fn apply(w: &World, s: &Setup, step: &Step) {
                 .expect("tag");
         }
         Step::Advance(secs) => w.advance(*secs),
+        Step::JustAfterASync => {
+            let last = |w: &World| {
+                w.emu
+                    .shared
+                    .world()
+                    .replications
+                    .iter()
+                    .find(|r| r.destination_file_system_id == s.dst)
+                    .and_then(|r| r.last_replicated)
+            };
+            let before = last(w);
+            for _ in 0..300 {
+                w.advance(1.0);
+                if last(w) != before {
+                    break;
+                }
+            }
+            w.advance(5.0);
+        }
     }
 }
 
@@ -389,6 +411,10 @@ fn true_failures() -> Vec<TrueFailure> {
         TrueFailure {
             name: "source Region unreachable (connection refused)",
             start: vec![Step::Faults(json!({"region": EAST, "outage": true, "outage_mode": "refuse"}))],
+        },
+        TrueFailure {
+            name: "source Region unreachable 5 s after a sync completed",
+            start: vec![Step::JustAfterASync, outage()],
         },
         TrueFailure {
             name: "source Region unreachable (black hole: probes time out)",

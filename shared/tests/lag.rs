@@ -240,8 +240,7 @@ async fn policy_notify_tells_a_person_and_changes_nothing() {
     assert_eq!(d["decision"], "notify", "{out:#}");
     assert!(d["recent_lag"].as_array().is_some_and(|r| !r.is_empty()));
     // Nothing changes but the mark that this state change was announced
-    // (efs-dr:last-notified, so a held alarm is announced once), and the
-    // region detector's memory of the silent source.
+    // (efs-dr:last-notified, so a held alarm is announced once).
     let efs_mutations: Vec<String> = w
         .mutating_calls_since(before)
         .into_iter()
@@ -257,10 +256,7 @@ async fn policy_notify_tells_a_person_and_changes_nothing() {
         .collect();
     assert_eq!(
         marked,
-        vec![
-            "efs-dr:last-notified".to_string(),
-            "efs-dr:source-unreachable-since".to_string()
-        ],
+        vec!["efs-dr:last-notified".to_string()],
         "{marked:?}"
     );
     let alerts = published(&w, &s.alerts);

@@ -103,6 +103,16 @@ impl Default for AwsClock {
     }
 }
 
+/// A time scale that cannot break duration arithmetic: finite and positive,
+/// else 1 (real time).
+fn valid_scale(scale: f64) -> f64 {
+    if scale.is_finite() && scale > 0.0 && scale <= 1e6 {
+        scale
+    } else {
+        1.0
+    }
+}
+
 fn system_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -195,7 +205,7 @@ impl AwsContext {
         AwsContext {
             sdk,
             clock: AwsClock {
-                scale: settings.time_scale.max(1e-9),
+                scale: valid_scale(settings.time_scale),
                 ..AwsClock::default()
             },
             settings,
@@ -216,7 +226,7 @@ impl AwsContext {
 
     /// A real-time duration for an emulated one.
     fn scaled(&self, d: Duration) -> Duration {
-        d.div_f64(self.settings.time_scale.max(1e-9))
+        d.div_f64(valid_scale(self.settings.time_scale))
             .max(Duration::from_millis(1))
     }
 

@@ -314,11 +314,12 @@ impl Config {
             )?;
         }
         if let Some(v) = lookup("EFS_DR_REGION_DETECTOR") {
-            c.detector.enabled = parse_env("EFS_DR_REGION_DETECTOR", &v, "on or off", |s| match s {
-                "on" => Ok(true),
-                "off" => Ok(false),
-                other => Err(format!("'{other}' is not on or off")),
-            })?;
+            c.detector.enabled =
+                parse_env("EFS_DR_REGION_DETECTOR", &v, "on or off", |s| match s {
+                    "on" => Ok(true),
+                    "off" => Ok(false),
+                    other => Err(format!("'{other}' is not on or off")),
+                })?;
         }
         if let Some(s) = seconds("EFS_DR_DETECT_CONFIRM_SECONDS")? {
             c.detector.confirm_seconds = s;

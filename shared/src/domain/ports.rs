@@ -295,18 +295,42 @@ pub async fn answers_within_window<E: Efs, C: Clock>(
     clock: &C,
     probes: u32,
     spacing: Duration,
-) -> bool {
+) -> Window {
+    let mut answered = false;
     for n in 0..probes.max(1) {
         if n > 0 {
             clock.sleep(spacing).await;
         }
         match efs.probe().await {
-            Ok(()) => return true,
-            Err(e) if !e.kind.is_transient() => return true,
-            Err(_) => {}
+            Ok(()) => {
+                return Window {
+                    working: true,
+                    answered: true,
+                }
+            }
+            Err(e) if !e.kind.is_transient() => {
+                return Window {
+                    working: true,
+                    answered: true,
+                }
+            }
+            Err(e) => answered |= !e.kind.is_no_answer(),
         }
     }
-    false
+    Window {
+        working: false,
+        answered,
+    }
+}
+
+/// What a probe window saw of a Region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// A success or an authoritative refusal: the Region works.
+    pub working: bool,
+    /// Any answer at all, throttling and 5xx included: the Region is there,
+    /// even if browned out.
+    pub answered: bool,
 }
 
 /// Whether a Region's EFS answers: any answer, even an error, counts.

@@ -17,6 +17,9 @@ pub struct Observed {
     pub replication: Option<Replication>,
     /// Whether the source Region answered the probe window; `None` before a probe.
     pub source_reachable: Option<bool>,
+    /// No answer at all in the window, not even throttling or a 5xx: the
+    /// Region is gone rather than browned out. `None` before a probe.
+    pub source_silent: Option<bool>,
 }
 
 /// The next step of a failover.
@@ -235,7 +238,7 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
             // the source Region silent, no sync can complete: the recovery
             // point is as good as it will get, and refusing would only hold
             // clients off during the very outage that called for the failover.
-            if seen.source_reachable == Some(false) {
+            if seen.source_silent == Some(true) {
                 warnings.push(format!(
                     "{synced}; {} does not answer, so waiting cannot bring the replica closer: promoting with a recovery point of {age:.0} s",
                     r.source_region
@@ -246,7 +249,7 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
                     &mut warnings,
                     "RecoveryPointTooOld",
                     format!(
-                        "{synced}, and {} answers: replication can still catch up",
+                        "{synced}, and {} answers (if only with errors or throttling): replication can still catch up",
                         r.source_region
                     ),
                     format!("wait for the lag to fall below max_rpo_seconds, raise max_rpo_seconds, or set force: true to accept losing up to {age:.0} s of writes"),

@@ -40,6 +40,7 @@ fn case() -> impl Strategy<Value = Case> {
         maybe_one_of(configurations),
         time(),
         prop_oneof![Just(None), Just(Some(true)), Just(Some(false))],
+        any::<bool>(),
         prop_oneof![
             2 => Just(None),
             1 => Just(Some(DeletionMode::LocalConfigurationOnly)),
@@ -57,6 +58,7 @@ fn case() -> impl Strategy<Value = Case> {
                 replication,
                 now,
                 source_reachable,
+                answered_with_errors,
                 deletion_mode,
             )| {
                 // Through resolve, as a run gets it: fields added to the request later keep their defaults.
@@ -78,6 +80,8 @@ fn case() -> impl Strategy<Value = Case> {
                         destination,
                         replication,
                         source_reachable,
+                        // Unreachable: silent, or answering only with errors.
+                        source_silent: source_reachable.map(|r| !r && !answered_with_errors),
                     },
                     now: now.max(crate::workflows::props::NOW),
                 }
@@ -170,7 +174,7 @@ proptest! {
                     ("InitialSync", r.status == ReplicationStatus::Enabling
                         || r.last_replicated.is_none()),
                     ("ReplicationError", r.status == ReplicationStatus::Error),
-                    ("RecoveryPointTooOld", c.seen.source_reachable != Some(false)
+                    ("RecoveryPointTooOld", c.seen.source_silent != Some(true)
                         && r.last_replicated
                             .is_some_and(|t| c.now - t > c.target.max_rpo_seconds as f64)),
                 ];

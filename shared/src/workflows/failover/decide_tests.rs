@@ -87,6 +87,7 @@ struct Case {
     warns: Option<&'static str>,
     /// What the source Region's probe window said.
     source_reachable: Option<bool>,
+    source_silent: Option<bool>,
     deletion_mode: Option<DeletionMode>,
 }
 
@@ -105,6 +106,7 @@ fn healthy(name: &'static str) -> Case {
         }),
         warns: None,
         source_reachable: Some(true),
+        source_silent: None,
         deletion_mode: None,
     }
 }
@@ -331,6 +333,13 @@ fn cases() -> Vec<Case> {
         },
         Case {
             replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 5000.0)),
+            source_reachable: Some(false),
+            source_silent: Some(false),
+            expect: Err("RecoveryPointTooOld"),
+            ..healthy("an old recovery point is refused while the source answers only with 5xx or throttling: it is there, replication can catch up")
+        },
+        Case {
+            replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 5000.0)),
             source_reachable: None,
             expect: Err("RecoveryPointTooOld"),
             ..healthy("an old recovery point is refused while the source's state is unknown")
@@ -377,6 +386,8 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             destination: replica(c.protection, c.tags),
             replication: c.replication,
             source_reachable: c.source_reachable,
+            // Unreachable means silent, unless a case says it answered with errors.
+            source_silent: c.source_silent.or(c.source_reachable.map(|r| !r)),
         };
         match (decide(&target, &seen, NOW), &c.expect) {
             (Ok(d), Ok(want)) => {

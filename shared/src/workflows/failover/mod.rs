@@ -42,6 +42,8 @@ pub struct Failover<'a, P: Platform> {
     source: P::Efs,
     report: Report,
     waiting_since: Option<f64>,
+    /// Whether the last probe window got no answer at all from the source.
+    source_silent: Option<bool>,
     /// Set once the promoted file system is ready and not yet marked complete.
     pub needs_completion_mark: bool,
     pub destination_fs: Option<FileSystem>,
@@ -71,6 +73,7 @@ impl<'a, P: Platform> Failover<'a, P> {
             target,
             report,
             waiting_since: None,
+            source_silent: None,
             needs_completion_mark: false,
             destination_fs: None,
         }
@@ -90,13 +93,15 @@ impl<'a, P: Platform> Failover<'a, P> {
 
     async fn probe_source(&mut self) -> bool {
         let started = self.now();
-        let reachable = crate::domain::ports::answers_within_window(
+        let window = crate::domain::ports::answers_within_window(
             &self.source,
             self.platform.clock(),
             SOURCE_PROBES,
             SOURCE_PROBE_SPACING,
         )
         .await;
+        let reachable = window.working;
+        self.source_silent = Some(!window.answered);
         let now = self.now();
         self.report.source_region_reachable = Some(reachable);
         self.report.step(
@@ -464,6 +469,7 @@ impl<P: Platform> Failover<'_, P> {
             destination,
             replication,
             source_reachable: self.report.source_region_reachable,
+            source_silent: self.source_silent,
         })
     }
 
@@ -689,8 +695,30 @@ async fn resume<P: Platform>(
         Some(topic) if resumed < MAX_RESUMES => {
             // IDs are published as IDs: a Region an ARN gave goes along explicitly.
             let first = summary.results.first();
+            // Pairs given by ARN keep their Regions, written out.
+            let pairs = request.pairs.as_ref().map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|p| crate::domain::config::PairConfig {
+                        source_region: p
+                            .source_region
+                            .clone()
+                            .or_else(|| p.source_file_system_id.arn_region.clone()),
+                        destination_region: p.destination_region.clone().or_else(|| {
+                            p.destination_file_system_id
+                                .as_ref()
+                                .and_then(|d| d.arn_region.clone())
+                        }),
+                        ..p.clone()
+                    })
+                    .collect()
+            });
             let next = FailoverRequest {
                 resumed: Some(resumed + 1),
+                pairs,
+                // A run to completion: nothing waits between topic deliveries.
+                run_mode: None,
+                poll: None,
                 source_region: request
                     .source_region
                     .clone()
@@ -699,7 +727,8 @@ async fn resume<P: Platform>(
                 destination_region: request
                     .destination_region
                     .clone()
-                    .or_else(|| first.map(|r| r.destination.region.clone())),
+                    .or_else(|| first.map(|r| r.destination.region.clone()))
+                    .filter(|_| request.pairs.is_none()),
                 ..request.clone()
             };
             let body = serde_json::to_string(&next)

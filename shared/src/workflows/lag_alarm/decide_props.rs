@@ -65,7 +65,16 @@ fn case() -> BoxedStrategy<Case> {
         proptest::bool::weighted(0.1),
     )
         .prop_map(
-            |(status, named, last_replicated, reachable, last_dr_event, requested, mark, maintenance)| PairHealth {
+            |(
+                status,
+                named,
+                last_replicated,
+                reachable,
+                last_dr_event,
+                requested,
+                mark,
+                maintenance,
+            )| PairHealth {
                 source_file_system_id: id(A),
                 source_region: region(EAST),
                 destination_file_system_id: named.then(|| id(B)),

@@ -75,11 +75,16 @@ pub struct Judgement {
     pub since: Option<f64>,
 }
 
+/// The probe samples the lag once a minute: the true peak between two syncs
+/// can exceed the sampled one by up to that.
+pub const LAG_SAMPLING_SECONDS: f64 = 60.0;
+
 /// The expected gap between syncs: the longest lag seen before the source
-/// went silent, with room for one late sync.
+/// went silent, with a quarter more for a late sync and one sampling
+/// interval for the peaks the minute samples missed.
 pub fn expected_sync_gap(pair: &PairSignal, settings: &DetectorSettings) -> f64 {
     pair.learned_sync_gap
-        .map(|g| g * 1.5)
+        .map(|g| g * 1.25 + LAG_SAMPLING_SECONDS)
         .unwrap_or(settings.fallback_sync_gap)
         .max(settings.min_sync_gap)
 }
@@ -391,7 +396,10 @@ mod tests {
             learned_sync_gap: Some(5.0),
             ..pair(50.0)
         };
-        assert_eq!(expected_sync_gap(&fast, &s), 60.0);
+        assert_eq!(
+            expected_sync_gap(&fast, &s),
+            5.0 * 1.25 + LAG_SAMPLING_SECONDS
+        );
     }
 
     #[test]

@@ -392,7 +392,14 @@ async fn request_failover<P: Platform>(
         "mode": "execute",
         "reason": reason,
     });
-    if let Err(e) = publish(platform, &Some(topic), "efs-dr failover request", &request.to_string()).await {
+    if let Err(e) = publish(
+        platform,
+        &Some(topic),
+        "efs-dr failover request",
+        &request.to_string(),
+    )
+    .await
+    {
         let restore = previous.unwrap_or_else(|| tags::NONE.to_string());
         if let Err(e2) = efs
             .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), restore)])
@@ -619,17 +626,23 @@ async fn act_on_detection<P: Platform>(
     } else {
         "notify"
     };
-    let key = format!("region-loss {} {since:.3} {decision}", h.source_region);
-    if h.last_notified.as_deref() == Some(key.as_str()) {
+    let key = format!("{} {since:.3} {decision}", h.source_region);
+    if h.detector_notified.as_deref() == Some(key.as_str()) {
         return Ok("none");
     }
-    if in_cooldown
-        && j.verdict == Verdict::RegionLost
-        && config.alarm_policy == AlarmPolicy::AutoFailover
-    {
-        body.push_str(
-            "\nNo automatic failover: a failover or failback happened within the cool-down.\n",
-        );
+    if j.verdict == Verdict::RegionLost && config.alarm_policy == AlarmPolicy::AutoFailover {
+        if in_cooldown {
+            body.push_str(
+                "\nNo automatic failover: a failover or failback happened within the cool-down.\n",
+            );
+        }
+        if beyond_cap {
+            body.push_str(&format!(
+                "\nNo automatic failover: the replica is {:.0} s behind, beyond the {} s an automatic failover may lose (AutoFailoverMaxRpoSeconds); a person decides.\n",
+                lag.unwrap_or_default(),
+                config.auto_failover_max_rpo_seconds
+            ));
+        }
     }
     // The plan, as a person would get it by running the first command below.
     let with_plan = *plans_left > 0;
@@ -649,18 +662,20 @@ async fn act_on_detection<P: Platform>(
         reason: Some("region detector".into()),
         ..Default::default()
     };
-    match crate::workflows::failover::run(
-        platform,
-        &Config {
+    let plan = if with_plan {
+        let quiet = Config {
             alerts_topic_arn: None,
             ..config.clone()
-        },
-        &plan_request,
-        None,
-    )
-    .await
-    {
-        Ok(plan) => {
+        };
+        Some(crate::workflows::failover::run(platform, &quiet, &plan_request, None).await)
+    } else {
+        None
+    };
+    match plan {
+        None => body.push_str(
+            "\nNo plan attached (many pairs paged in this run): run the plan command below.\n",
+        ),
+        Some(Ok(plan)) => {
             body.push_str(&format!("\nThe failover plan: {}\n", plan.summary));
             if let Some(rp) = plan.results.first().and_then(|r| r.recovery_point.as_ref()) {
                 body.push_str(&format!(
@@ -672,8 +687,7 @@ async fn act_on_detection<P: Platform>(
                 body.push_str(&format!("  warning: {w}\n"));
             }
         }
-        Err(e) => body.push_str(&format!("\nThe failover plan could not be made: {e}\n")),
-        },
+        Some(Err(e)) => body.push_str(&format!("\nThe failover plan could not be made: {e}\n")),
     }
     body.push_str(&format!(
         "\nTo fail over, plan first:\n  {}\nthen execute:\n  {}\n",
@@ -911,7 +925,7 @@ async fn observe_and_decide<P: Platform>(
 /// failover has answered yet and that is younger than the cool-down: the
 /// other path must not request a second one for the same failure.
 fn outstanding_request(h: &PairHealth, config: &Config, now: f64) -> bool {
-    h.failover_requested_at
+    h.failover_request_sent_at
         .is_some_and(|t| now - t < config.cooldown_seconds && h.last_dr_event.is_none_or(|e| t > e))
 }
 
