@@ -134,13 +134,21 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
         decisions.iter().any(|d| d == "failover_requested"),
         "{decisions:?}"
     );
-    let request_count = env
+    let sent: Vec<String> = env
         .emu
         .shared
         .world()
         .messages
         .iter()
         .filter(|m| m.topic_arn == requests)
-        .count();
-    assert_eq!(request_count, 1, "one failover request");
+        .map(|m| {
+            format!(
+                "{} at {:.0}: {}",
+                m.subject.clone().unwrap_or_default(),
+                m.time,
+                m.message
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "one failover request: {sent:#?}");
 }

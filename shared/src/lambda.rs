@@ -66,15 +66,18 @@ where
     F: Future<Output = Result<Value, Error>> + Send,
 {
     init_tracing();
+    let time_scale = crate::aws::AwsSettings::from_env().time_scale;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let handler = &handler;
         let service = lambda_runtime::service_fn(
             move |event: lambda_runtime::LambdaEvent<Value>| async move {
+                // On the workflows' clock: scaled against a time-scaled emulator.
                 let remaining = event
                     .context
                     .deadline()
                     .duration_since(SystemTime::now())
-                    .ok();
+                    .ok()
+                    .map(|r| r.mul_f64(time_scale));
                 handler(event.payload, remaining)
                     .await
                     .map_err(FunctionError)

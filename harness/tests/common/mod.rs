@@ -44,13 +44,11 @@ pub async fn functions(env: &Env, extra: &[(&str, String)]) -> Lambda {
     let bin = target_bin_dir();
     let mut vars = env.function_env(&[
         ("EFS_DR_SOURCE_REGION", "us-east-1".into()),
-        // About 20 emulated seconds between polls.
-        ("EFS_DR_POLL_MS", "70".into()),
-        // The region detector's source probes, 20 emulated seconds apart.
-        (
-            "EFS_DR_SOURCE_PROBE_SPACING_MS",
-            format!("{:.0}", 20_000.0 / SCALE),
-        ),
+        // 20 emulated seconds between polls.
+        ("EFS_DR_POLL_MS", "20000".into()),
+        // Every other wait of the functions (the detector's probe spacing,
+        // the failover's probe window) on the emulator's clock.
+        ("EFS_DR_TIME_SCALE", format!("{SCALE}")),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let mut map = HashMap::new();

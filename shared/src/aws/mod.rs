@@ -59,7 +59,8 @@ impl Default for AwsSettings {
 }
 
 impl AwsSettings {
-    /// Overrides from `EFS_DR_CALL_TIMEOUT_MS`, `EFS_DR_SOURCE_TIMEOUT_MS`, `EFS_DR_MAX_ATTEMPTS`.
+    /// Overrides from `EFS_DR_CALL_TIMEOUT_MS`, `EFS_DR_SOURCE_TIMEOUT_MS`,
+    /// `EFS_DR_MAX_ATTEMPTS` and `EFS_DR_TIME_SCALE`.
     pub fn from_env() -> Self {
         let mut s = AwsSettings::default();
         let ms = |name: &str| {
@@ -74,6 +75,14 @@ impl AwsSettings {
         }
         if let Some(d) = ms("EFS_DR_SOURCE_TIMEOUT_MS") {
             s.source_timeout = d;
+        }
+        // Only against a time-scaled emulator (the harness, drills): emulated
+        // seconds per real second. Never set in AWS.
+        if let Some(scale) = std::env::var("EFS_DR_TIME_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            s.time_scale = valid_scale(scale);
         }
         if let Some(n) = std::env::var("EFS_DR_MAX_ATTEMPTS")
             .ok()
