@@ -384,7 +384,7 @@ async fn request_failover<P: Platform>(
         )],
     )
     .await?;
-    let request = json!({
+    let mut request = json!({
         "source_file_system_id": h.source_file_system_id,
         "source_region": h.source_region,
         "destination_file_system_id": dest,
@@ -392,6 +392,15 @@ async fn request_failover<P: Platform>(
         "mode": "execute",
         "reason": reason,
     });
+    // The region detector has confirmed the source silent: a full delete
+    // would fail, or (as AWS may do) be accepted and hang until the Region
+    // returns, and end in a local-only delete either way, minutes later.
+    // Ask for the local-only delete at once; the failover still refuses it
+    // (SourceReachable) if the source answers by then, and failback cleans
+    // up the side left behind.
+    if config.detector.enabled {
+        request["deletion_mode"] = json!("LOCAL_CONFIGURATION_ONLY");
+    }
     if let Err(e) = publish(
         platform,
         &Some(topic),
