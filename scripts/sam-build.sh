@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-sam
-requirements=deploy/requirements-sam.txt
-stamp="$venv/.requirements.sha256"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$want" > "$stamp"
-fi
+scripts/venv.sh "$venv" deploy/requirements-sam.txt
 export PATH="$PWD/$venv/bin:$PATH"
 # As a new user: the build goes to the clone's own target/, not a shared cache.
 unset CARGO_TARGET_DIR

@@ -13,18 +13,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-requirements=tests/template/requirements.txt
 venv=.venv-template
-stamp="$venv/.template-requirements.sha256"
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    python3 -m venv "$venv"
-fi
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$want" > "$stamp"
-fi
+scripts/venv.sh "$venv" tests/template/requirements.txt
 
 npm_stamp=node_modules/.package-lock.sha256
 npm_want="$(sha256sum package-lock.json | cut -d' ' -f1)"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The project's Python venv (.venv): boto3, the AWS CLI v1 and pytest, pinned
-# in tests/conformance/requirements.txt. The conformance tier uses it, and so
-# do the end-to-end tests that run the printed operator commands with the
-# real AWS CLI. Reinstalled only when the pins change.
+# A project-local Python venv with pinned requirements, reinstalled only when
+# the pins change:
+#   scripts/venv.sh [VENV REQUIREMENTS]
+# Without arguments: .venv with tests/conformance/requirements.txt (boto3,
+# the AWS CLI v1, pytest), used by the conformance tier and by the
+# end-to-end tests that run the printed operator commands with the real AWS
+# CLI. scripts/template-checks.sh and scripts/sam-build.sh name their own.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-requirements=tests/conformance/requirements.txt
-venv=.venv
-stamp="$venv/.conformance-requirements.sha256"
+venv="${1:-.venv}"
+requirements="${2:-tests/conformance/requirements.txt}"
+stamp="$venv/.requirements.sha256"
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
