@@ -4,6 +4,7 @@
 
 mod drill;
 mod error;
+mod iac;
 mod invoke;
 mod status;
 
@@ -38,6 +39,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print what Terraform or CloudFormation users change for each configured
+    /// pair as it is now (after a failover or failback): tfvars that swap source
+    /// and destination, import/removed blocks with the observed IDs, and the
+    /// replication_overwrite setting. Read from the DR Region (AWS_REGION).
+    Iac {
+        /// Terraform (the default).
+        #[arg(long, conflicts_with_all = ["cloudformation", "json"])]
+        terraform: bool,
+        /// The CloudFormation changes instead.
+        #[arg(long, conflicts_with = "json")]
+        cloudformation: bool,
+        /// Everything, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +77,23 @@ async fn main() -> ExitCode {
             Ok(config) => status::run(&AwsContext::load().await, &config, json).await,
             Err(e) => Err(e.into()),
         },
+        Command::Iac {
+            terraform: _,
+            cloudformation,
+            json,
+        } => {
+            let format = if json {
+                iac::Format::Json
+            } else if cloudformation {
+                iac::Format::CloudFormation
+            } else {
+                iac::Format::Terraform
+            };
+            match Config::from_env() {
+                Ok(config) => iac::run(&AwsContext::load().await, &config, format).await,
+                Err(e) => Err(e.into()),
+            }
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@
 //! - `server`: the HTTP front, which picks the service and Region;
 //! - `control`: the control API under `/_emulator/`;
 //! - `shared`: `Shared`, the state the server, control API and callers share;
-//! - `efs`, `cloudwatch`, `sns`, `backup`: the AWS APIs, a folder each;
+//! - `efs`, `cloudwatch`, `sns`, `backup`, `region_switch`: the AWS APIs, a folder each;
 //! - `world`: the data model, emulated time and its agenda;
 //! - `config`, `faults`, `rng`, `cbor`, `http`, `error`, `arn`: leaves.
 
@@ -23,6 +23,7 @@ pub mod efs;
 pub mod error;
 pub mod faults;
 pub mod http;
+pub mod region_switch;
 pub mod rng;
 pub mod server;
 pub mod shared;

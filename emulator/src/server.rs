@@ -9,7 +9,7 @@ use crate::http::{parse_query, Reply, ServiceRequest};
 use crate::shared::Shared;
 use crate::world::clock::{Clock, ClockMode};
 use crate::world::model::{CallRecord, World};
-use crate::{backup, cloudwatch, control, efs, sns};
+use crate::{backup, cloudwatch, control, efs, region_switch, sns};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -202,6 +202,7 @@ enum Service {
     CloudWatch(cloudwatch::Protocol),
     Sns,
     Backup,
+    RegionSwitch,
 }
 
 impl Service {
@@ -211,11 +212,13 @@ impl Service {
             Service::CloudWatch(_) => "monitoring",
             Service::Sns => "sns",
             Service::Backup => "backup",
+            Service::RegionSwitch => "arc-region-switch",
         }
     }
 
-    fn error_reply(&self, err: &ApiError, request_id: &str) -> Reply {
+    fn error_reply(&self, err: &ApiError, request_id: &str, headers: &[(String, String)]) -> Reply {
         match self {
+            Service::RegionSwitch => region_switch::error_reply(err, headers),
             Service::Efs => efs::error_reply(err),
             Service::CloudWatch(p) => cloudwatch::error_reply(err, *p),
             Service::Sns => sns::error_reply(err, request_id),
@@ -241,6 +244,9 @@ impl Service {
             }
             Service::Sns => ApiError::new("InternalError", 500, "Internal error."),
             Service::Backup => backup::unavailable(),
+            Service::RegionSwitch => {
+                ApiError::new("InternalServerException", 500, "Internal server error.")
+            }
         }
     }
 }
@@ -298,12 +304,13 @@ async fn handle(
         "monitoring" => Service::CloudWatch(cloudwatch::protocol(&headers)),
         "sns" => Service::Sns,
         "backup" => Service::Backup,
+        "arc-region-switch" => Service::RegionSwitch,
         other => {
             let err = ApiError::new(
                 "UnknownService",
                 400,
                 format!(
-                    "The emulator serves elasticfilesystem, monitoring, sns and backup, not {other}."
+                    "The emulator serves elasticfilesystem, monitoring, sns, backup and arc-region-switch, not {other}."
                 ),
             );
             return Ok(to_response(efs::error_reply(&err), "none", shared.now()));
@@ -320,6 +327,7 @@ async fn handle(
             let (op, m) = backup::operation(&method, &path);
             (op.to_string(), m)
         }
+        Service::RegionSwitch => region_switch::operation(&path, &headers),
     };
     let (gate, latency_ms, lose_answer) = {
         let mut w = shared.world();
@@ -394,12 +402,12 @@ async fn handle(
         Gate::Throttled => {
             let err = service.throttled();
             log(&mut shared.world(), err.status, Some(err.code.clone()));
-            service.error_reply(&err, &request_id)
+            service.error_reply(&err, &request_id, &headers)
         }
         Gate::ServerError => {
             let err = service.internal();
             log(&mut shared.world(), err.status, Some(err.code.clone()));
-            service.error_reply(&err, &request_id)
+            service.error_reply(&err, &request_id, &headers)
         }
         Gate::Pass => {
             let service_req = ServiceRequest {
@@ -416,6 +424,7 @@ async fn handle(
                 Service::CloudWatch(_) => cloudwatch::handle(&mut w, &region, &service_req),
                 Service::Sns => sns::handle(&mut w, &region, &service_req),
                 Service::Backup => backup::handle(&mut w, &region, &service_req),
+                Service::RegionSwitch => region_switch::handle(&mut w, &region, &service_req),
             };
             match result {
                 Ok(_) if lose_answer => {
@@ -432,7 +441,7 @@ async fn handle(
                 }
                 Err(err) => {
                     log(&mut w, err.status, Some(err.code.clone()));
-                    service.error_reply(&err, &request_id)
+                    service.error_reply(&err, &request_id, &headers)
                 }
             }
         }

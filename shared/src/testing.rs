@@ -243,6 +243,7 @@ impl<P: Platform> Platform for TestPlatform<P> {
     type Notifier = P::Notifier;
     type Metrics = P::Metrics;
     type Clock = VirtualClock;
+    type RegionSwitch = P::RegionSwitch;
 
     fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs {
         CrashingEfs {
@@ -265,6 +266,9 @@ impl<P: Platform> Platform for TestPlatform<P> {
     }
     fn clock(&self) -> &VirtualClock {
         &self.clock
+    }
+    fn region_switch(&self, region: &RegionName) -> P::RegionSwitch {
+        self.inner.region_switch(region)
     }
 }
 

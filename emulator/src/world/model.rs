@@ -378,6 +378,8 @@ pub struct World {
     pub file_system_limit: usize,
     /// The behaviours AWS leaves open, as chosen.
     pub variants: Variants,
+    /// ARC Region switch plans and executions (global, as in AWS).
+    pub region_switch: crate::region_switch::RegionSwitchState,
 }
 
 impl World {
@@ -408,6 +410,7 @@ impl World {
             access_point_limit: 10_000,
             file_system_limit: 1_000,
             variants: seed.variants(),
+            region_switch: Default::default(),
         }
     }
 

@@ -6,11 +6,13 @@
 mod backup;
 mod cloudwatch;
 mod efs;
+mod region_switch;
 mod sns;
 
 pub use backup::BackupClient;
 pub use cloudwatch::CloudWatchMetrics;
 pub use efs::EfsClient;
+pub use region_switch::RegionSwitchClient;
 pub use sns::SnsNotifier;
 
 use crate::domain::error::{AwsError, AwsErrorKind};
@@ -313,6 +315,21 @@ impl AwsContext {
         BackupClient::new(aws_sdk_backup::Client::from_conf(conf), region.clone())
     }
 
+    pub fn region_switch(&self, region: &RegionName) -> RegionSwitchClient {
+        let conf = aws_sdk_arcregionswitch::config::Builder::from(&self.sdk)
+            .region(aws_sdk_arcregionswitch::config::Region::new(
+                region.to_string(),
+            ))
+            .retry_config(self.retry(CallBudget::Normal))
+            .timeout_config(self.timeouts(CallBudget::Normal))
+            .interceptor(ServerClockInterceptor(self.clock.clone()))
+            .build();
+        RegionSwitchClient::new(
+            aws_sdk_arcregionswitch::Client::from_conf(conf),
+            region.clone(),
+        )
+    }
+
     pub fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
         let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
@@ -402,6 +419,7 @@ impl Platform for AwsContext {
     type Notifier = SnsNotifier;
     type Metrics = CloudWatchMetrics;
     type Clock = AwsClock;
+    type RegionSwitch = RegionSwitchClient;
 
     fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
         AwsContext::efs(self, region, budget)
@@ -421,5 +439,9 @@ impl Platform for AwsContext {
 
     fn clock(&self) -> &AwsClock {
         &self.clock
+    }
+
+    fn region_switch(&self, region: &RegionName) -> RegionSwitchClient {
+        AwsContext::region_switch(self, region)
     }
 }

@@ -26,11 +26,22 @@ pub trait Platform: Send + Sync {
     type Notifier: Notifier;
     type Metrics: Metrics;
     type Clock: Clock;
+    type RegionSwitch: RegionSwitch;
     fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs;
     fn backup(&self, region: &RegionName) -> Self::Backup;
     fn notifier(&self, region: &RegionName) -> Self::Notifier;
     fn metrics(&self, region: &RegionName) -> Self::Metrics;
     fn clock(&self) -> &Self::Clock;
+    fn region_switch(&self, region: &RegionName) -> Self::RegionSwitch;
+}
+
+/// ARC Region switch, as far as a plan's Lambda block needs it.
+pub trait RegionSwitch: Send + Sync {
+    fn get_plan_execution(
+        &self,
+        plan_arn: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = AwsResult<crate::workflows::region_switch::PlanExecution>> + Send;
 }
 
 /// Answer to DeleteReplicationConfiguration.

@@ -111,6 +111,9 @@ pub struct Report {
     pub overwritten_without_copy: Vec<Unpreserved>,
     pub warnings: Vec<String>,
     pub next_steps: Vec<String>,
+    /// What a Terraform or CloudFormation user changes for the pair as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iac: Option<crate::workflows::iac::Iac>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,6 +195,7 @@ impl Report {
             overwritten_without_copy: Vec::new(),
             warnings: Vec::new(),
             next_steps: Vec::new(),
+            iac: None,
             wait_seconds: None,
             error: None,
             changed: false,

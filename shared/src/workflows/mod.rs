@@ -4,8 +4,10 @@
 pub mod discovery;
 pub mod failback;
 pub mod failover;
+pub mod iac;
 pub mod lag_alarm;
 pub mod mount_target_ensure;
 pub mod mount_targets;
+pub mod region_switch;
 #[cfg(test)]
 mod props;

@@ -33,6 +33,7 @@ use crate::run::report::{Location, Outcome, Report, Status};
 use crate::run::runner::{drive, Pass, RunLimits, Workflow};
 use crate::run::summary::{notify_and_measure, RunSummary};
 use crate::workflows::mount_targets;
+use crate::workflows::region_switch;
 use std::time::Duration;
 
 pub struct Failback<'a, P: Platform> {
@@ -659,6 +660,7 @@ pub async fn run<P: Platform>(
     let mut wf = Failback::new(platform, target);
     drive(&mut wf, platform.clock(), &limits).await;
     let mark = wf.needs_completion_mark && wf.report.status == Status::Completed;
+    crate::workflows::iac::attach(platform, &mut wf.report, false).await;
     let (original, replica) = (wf.report.destination.clone(), wf.report.source.clone());
     let summary = RunSummary::new("failback", vec![wf.into_report()]);
     let points = |r: &Report| {
@@ -726,11 +728,34 @@ pub async fn handle_event<P: Platform>(
 ) -> Result<serde_json::Value> {
     let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
     let config: &Config = &discovered;
+    let (event, from_region_switch) = region_switch_request(platform, config, event).await?;
     crate::run::intake::run_all(
         "failback",
         event,
         FailbackRequest::from_json,
-        |request| async move { run(platform, config, &request, remaining).await },
+        |request| async move {
+            let summary = run(platform, config, &request, remaining).await?;
+            if from_region_switch {
+                region_switch::finished(&summary)?;
+            }
+            Ok(summary)
+        },
     )
     .await
+}
+
+/// A Region switch invocation becomes the failback request it stands for (see
+/// `region_switch`); any other event passes through.
+async fn region_switch_request<P: Platform>(
+    platform: &P,
+    config: &Config,
+    event: serde_json::Value,
+) -> Result<(serde_json::Value, bool)> {
+    let Some(dr) = config.destination_region.as_ref() else {
+        return Ok((event, false));
+    };
+    match region_switch::resolve(platform, region_switch::Role::Failback, dr, &event).await? {
+        Some(request) => Ok((request, true)),
+        None => Ok((event, false)),
+    }
 }

@@ -26,6 +26,7 @@ use crate::run::report::{Location, Outcome, RecoveryPoint, Report, Status};
 use crate::run::runner::{drive, Pass, RunLimits, Workflow};
 use crate::run::summary::{notify_and_measure, RunSummary};
 use crate::workflows::mount_targets;
+use crate::workflows::region_switch;
 use futures_util::stream::{self, StreamExt};
 use std::time::Duration;
 
@@ -603,7 +604,8 @@ pub async fn run<P: Platform>(
         .await;
     let mut marks = Vec::new();
     let mut reports = Vec::new();
-    for wf in finished {
+    for mut wf in finished {
+        crate::workflows::iac::attach(platform, &mut wf.report, true).await;
         if wf.needs_completion_mark && wf.report.status == Status::Completed {
             if let Some(fs) = &wf.destination_fs {
                 marks.push((fs.id.clone(), wf.target.destination_region.clone()));
@@ -664,6 +666,7 @@ pub async fn handle_event<P: Platform>(
 ) -> Result<serde_json::Value> {
     let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
     let config: &Config = &discovered;
+    let (event, from_region_switch) = region_switch_request(platform, config, event).await?;
     // A request from the failover-requests topic (the alarm path) has no one
     // to call it again: when its run ends in progress, it publishes itself anew.
     let from_topic = event.get("Records").is_some();
@@ -675,6 +678,9 @@ pub async fn handle_event<P: Platform>(
             let summary = run(platform, config, &request, remaining).await?;
             if from_topic && summary.status == Status::InProgress {
                 resume(platform, config, &request, &summary).await?;
+            }
+            if from_region_switch {
+                region_switch::finished(&summary)?;
             }
             Ok(summary)
         },
@@ -763,4 +769,20 @@ async fn resume<P: Platform>(
         .publish(&topic, &subject, &body)
         .await?;
     Ok(())
+}
+
+/// A Region switch invocation becomes the failover request it stands for (see
+/// `region_switch`); any other event passes through.
+async fn region_switch_request<P: Platform>(
+    platform: &P,
+    config: &Config,
+    event: serde_json::Value,
+) -> Result<(serde_json::Value, bool)> {
+    let Some(dr) = config.destination_region.as_ref() else {
+        return Ok((event, false));
+    };
+    match region_switch::resolve(platform, region_switch::Role::Failover, dr, &event).await? {
+        Some(request) => Ok((request, true)),
+        None => Ok((event, false)),
+    }
 }

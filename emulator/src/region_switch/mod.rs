@@ -1,0 +1,322 @@
+//! ARC Region switch, the subset a plan's Lambda block and its tests need:
+//! CreatePlan, StartPlanExecution, GetPlanExecution and UpdatePlanExecution,
+//! in smithy RPC v2 CBOR (the Rust SDK) and awsJson1_0 (botocore). Plans are
+//! global, as in AWS: one store whatever Region a call is signed for.
+//!
+//! Region switch itself (invoking the blocks) is not emulated here: the
+//! harness plays it, under each reading of the undocumented parts, and reads
+//! and updates the executions through this API.
+
+use crate::cbor::{self, Fields};
+use crate::cloudwatch::{protocol, Protocol};
+use crate::error::ApiError;
+use crate::http::{Reply, ServiceRequest};
+use crate::world::model::World;
+use ciborium::value::Value;
+
+/// A plan as CreatePlan received it (the `workflows` are kept as sent).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub arn: String,
+    pub name: String,
+    pub regions: Vec<String>,
+    pub primary_region: Option<String>,
+    pub execution_role: String,
+    pub recovery_approach: String,
+    pub workflows: Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct Execution {
+    pub plan_arn: String,
+    pub id: String,
+    pub action: String,
+    pub region: String,
+    pub mode: String,
+    pub state: String,
+    pub start: f64,
+    pub end: Option<f64>,
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RegionSwitchState {
+    pub plans: Vec<Plan>,
+    pub executions: Vec<Execution>,
+}
+
+const TERMINAL: [&str; 5] = [
+    "completed",
+    "completedWithExceptions",
+    "canceled",
+    "failed",
+    "planExecutionTimedOut",
+];
+
+pub fn operation(path: &str, headers: &[(String, String)]) -> (String, bool) {
+    let target = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        .and_then(|(_, v)| v.rsplit('.').next());
+    let op = match target {
+        Some(t) => t.to_string(),
+        None => path
+            .rsplit_once("/operation/")
+            .map(|(_, op)| op.to_string())
+            .unwrap_or_else(|| "Unknown".into()),
+    };
+    let mutating = matches!(
+        op.as_str(),
+        "CreatePlan" | "StartPlanExecution" | "UpdatePlanExecution"
+    );
+    (op, mutating)
+}
+
+pub fn error_reply(err: &ApiError, headers: &[(String, String)]) -> Reply {
+    let body = cbor::map(vec![
+        (
+            "__type",
+            cbor::text(format!("com.amazonaws.arcregionswitch#{}", err.code)),
+        ),
+        ("message", cbor::text(err.message.clone())),
+    ]);
+    encode(err.status, body, headers)
+}
+
+fn encode(status: u16, value: Value, headers: &[(String, String)]) -> Reply {
+    match protocol(headers) {
+        Protocol::Cbor => Reply {
+            status,
+            headers: vec![
+                ("content-type".into(), "application/cbor".into()),
+                ("smithy-protocol".into(), "rpc-v2-cbor".into()),
+            ],
+            body: cbor::encode(&value),
+        },
+        Protocol::Json => Reply {
+            status,
+            headers: vec![("content-type".into(), "application/x-amz-json-1.0".into())],
+            body: serde_json::to_vec(&cbor::to_json(&value)).unwrap_or_default(),
+        },
+    }
+}
+
+fn decode(req: &ServiceRequest) -> Result<Value, ApiError> {
+    if protocol(req.headers) == Protocol::Json {
+        let json: serde_json::Value = if req.body.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(req.body).map_err(|e| {
+                ApiError::new("ValidationException", 400, format!("malformed JSON: {e}"))
+            })?
+        };
+        return Ok(cbor::from_json(&json));
+    }
+    if req.body.is_empty() {
+        return Ok(cbor::map(vec![]));
+    }
+    cbor::decode(req.body).map_err(|e| ApiError::new("ValidationException", 400, e))
+}
+
+fn illegal_argument(message: impl Into<String>) -> ApiError {
+    ApiError::new("IllegalArgumentException", 400, message)
+}
+
+fn not_found(what: &str, id: &str) -> ApiError {
+    ApiError::new(
+        "ResourceNotFoundException",
+        404,
+        format!("{what} {id} was not found"),
+    )
+}
+
+fn required<'a>(f: &Fields<'a>, key: &str) -> Result<&'a str, ApiError> {
+    f.str(key)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| illegal_argument(format!("{key} is required")))
+}
+
+pub fn handle(world: &mut World, _region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+    let (op, _) = operation(req.path, req.headers);
+    let body = decode(req)?;
+    let f = Fields::of(&body);
+    let value = match op.as_str() {
+        "CreatePlan" => create_plan(world, &f)?,
+        "StartPlanExecution" => start_execution(world, &f)?,
+        "GetPlanExecution" => get_execution(world, &f)?,
+        "UpdatePlanExecution" => update_execution(world, &f)?,
+        other => {
+            return Err(ApiError::new(
+                "UnknownOperationException",
+                400,
+                format!("The emulator does not implement Region switch {other}"),
+            ))
+        }
+    };
+    Ok(encode(200, value, req.headers))
+}
+
+fn create_plan(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+    let name = required(f, "name")?.to_string();
+    let regions = f.strings("regions");
+    if regions.len() != 2 {
+        return Err(illegal_argument("regions must list exactly 2 Regions"));
+    }
+    let execution_role = required(f, "executionRole")?.to_string();
+    let recovery_approach = required(f, "recoveryApproach")?.to_string();
+    let workflows = f
+        .get("workflows")
+        .cloned()
+        .ok_or_else(|| illegal_argument("workflows is required"))?;
+    if world.region_switch.plans.iter().any(|p| p.name == name) {
+        return Err(ApiError::new(
+            "ConflictException",
+            409,
+            format!("A plan named {name} already exists"),
+        ));
+    }
+    let suffix = world.rng.uuid().replace('-', "");
+    let arn = format!(
+        "arn:aws:arc-region-switch::{}:plan/{name}:{}",
+        world.account_id,
+        &suffix[..6]
+    );
+    world.region_switch.plans.push(Plan {
+        arn: arn.clone(),
+        name: name.clone(),
+        regions: regions.clone(),
+        primary_region: f.str("primaryRegion").map(str::to_string),
+        execution_role,
+        recovery_approach,
+        workflows,
+    });
+    Ok(cbor::map(vec![(
+        "plan",
+        cbor::map(vec![
+            ("arn", cbor::text(arn)),
+            ("name", cbor::text(name)),
+            (
+                "regions",
+                Value::Array(regions.into_iter().map(cbor::text).collect()),
+            ),
+        ]),
+    )]))
+}
+
+fn start_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+    let plan_arn = required(f, "planArn")?.to_string();
+    let target = required(f, "targetRegion")?.to_string();
+    let action = required(f, "action")?.to_string();
+    let mode = f.str("mode").unwrap_or("graceful").to_string();
+    let plan = world
+        .region_switch
+        .plans
+        .iter()
+        .find(|p| p.arn == plan_arn)
+        .ok_or_else(|| not_found("Plan", &plan_arn))?;
+    if !plan.regions.contains(&target) {
+        return Err(illegal_argument(format!(
+            "targetRegion {target} is not one of the plan's Regions"
+        )));
+    }
+    if !matches!(action.as_str(), "activate" | "deactivate") {
+        return Err(illegal_argument(format!(
+            "action {action} is not activate or deactivate"
+        )));
+    }
+    if !matches!(mode.as_str(), "graceful" | "ungraceful") {
+        return Err(illegal_argument(format!(
+            "mode {mode} is not graceful or ungraceful"
+        )));
+    }
+    if world
+        .region_switch
+        .executions
+        .iter()
+        .any(|e| e.plan_arn == plan_arn && !TERMINAL.contains(&e.state.as_str()))
+    {
+        return Err(ApiError::new(
+            "ConflictException",
+            409,
+            "The plan has an execution in progress",
+        ));
+    }
+    let id = world.rng.uuid();
+    world.region_switch.executions.push(Execution {
+        plan_arn: plan_arn.clone(),
+        id: id.clone(),
+        action,
+        region: target,
+        mode,
+        state: "inProgress".into(),
+        start: world.now,
+        end: None,
+        comment: f.str("comment").map(str::to_string),
+    });
+    Ok(cbor::map(vec![
+        ("executionId", cbor::text(id)),
+        ("plan", cbor::text(plan_arn)),
+    ]))
+}
+
+fn find<'a>(world: &'a mut World, f: &Fields) -> Result<&'a mut Execution, ApiError> {
+    let plan_arn = required(f, "planArn")?;
+    let id = required(f, "executionId")?;
+    world
+        .region_switch
+        .executions
+        .iter_mut()
+        .find(|e| e.plan_arn == plan_arn && e.id == id)
+        .ok_or_else(|| not_found("Execution", id))
+}
+
+fn get_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+    let now = world.now;
+    let e = find(world, f)?;
+    let mut entries = vec![
+        ("planArn", cbor::text(e.plan_arn.clone())),
+        ("executionId", cbor::text(e.id.clone())),
+        ("startTime", cbor::timestamp(e.start)),
+        ("updatedAt", cbor::timestamp(now)),
+        ("mode", cbor::text(e.mode.clone())),
+        ("executionState", cbor::text(e.state.clone())),
+        ("executionAction", cbor::text(e.action.clone())),
+        ("executionRegion", cbor::text(e.region.clone())),
+    ];
+    if let Some(end) = e.end {
+        entries.push(("endTime", cbor::timestamp(end)));
+    }
+    if let Some(c) = &e.comment {
+        entries.push(("comment", cbor::text(c.clone())));
+    }
+    Ok(cbor::map(entries))
+}
+
+/// The execution's state as Region switch moves it: the harness's engine
+/// sets completed or pausedByFailedStep; an operator cancels.
+fn update_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+    let action = required(f, "action")?.to_string();
+    let now = world.now;
+    let e = find(world, f)?;
+    if TERMINAL.contains(&e.state.as_str()) {
+        return Err(ApiError::new(
+            "IllegalStateException",
+            400,
+            format!("The execution is {}", e.state),
+        ));
+    }
+    let (state, end) = match action.as_str() {
+        "cancel" => ("canceled", true),
+        "pause" => ("pausedByOperator", false),
+        "resume" => ("inProgress", false),
+        // Not AWS actions: how the harness's engine reports a block's outcome.
+        "emulatorComplete" => ("completed", true),
+        "emulatorStepFailed" => ("pausedByFailedStep", false),
+        other => return Err(illegal_argument(format!("action {other} is not supported"))),
+    };
+    e.state = state.into();
+    if end {
+        e.end = Some(now);
+    }
+    Ok(cbor::map(vec![]))
+}

@@ -1,0 +1,488 @@
+//! Infrastructure as code that follows a failover or failback: for a pair as
+//! it is now, what a Terraform or CloudFormation user changes so that the
+//! next plan neither fights the new direction nor recreates a replication
+//! that would overwrite the promoted file system.
+//!
+//! Rendering is pure (`render`); `observe` reads the pair from the DR Region
+//! only (one replication read, one file system read), so it works while the
+//! source Region is down.
+
+use crate::domain::ids::{FileSystemId, RegionName};
+use crate::domain::model::{Protection, Replication};
+use crate::domain::ports::{AwsResult, CallBudget, Efs, Platform};
+use crate::run::report::Report;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// One file system of a pair.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FsAt {
+    pub id: FileSystemId,
+    pub region: RegionName,
+}
+
+/// A pair as observed now. `primary` and `replica` are the configured roles
+/// (the original source and destination), whatever the direction is today.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairNow {
+    pub primary: FsAt,
+    pub replica: FsAt,
+    /// The replication configuration the replica takes part in, if any.
+    pub replication: Option<Replication>,
+    pub replica_protection: Option<Protection>,
+    /// Read from the primary's Region with a short timeout: `None` while it
+    /// does not answer.
+    pub primary_protection: Option<Protection>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// primary -> replica, as configured.
+    Protected,
+    /// replica -> primary: a failback's reverse sync.
+    Reversed,
+    /// The replica replicates to or from a file system outside the pair.
+    Elsewhere,
+    /// No replication: the replica was promoted and is writable.
+    Standalone,
+}
+
+/// What an infrastructure-as-code user changes, as text they can paste.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Iac {
+    pub topology: Topology,
+    /// The pair's direction now, in words.
+    pub summary: String,
+    /// `terraform.tfvars` lines: the variables that carry source and destination.
+    pub terraform_tfvars: String,
+    /// `import`/`removed` blocks and the protection argument to set.
+    pub terraform: String,
+    /// What to change in a CloudFormation template, with the snippet.
+    pub cloudformation: String,
+}
+
+/// Terraform addresses the generated blocks use. Defaults name a root module
+/// with one pair; `for_pair` suffixes them when there are several.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Addresses {
+    pub primary: String,
+    pub replica: String,
+    pub replication: String,
+}
+
+impl Addresses {
+    pub fn for_pair(index: usize, pairs: usize) -> Addresses {
+        let suffix = if pairs > 1 {
+            format!("_{}", index + 1)
+        } else {
+            String::new()
+        };
+        Addresses {
+            primary: format!("aws_efs_file_system.primary{suffix}"),
+            replica: format!("aws_efs_file_system.replica{suffix}"),
+            replication: format!("aws_efs_replication_configuration.replica{suffix}"),
+        }
+    }
+}
+
+pub fn topology(pair: &PairNow) -> Topology {
+    match &pair.replication {
+        None => Topology::Standalone,
+        Some(r)
+            if r.source_file_system_id == pair.primary.id
+                && r.destination_file_system_id == pair.replica.id =>
+        {
+            Topology::Protected
+        }
+        Some(r)
+            if r.source_file_system_id == pair.replica.id
+                && r.destination_file_system_id == pair.primary.id =>
+        {
+            Topology::Reversed
+        }
+        Some(_) => Topology::Elsewhere,
+    }
+}
+
+/// HCL string literal: quotes, backslashes and template sequences escaped.
+fn hcl(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace("${", "$${")
+        .replace("%{", "%%{")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+fn protection_word(p: Protection) -> &'static str {
+    match p {
+        Protection::Enabled => "ENABLED",
+        Protection::Disabled => "DISABLED",
+        Protection::Replicating => "REPLICATING",
+    }
+}
+
+pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
+    let topology = topology(pair);
+    let (source, destination): (FsAt, Option<FsAt>) = match &pair.replication {
+        Some(r) => (
+            FsAt {
+                id: r.source_file_system_id.clone(),
+                region: r.source_region.clone(),
+            },
+            Some(FsAt {
+                id: r.destination_file_system_id.clone(),
+                region: r.destination_region.clone(),
+            }),
+        ),
+        // Promoted: the replica is the one writable copy.
+        None => (pair.replica.clone(), None),
+    };
+    let summary = match &destination {
+        Some(d) => format!(
+            "{} ({}) replicates to {} ({})",
+            source.id, source.region, d.id, d.region
+        ),
+        None => format!(
+            "{} ({}) is writable and stands alone: no replication",
+            source.id, source.region
+        ),
+    };
+
+    let mut tfvars = String::new();
+    let _ = writeln!(tfvars, "# efs-dr: {summary}");
+    let _ = writeln!(
+        tfvars,
+        "efs_source_file_system_id = {}",
+        hcl(source.id.as_str())
+    );
+    let _ = writeln!(
+        tfvars,
+        "efs_source_region = {}",
+        hcl(source.region.as_str())
+    );
+    match &destination {
+        Some(d) => {
+            let _ = writeln!(
+                tfvars,
+                "efs_destination_file_system_id = {}",
+                hcl(d.id.as_str())
+            );
+            let _ = writeln!(
+                tfvars,
+                "efs_destination_region = {}",
+                hcl(d.region.as_str())
+            );
+        }
+        None => {
+            let _ = writeln!(tfvars, "efs_destination_file_system_id = null");
+            let _ = writeln!(tfvars, "efs_destination_region = null");
+        }
+    }
+    let _ = writeln!(
+        tfvars,
+        "efs_replication_enabled = {}",
+        destination.is_some()
+    );
+
+    let mut tf = String::new();
+    let _ = writeln!(tf, "# efs-dr: {summary}");
+    match &destination {
+        None => {
+            // The configuration is gone in AWS; forgetting it keeps Terraform
+            // from creating it again, which would overwrite the promoted file system.
+            let _ = writeln!(
+                tf,
+                "# The replication no longer exists. Forget it without destroying anything,\n# and delete the {} resource block (or set efs_replication_enabled = false).",
+                names.replication
+            );
+            let _ = writeln!(
+                tf,
+                "removed {{\n  from = {}\n  lifecycle {{\n    destroy = false\n  }}\n}}",
+                names.replication
+            );
+        }
+        Some(d) => {
+            let _ = writeln!(
+                tf,
+                "# Adopt the replication as it now runs: its import ID is the source file system ID."
+            );
+            let _ = writeln!(
+                tf,
+                "import {{\n  to = {}\n  id = {}\n}}",
+                names.replication,
+                hcl(source.id.as_str())
+            );
+            let _ = writeln!(
+                tf,
+                "resource \"aws_efs_replication_configuration\" {} {{\n  source_file_system_id = {}\n  destination {{\n    file_system_id = {}\n    region = {}\n  }}\n}}",
+                hcl(resource_name(&names.replication)),
+                hcl(source.id.as_str()),
+                hcl(d.id.as_str()),
+                hcl(d.region.as_str())
+            );
+        }
+    }
+    let _ = writeln!(
+        tf,
+        "# The file systems. Merge these arguments into your resource blocks; the imports are no-ops if already managed."
+    );
+    // Each file system of the pair: its address, and the protection to declare.
+    for (fs, address) in [
+        (&pair.primary, &names.primary),
+        (&pair.replica, &names.replica),
+    ] {
+        let is_destination = destination.as_ref().is_some_and(|d| d.id == fs.id);
+        let observed = if fs.id == pair.replica.id {
+            pair.replica_protection
+        } else {
+            pair.primary_protection
+        };
+        let _ = writeln!(
+            tf,
+            "import {{\n  to = {address}\n  id = {}\n}}",
+            hcl(fs.id.as_str())
+        );
+        if is_destination {
+            // AWS reports REPLICATING on a destination, a value the argument
+            // cannot be set to: ignoring it ends the perpetual diff.
+            let _ = writeln!(
+                tf,
+                "# {} is a replication destination: AWS reports REPLICATING, which Terraform cannot set.",
+                fs.id
+            );
+            let _ = writeln!(
+                tf,
+                "resource \"aws_efs_file_system\" {} {{\n  lifecycle {{\n    ignore_changes = [protection]\n  }}\n}}",
+                hcl(resource_name(address))
+            );
+        } else if let Some(value) = observed {
+            let _ = writeln!(
+                tf,
+                "resource \"aws_efs_file_system\" {} {{\n  protection {{\n    replication_overwrite = {}\n  }}\n}}",
+                hcl(resource_name(address)),
+                hcl(protection_word(value))
+            );
+        } else {
+            let _ = writeln!(
+                tf,
+                "# {} ({}) did not answer: its protection is unknown; leave it as declared.",
+                fs.id, fs.region
+            );
+        }
+    }
+
+    let mut cfn = String::new();
+    let _ = writeln!(cfn, "# efs-dr: {summary}");
+    let _ = writeln!(
+        cfn,
+        "# The replication is a property of its source AWS::EFS::FileSystem (ReplicationConfiguration)."
+    );
+    match &destination {
+        None => {
+            let _ = writeln!(
+                cfn,
+                "# In the stack that owns {} ({}): remove ReplicationConfiguration. The replication is\n# already deleted, so the update changes nothing in AWS; it ends the drift.\n# In the stack that owns {} ({}), if any: declare it writable:",
+                pair.primary.id, pair.primary.region, pair.replica.id, pair.replica.region
+            );
+            let _ = writeln!(
+                cfn,
+                "FileSystemProtection:\n  ReplicationOverwriteProtection: ENABLED   # {}",
+                pair.replica.id
+            );
+        }
+        Some(d) => {
+            let _ = writeln!(
+                cfn,
+                "# In the stack that owns {} ({}), its ReplicationConfiguration:",
+                source.id, source.region
+            );
+            let _ = writeln!(
+                cfn,
+                "ReplicationConfiguration:\n  Destinations:\n    - FileSystemId: {}\n      Region: {}",
+                d.id, d.region
+            );
+            if topology != Topology::Protected {
+                let _ = writeln!(
+                    tf,
+                    "# This direction is temporary (a failback in progress): apply nothing that replaces\n# {}, which would delete the sync under way.",
+                    names.replication
+                );
+                let _ = writeln!(
+                    cfn,
+                    "# This direction is temporary (a failback in progress). Change no template until the failback\n# completes; CloudFormation drift detection reports it until then."
+                );
+            }
+        }
+    }
+
+    Iac {
+        topology,
+        summary,
+        terraform_tfvars: tfvars,
+        terraform: tf,
+        cloudformation: cfn,
+    }
+}
+
+/// `aws_efs_file_system.replica_2` -> `replica_2`.
+fn resource_name(address: &str) -> &str {
+    address.rsplit('.').next().unwrap_or(address)
+}
+
+/// Adds `iac` to a failover or failback report whose two file systems are
+/// known. `primary_is_source`: the report's source is the configured primary
+/// (failover), else its destination is (failback). A read that fails leaves
+/// the report without it, with a warning: it is advice, not the outcome.
+pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_source: bool) {
+    let (p, r) = if primary_is_source {
+        (&report.source, &report.destination)
+    } else {
+        (&report.destination, &report.source)
+    };
+    let (Some(pid), Some(rid)) = (&p.file_system_id, &r.file_system_id) else {
+        return;
+    };
+    let primary = FsAt {
+        id: pid.clone(),
+        region: p.region.clone(),
+    };
+    let replica = FsAt {
+        id: rid.clone(),
+        region: r.region.clone(),
+    };
+    match observe(platform, primary, replica).await {
+        Ok(now) => report.iac = Some(render(&now, &Addresses::for_pair(0, 1))),
+        Err(e) => report.warnings.push(format!(
+            "no infrastructure-as-code advice: the pair could not be read ({e})"
+        )),
+    }
+}
+
+/// Reads the pair from the replica's Region: its replication (either
+/// direction) and its protection.
+pub async fn observe<P: Platform>(
+    platform: &P,
+    primary: FsAt,
+    replica: FsAt,
+) -> AwsResult<PairNow> {
+    let efs = platform.efs(&replica.region, CallBudget::Normal);
+    let replication = efs.describe_replication(&replica.id).await?;
+    let replica_protection = efs
+        .describe_file_system(&replica.id)
+        .await?
+        .map(|f| f.protection);
+    // Never on the critical path: the source Region may be the one that failed.
+    let primary_protection = platform
+        .efs(&primary.region, CallBudget::Short)
+        .describe_file_system(&primary.id)
+        .await
+        .ok()
+        .flatten()
+        .map(|f| f.protection);
+    Ok(PairNow {
+        primary,
+        replica,
+        replication,
+        replica_protection,
+        primary_protection,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::ReplicationStatus;
+
+    fn fs(id: &str, region: &str) -> FsAt {
+        FsAt {
+            id: FileSystemId::parse(id).unwrap(),
+            region: RegionName::parse(region).unwrap(),
+        }
+    }
+
+    fn replication(from: &FsAt, to: &FsAt) -> Replication {
+        Replication {
+            source_file_system_id: from.id.clone(),
+            source_region: from.region.clone(),
+            destination_file_system_id: to.id.clone(),
+            destination_region: to.region.clone(),
+            status: ReplicationStatus::Enabled,
+            status_message: None,
+            last_replicated: Some(1.0),
+        }
+    }
+
+    fn pair(replication: Option<Replication>, protection: Protection) -> PairNow {
+        PairNow {
+            primary: fs("fs-11111111", "us-east-1"),
+            replica: fs("fs-22222222", "us-west-2"),
+            replication,
+            replica_protection: Some(protection),
+            primary_protection: None,
+        }
+    }
+
+    #[test]
+    fn topology_follows_the_observed_direction() {
+        let p = fs("fs-11111111", "us-east-1");
+        let r = fs("fs-22222222", "us-west-2");
+        let other = fs("fs-33333333", "us-east-1");
+        let cases = [
+            (None, Topology::Standalone),
+            (Some(replication(&p, &r)), Topology::Protected),
+            (Some(replication(&r, &p)), Topology::Reversed),
+            (Some(replication(&r, &other)), Topology::Elsewhere),
+        ];
+        for (rep, want) in cases {
+            assert_eq!(topology(&pair(rep, Protection::Enabled)), want);
+        }
+    }
+
+    #[test]
+    fn a_promoted_replica_is_forgotten_not_recreated() {
+        let iac = render(&pair(None, Protection::Enabled), &Addresses::for_pair(0, 1));
+        assert!(iac.terraform.contains("removed {"), "{}", iac.terraform);
+        assert!(iac.terraform.contains("destroy = false"));
+        assert!(!iac
+            .terraform
+            .contains("aws_efs_replication_configuration\" "));
+        assert!(iac
+            .terraform_tfvars
+            .contains("efs_source_file_system_id = \"fs-22222222\""));
+        assert!(iac
+            .terraform_tfvars
+            .contains("efs_replication_enabled = false"));
+        assert!(iac
+            .cloudformation
+            .contains("remove ReplicationConfiguration"));
+    }
+
+    #[test]
+    fn a_destination_ignores_protection_and_a_source_declares_it() {
+        let p = fs("fs-11111111", "us-east-1");
+        let r = fs("fs-22222222", "us-west-2");
+        let iac = render(
+            &pair(Some(replication(&r, &p)), Protection::Enabled),
+            &Addresses::for_pair(1, 2),
+        );
+        assert_eq!(iac.topology, Topology::Reversed);
+        assert!(
+            iac.terraform.contains(
+                "to = aws_efs_replication_configuration.replica_2\n  id = \"fs-22222222\""
+            ),
+            "{}",
+            iac.terraform
+        );
+        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"primary_2\" {\n  lifecycle {\n    ignore_changes = [protection]"));
+        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"replica_2\" {\n  protection {\n    replication_overwrite = \"ENABLED\""));
+        assert!(iac.cloudformation.contains("temporary"));
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(hcl("a\"b\\c${x}"), "\"a\\\"b\\\\c$${x}\"");
+    }
+}

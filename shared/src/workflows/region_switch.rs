@@ -1,0 +1,290 @@
+//! ARC Region switch: the failover and failback functions as a plan's
+//! custom-action Lambda block.
+//!
+//! Region switch invokes the function with the execution metadata
+//! (`InvokedBy`, `PlanArn`, `ExecutionId`, `StepName`) merged into the
+//! block's payload. What the execution does (activate or deactivate, which
+//! Region, graceful or ungraceful) is read back with GetPlanExecution, never
+//! guessed from the step's name. AWS does not document how a block reports
+//! "still working"; the safe reading is that a normal return means done, so
+//! the function returns only when its work is complete and otherwise raises
+//! `InProgress` for Region switch to invoke it again after the retry interval.
+//! Every invocation is an idempotent pass.
+
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::RegionName;
+use crate::domain::ports::{Platform, RegionSwitch};
+use serde_json::{Map, Value};
+
+/// The metadata keys Region switch merges into the payload.
+const METADATA: [&str; 4] = ["InvokedBy", "PlanArn", "ExecutionId", "StepName"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    pub plan_arn: String,
+    pub execution_id: String,
+    pub step_name: Option<String>,
+    /// The block's own payload: request fields for the workflow.
+    pub payload: Map<String, Value>,
+}
+
+/// What GetPlanExecution says of an execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanExecution {
+    pub action: String,
+    pub region: String,
+    pub mode: String,
+    pub state: String,
+    pub start_time: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Failover,
+    Failback,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Failover => "failover",
+            Role::Failback => "failback",
+        }
+    }
+}
+
+/// The invocation, if the event is one from Region switch: an object with
+/// `PlanArn` and `ExecutionId`.
+pub fn invocation(event: &Value) -> Result<Option<Invocation>> {
+    let Some(obj) = event.as_object() else {
+        return Ok(None);
+    };
+    if !obj.contains_key("PlanArn") && !obj.contains_key("ExecutionId") {
+        return Ok(None);
+    }
+    let text = |key: &str| -> Result<String> {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "Region switch invocation: field {key} is missing or not a string; \
+                     the event needs both PlanArn and ExecutionId, as Region switch sends them"
+                ))
+            })
+    };
+    let plan_arn = text("PlanArn")?;
+    let execution_id = text("ExecutionId")?;
+    let payload = obj
+        .iter()
+        .filter(|(k, _)| !METADATA.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Some(Invocation {
+        plan_arn,
+        execution_id,
+        step_name: obj
+            .get("StepName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        payload,
+    }))
+}
+
+/// Whether this function acts on the execution. The functions live in the
+/// DR Region: failover acts when the execution activates the DR Region (or
+/// deactivates another Region), failback when it activates another Region
+/// (or deactivates the DR Region). Anything else changes nothing.
+pub fn decide(role: Role, execution: &PlanExecution, dr_region: &RegionName) -> Result<()> {
+    const TERMINAL: [&str; 6] = [
+        "completed",
+        "completedWithExceptions",
+        "completedMonitoringApplicationHealth",
+        "canceled",
+        "failed",
+        "planExecutionTimedOut",
+    ];
+    if TERMINAL.contains(&execution.state.as_str()) {
+        return Err(Error::InvalidInput(format!(
+            "the Region switch execution is {}: nothing was changed; start a new execution to {} again",
+            execution.state,
+            role.name()
+        )));
+    }
+    let here = execution.region == dr_region.as_str();
+    let wanted = match (execution.action.as_str(), role) {
+        ("activate", Role::Failover) | ("deactivate", Role::Failback) => here,
+        ("deactivate", Role::Failover) | ("activate", Role::Failback) => !here,
+        _ => false,
+    };
+    if wanted {
+        return Ok(());
+    }
+    let fits = match role {
+        Role::Failover => format!("the workflow that activates {dr_region}"),
+        Role::Failback => {
+            format!("the workflow that activates the primary Region (not {dr_region})")
+        }
+    };
+    Err(Error::InvalidInput(format!(
+        "this Region switch execution does {} {}, but the {} function serves {fits}: nothing was changed; \
+         move this step to that workflow",
+        execution.action,
+        execution.region,
+        role.name()
+    )))
+}
+
+/// The workflow request for an accepted invocation: the block's payload over
+/// the defaults (execute, run to completion). A failback cuts over at the
+/// execution's start: writes to the replica after it are preserved, not lost.
+pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -> Value {
+    let mut r = Map::new();
+    r.insert("mode".into(), Value::from("execute"));
+    r.insert("run_mode".into(), Value::from("to_completion"));
+    r.insert(
+        "reason".into(),
+        Value::from(format!(
+            "Region switch {} of {} ({} mode), execution {}",
+            execution.action, execution.region, execution.mode, invocation.execution_id
+        )),
+    );
+    if role == Role::Failback {
+        r.insert("strategy".into(), Value::from("keep_changes"));
+        r.insert("cutover".into(), Value::from(true));
+        if let Some(t) = execution.start_time {
+            r.insert("cutover_mark".into(), Value::from(t));
+        }
+    }
+    for (k, v) in &invocation.payload {
+        r.insert(k.clone(), v.clone());
+    }
+    Value::Object(r)
+}
+
+/// Resolves a Region switch event into the workflow's request, or `None` if
+/// the event is not from Region switch. Reads the execution in the DR Region.
+pub async fn resolve<P: Platform>(
+    platform: &P,
+    role: Role,
+    dr_region: &RegionName,
+    event: &Value,
+) -> Result<Option<Value>> {
+    let Some(invocation) = invocation(event)? else {
+        return Ok(None);
+    };
+    let execution = platform
+        .region_switch(dr_region)
+        .get_plan_execution(&invocation.plan_arn, &invocation.execution_id)
+        .await?;
+    tracing::info!(
+        plan = %invocation.plan_arn,
+        execution = %invocation.execution_id,
+        step = invocation.step_name.as_deref().unwrap_or(""),
+        action = %execution.action,
+        region = %execution.region,
+        mode = %execution.mode,
+        state = %execution.state,
+        "Region switch invocation"
+    );
+    decide(role, &execution, dr_region)?;
+    Ok(Some(request(role, &invocation, &execution)))
+}
+
+/// Region switch reads a normal return as done: a run that has not finished
+/// raises `InProgress` so that it is invoked again after the retry interval.
+pub fn finished(summary: &crate::run::summary::RunSummary) -> Result<()> {
+    if summary.done {
+        return Ok(());
+    }
+    Err(Error::Reported {
+        error_type: "InProgress".into(),
+        message: format!(
+            "{} (not finished; Region switch invokes this step again after its retry interval)",
+            summary.summary
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn exec(action: &str, region: &str, state: &str) -> PlanExecution {
+        PlanExecution {
+            action: action.into(),
+            region: region.into(),
+            mode: "graceful".into(),
+            state: state.into(),
+            start_time: Some(100.0),
+        }
+    }
+
+    #[test]
+    fn metadata_is_split_from_the_payload() {
+        let event = json!({"InvokedBy": "ARC Region switch", "PlanArn": "arn:p", "ExecutionId": "e-1", "StepName": "efs-dr-failover", "max_rpo_seconds": 60});
+        let inv = invocation(&event).unwrap().unwrap();
+        assert_eq!(inv.plan_arn, "arn:p");
+        assert_eq!(inv.execution_id, "e-1");
+        assert_eq!(inv.step_name.as_deref(), Some("efs-dr-failover"));
+        assert_eq!(Value::Object(inv.payload), json!({"max_rpo_seconds": 60}));
+        assert_eq!(invocation(&json!({"mode": "plan"})).unwrap(), None);
+        let broken = invocation(&json!({"PlanArn": "arn:p"}))
+            .unwrap_err()
+            .to_string();
+        assert!(broken.contains("ExecutionId"), "{broken}");
+    }
+
+    #[test]
+    fn each_function_acts_only_for_its_direction() {
+        let dr = RegionName::parse("us-west-2").unwrap();
+        let table = [
+            (Role::Failover, "activate", "us-west-2", true),
+            (Role::Failover, "deactivate", "us-east-1", true),
+            (Role::Failover, "activate", "us-east-1", false),
+            (Role::Failover, "deactivate", "us-west-2", false),
+            (Role::Failover, "postRecovery", "us-west-2", false),
+            (Role::Failback, "activate", "us-east-1", true),
+            (Role::Failback, "deactivate", "us-west-2", true),
+            (Role::Failback, "activate", "us-west-2", false),
+            (Role::Failback, "deactivate", "us-east-1", false),
+        ];
+        for (role, action, region, acts) in table {
+            let got = decide(role, &exec(action, region, "inProgress"), &dr);
+            assert_eq!(got.is_ok(), acts, "{role:?} {action} {region}: {got:?}");
+        }
+        let over = decide(
+            Role::Failover,
+            &exec("activate", "us-west-2", "canceled"),
+            &dr,
+        );
+        assert!(over.unwrap_err().to_string().contains("canceled"));
+    }
+
+    #[test]
+    fn the_payload_wins_over_the_defaults() {
+        let inv = invocation(
+            &json!({"PlanArn": "p", "ExecutionId": "e", "preserve": "always", "cutover": false}),
+        )
+        .unwrap()
+        .unwrap();
+        let r = request(
+            Role::Failback,
+            &inv,
+            &exec("activate", "us-east-1", "inProgress"),
+        );
+        assert_eq!(r["strategy"], "keep_changes");
+        assert_eq!(r["cutover"], false);
+        assert_eq!(r["cutover_mark"], 100.0);
+        assert_eq!(r["preserve"], "always");
+        assert_eq!(r["mode"], "execute");
+        let f = request(
+            Role::Failover,
+            &inv,
+            &exec("activate", "us-west-2", "inProgress"),
+        );
+        assert!(f.get("strategy").is_none());
+    }
+}
