@@ -32,6 +32,7 @@ async fn every_failover_sample_runs() {
         ("sns-failover-request.json", "completed"),
         ("step-functions-step.json", "in_progress"),
         ("fleet.json", "completed"),
+        ("region-switch.json", "completed"),
     ];
     let mut on_disk: Vec<String> = std::fs::read_dir(events_dir("failover"))
         .expect("events/failover")
@@ -56,7 +57,7 @@ async fn every_failover_sample_runs() {
             destination_region: None,
             mount_targets: None,
         }];
-        let event = load("failover", name, &src, &dst);
+        let event = region_switch(&w, load("failover", name, &src, &dst), WEST).await;
         let out =
             failover::handle_event(&w.platform(MutationBudget::default()), &config, event, None)
                 .await
@@ -129,6 +130,7 @@ async fn every_failback_sample_runs() {
         ("keep-changes-cutover.json", "completed"),
         ("keep-changes-sync.json", "in_progress"),
         ("new-file-system.json", "completed"),
+        ("region-switch.json", "completed"),
         ("sns-failback-request.json", "completed"),
         ("step-functions-step.json", "in_progress"),
     ];
@@ -168,7 +170,7 @@ async fn every_failback_sample_runs() {
                 .expect("lose the original");
             w.advance(30.0);
         }
-        let event = load("failback", name, &src, &dst);
+        let event = region_switch(&w, load("failback", name, &src, &dst), EAST).await;
         let out = failback::handle_event(
             &w.platform(MutationBudget::default()),
             &w.config(),
@@ -179,4 +181,50 @@ async fn every_failback_sample_runs() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(out["status"], status, "{name}: {out:#}");
     }
+}
+
+/// A Region switch sample names a plan and an execution: they are created in
+/// the emulator (activating `target`) and their identifiers put in place.
+async fn region_switch(w: &World, event: serde_json::Value, target: &str) -> serde_json::Value {
+    use aws_sdk_arcregionswitch as arc;
+    let Some(plan_arn) = event["PlanArn"].as_str() else {
+        return event;
+    };
+    let client = arc::Client::new(&w.sdk);
+    let plan = client
+        .create_plan()
+        .name("efs-dr")
+        .execution_role("arn:aws:iam::123456789012:role/efs-dr-region-switch")
+        .recovery_approach(arc::types::RecoveryApproach::ActivePassive)
+        .regions(EAST)
+        .regions(WEST)
+        .primary_region(EAST)
+        .workflows(
+            arc::types::Workflow::builder()
+                .workflow_target_action(arc::types::WorkflowTargetAction::Activate)
+                .build()
+                .expect("workflow"),
+        )
+        .send()
+        .await
+        .expect("plan")
+        .plan()
+        .map(|p| p.arn().to_string())
+        .unwrap_or_default();
+    let execution = client
+        .start_plan_execution()
+        .plan_arn(&plan)
+        .target_region(target)
+        .action(arc::types::ExecutionAction::Activate)
+        .send()
+        .await
+        .expect("execution")
+        .execution_id()
+        .unwrap_or_default()
+        .to_string();
+    let text = event
+        .to_string()
+        .replace(plan_arn, &plan)
+        .replace(event["ExecutionId"].as_str().unwrap_or("-"), &execution);
+    serde_json::from_str(&text).expect("JSON")
 }
