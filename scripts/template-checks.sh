@@ -41,19 +41,27 @@ run() {
     fi
 }
 
+# Each check takes the template to check: template.yaml as it is, then a
+# variant with the optional parts switched on (see below); the cfn-lint
+# checks pass any further arguments to cfn-lint.
 cfn_lint_sam() {
-    "$venv/bin/cfn-lint" template.yaml -a cfn_lint_serverless.rules
+    local template="$1"
+    shift
+    "$venv/bin/cfn-lint" "$template" -a cfn_lint_serverless.rules "$@"
 }
 
 cfn_lint_generated() {
-    "$venv/bin/python" tests/template/sam_translate.py template.yaml "$work/generated.json" &&
-        "$venv/bin/cfn-lint" "$work/generated.json"
+    local template="$1" generated
+    shift
+    generated="$work/generated-$(basename "$template").json"
+    "$venv/bin/python" tests/template/sam_translate.py "$template" "$generated" &&
+        "$venv/bin/cfn-lint" "$generated" "$@"
 }
 
 checkov_template() {
     # --skip-download: no calls to the Prisma Cloud API (there is no network
     # here, and the checks themselves ship with the package).
-    "$venv/bin/checkov" -f template.yaml --quiet --compact --skip-download
+    "$venv/bin/checkov" -f "$1" --quiet --compact --skip-download
 }
 
 asl_validate() {
@@ -64,9 +72,27 @@ asl_validate() {
     return "$ok"
 }
 
-run "cfn-lint template.yaml (with cfn-lint-serverless rules)" cfn_lint_sam
-run "cfn-lint of the CloudFormation that SAM generates" cfn_lint_generated
-run "checkov template.yaml" checkov_template
+run "cfn-lint template.yaml (with cfn-lint-serverless rules)" cfn_lint_sam template.yaml
+run "cfn-lint of the CloudFormation that SAM generates" cfn_lint_generated template.yaml
+run "checkov template.yaml" checkov_template template.yaml
+
+# The same three on a variant whose defaults switch on what the defaults
+# leave off (RegionSwitchPlan create: the ARC Region switch plan and its
+# roles), so that both branches are checked, not only the one the defaults
+# deploy. In the variant the plan's workflows have their Refs and GetAtts
+# resolved to sample values: cfn-lint does not report a wrong value in an
+# execution block that also holds one (tests/template/variant.py). The
+# parameters resolved away are then unused there: W2001 is expected.
+variant="$work/template-region-switch.json"
+if "$venv/bin/python" tests/template/variant.py template.yaml "$variant" \
+    RegionSwitchPlan=create PrimaryRegion=us-east-1 --resolve ArcRegionSwitchPlan.Workflows; then
+    run "cfn-lint, RegionSwitchPlan=create" cfn_lint_sam "$variant" --ignore-checks W2001
+    run "cfn-lint of the generated CloudFormation, RegionSwitchPlan=create" \
+        cfn_lint_generated "$variant" --ignore-checks W2001
+    run "checkov, RegionSwitchPlan=create" checkov_template "$variant"
+else
+    failed+=("the RegionSwitchPlan=create variant of template.yaml")
+fi
 run "asl-validator statemachines/*.asl.json" asl_validate
 run "template against the code (binaries, environment)" "$venv/bin/python" tests/template/check_against_code.py
 

@@ -7,7 +7,9 @@ The JSON names what CloudFormation would know after a deploy: pseudo
 parameters, resource names (Ref) and attributes ("Resource.Attribute" for
 GetAtt); parameters not named take their template defaults. Prints
 {"outputs": {"OutputKey": "value", ...}, "parameters": {...}}; an output that names anything unknown is an
-error, so that a test never runs a half-rendered command.
+error, so that a test never runs a half-rendered command. An output with a
+Condition that is false for those parameters is left out, as CloudFormation
+leaves it out (e.g. the Region switch outputs, with RegionSwitchPlan none).
 """
 
 import json
@@ -66,6 +68,28 @@ def lookup(name, names):
     return str(names[name])
 
 
+def holds(condition, conditions, names):
+    """Whether a condition of the template is true for these names.
+    Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition, over what resolve()
+    renders; anything else is an error rather than a guess."""
+    if isinstance(condition, str):
+        return holds(conditions[condition], conditions, names)
+    if isinstance(condition, dict) and len(condition) == 1:
+        (fn, args), = condition.items()
+        if fn == "Condition":
+            return holds(conditions[args], conditions, names)
+        if fn == "Fn::Equals":
+            left, right = (resolve(a, names) if isinstance(a, (str, dict)) else str(a) for a in args)
+            return left == right
+        if fn == "Fn::Not":
+            return not holds(args[0], conditions, names)
+        if fn == "Fn::And":
+            return all(holds(a, conditions, names) for a in args)
+        if fn == "Fn::Or":
+            return any(holds(a, conditions, names) for a in args)
+    raise ValueError(f"cannot evaluate the condition {condition!r}")
+
+
 def main():
     template_path, given = sys.argv[1], json.loads(sys.argv[2])
     with open(template_path, encoding="utf-8") as f:
@@ -74,7 +98,10 @@ def main():
              if "Default" in p}
     names.update(given)
     outputs, unknown = {}, {}
+    conditions = template.get("Conditions", {})
     for key, output in template.get("Outputs", {}).items():
+        if "Condition" in output and not holds(output["Condition"], conditions, names):
+            continue
         try:
             outputs[key] = resolve(output["Value"], names)
         except KeyError as missing:
