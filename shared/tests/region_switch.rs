@@ -311,6 +311,21 @@ async fn a_bad_payload_or_a_canceled_execution_changes_nothing() {
         .await
         .expect_err("unknown execution");
     assert!(unknown.contains("ResourceNotFound"), "{unknown}");
+    // A refusal is not done: the step must not succeed.
+    w.advance(600.0);
+    let refused = block
+        .invoke(
+            &platform,
+            &config,
+            Role::Failover,
+            block.event(&execution, "efs-dr", &json!({"max_rpo_seconds": 1})),
+        )
+        .await
+        .expect_err("refused while the source answers");
+    assert!(
+        refused.starts_with("Refused.RecoveryPointTooOld"),
+        "{refused}"
+    );
     block.update(&execution, "cancel").await;
     let canceled = block
         .invoke(

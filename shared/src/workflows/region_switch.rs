@@ -192,18 +192,34 @@ pub async fn resolve<P: Platform>(
     Ok(Some(request(role, &invocation, &execution)))
 }
 
-/// Region switch reads a normal return as done: a run that has not finished
-/// raises `InProgress` so that it is invoked again after the retry interval.
+/// Region switch reads a normal return as done, so only a completed run
+/// returns: one still going raises `InProgress` (Region switch invokes the step
+/// again after its retry interval), and a refused or failed one raises its
+/// error, so that traffic never moves to a file system that is not writable.
 pub fn finished(summary: &crate::run::summary::RunSummary) -> Result<()> {
-    if summary.done {
+    use crate::run::report::Status;
+    if !summary.done {
+        return Err(Error::Reported {
+            error_type: "InProgress".into(),
+            message: format!(
+                "{} (not finished; Region switch invokes this step again after its retry interval)",
+                summary.summary
+            ),
+        });
+    }
+    if summary
+        .results
+        .iter()
+        .all(|r| r.status == Status::Completed)
+    {
         return Ok(());
     }
-    Err(Error::Reported {
-        error_type: "InProgress".into(),
-        message: format!(
-            "{} (not finished; Region switch invokes this step again after its retry interval)",
-            summary.summary
-        ),
+    Err(match summary.first_error() {
+        Error::Topology(_) => Error::Reported {
+            error_type: "NotCompleted".into(),
+            message: summary.summary.clone(),
+        },
+        e => e,
     })
 }
 
