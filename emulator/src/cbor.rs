@@ -7,6 +7,16 @@
 
 use ciborium::value::Value;
 
+/// Marks a value the model types `Float`: written as a single-precision
+/// float without any tag, as the SDK reads those members only from one.
+/// The tag number is private to this writer and never reaches the wire.
+const SINGLE: u64 = 0x07ff_ff32;
+
+/// A `Float` (single precision) member.
+pub fn single(f: f64) -> Value {
+    Value::Tag(SINGLE, Box::new(Value::Float(f)))
+}
+
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_value(&mut out, value);
@@ -63,6 +73,13 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
                 write_value(out, v);
             }
         }
+        Value::Tag(SINGLE, inner) => match inner.as_ref() {
+            Value::Float(f) => {
+                out.push(0xfa);
+                out.extend_from_slice(&(*f as f32).to_be_bytes());
+            }
+            other => write_value(out, other),
+        },
         Value::Tag(tag, inner) => {
             write_head(out, 6, *tag);
             write_value(out, inner);

@@ -1,8 +1,9 @@
-//! The Region switch block's invocation contract against the emulator: the
-//! emulator's Region switch API holds the plan and its executions, and the
-//! test plays Region switch itself, invoking the functions' handlers as the
-//! block would (metadata merged into the payload, re-invoked after the retry
-//! interval while they raise), under both readings of what an error means.
+//! The Region switch block's invocation contract against the emulator. The
+//! plan is the template's own (rendered from template.yaml and created with
+//! the AWS CLI); the emulator holds it and its executions; the test kit plays
+//! Region switch over it (`efs_dr_testkit::region_switch`), invoking the
+//! functions' handlers as the block would, under each reading of what AWS
+//! leaves undocumented.
 
 mod common;
 
@@ -10,44 +11,114 @@ use aws_sdk_arcregionswitch as arc;
 use common::*;
 use efs_dr_shared::domain::config::{Config, PairConfig};
 use efs_dr_shared::domain::ids::FileSystemRef;
-use efs_dr_shared::testing::{MutationBudget, TestPlatform};
+use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::{failback, failover};
+use efs_dr_testkit::region_switch::{
+    play, Clock, ErrorReading, StepOutcome, StepRun, UngracefulReading,
+};
 use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
-const RETRY_MINUTES: f64 = 2.0;
-const TIMEOUT_MINUTES: f64 = 60.0;
+const ACCOUNT: &str = "123456789012";
 /// Each invocation gets this much time: shorter than a promotion, so that the
 /// block needs several invocations, as a slow AWS day would.
 const INVOCATION: Duration = Duration::from_secs(90);
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Reading {
-    /// An error is "not yet": invoked again after the retry interval.
-    RetryOnError,
-    /// An error fails the step: the execution pauses for the operator, who resumes it.
-    PauseOnError,
+fn root() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("..")
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Role {
-    Failover,
-    Failback,
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{WEST}:{ACCOUNT}:function:{name}")
 }
 
-struct Block<'a> {
+/// The template's plan, with RegionSwitchPlan create, created in the
+/// emulator by the AWS CLI; returns its ARN.
+fn create_template_plan(w: &World) -> String {
+    let names = json!({
+        "AWS::Region": WEST, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+        "AWS::StackName": "efs-dr", "PrimaryRegion": EAST,
+        "PrimaryFileSystemId": "fs-0aaaaaaaaaaaaaaaa", "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbbb",
+        "RegionSwitchPlan": "create",
+        "RegionSwitchExecutionRole.Arn": format!("arn:aws:iam::{ACCOUNT}:role/efs-dr-region-switch"),
+        "FailoverFunction.Arn": function_arn("failover"),
+        "FailbackFunction.Arn": function_arn("failback"),
+    });
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: scripts/test.sh sets up the venv with the AWS CLI",
+        python.display()
+    );
+    let rendered = Command::new(&python)
+        .current_dir(root().join("tests/e2e"))
+        .args(["region_switch_plan.py", "../../template.yaml"])
+        .arg(names.to_string())
+        .output()
+        .expect("python runs");
+    assert!(
+        rendered.status.success(),
+        "rendering the plan: {}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let input = std::env::temp_dir().join(format!("efs-dr-plan-{}.json", std::process::id()));
+    std::fs::write(&input, &rendered.stdout).expect("plan file");
+    let out = Command::new(root().join(".venv/bin/aws"))
+        .args([
+            "arc-region-switch",
+            "create-plan",
+            "--region",
+            WEST,
+            "--output",
+            "json",
+        ])
+        .arg("--endpoint-url")
+        .arg(w.emu.url())
+        .arg("--cli-input-json")
+        .arg(format!("file://{}", input.display()))
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("aws runs");
+    assert!(
+        out.status.success(),
+        "create-plan: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    plan["plan"]["arn"].as_str().expect("plan ARN").to_string()
+}
+
+struct EmulatedClock<'a>(&'a World);
+
+impl Clock for EmulatedClock<'_> {
+    fn now(&self) -> f64 {
+        self.0.emu.shared.now()
+    }
+    fn advance(&self, seconds: f64) {
+        self.0.advance(seconds);
+    }
+}
+
+struct Switch<'a> {
     w: &'a World,
     client: arc::Client,
     plan: String,
+    config: Config,
 }
 
-impl Block<'_> {
-    async fn start(&self, region: &str, action: &str, mode: &str) -> String {
+impl Switch<'_> {
+    async fn start(&self, region: &str, mode: &str) -> String {
         self.client
             .start_plan_execution()
             .plan_arn(&self.plan)
             .target_region(region)
-            .action(action.into())
+            .action(arc::types::ExecutionAction::Activate)
             .mode(mode.into())
             .send()
             .await
@@ -70,109 +141,71 @@ impl Block<'_> {
             .to_string()
     }
 
-    async fn update(&self, execution: &str, action: &str) {
-        self.client
-            .update_plan_execution()
-            .plan_arn(&self.plan)
-            .execution_id(execution)
-            .action(action.into())
-            .send()
-            .await
-            .expect("update");
-    }
-
-    fn event(&self, execution: &str, step: &str, payload: &Value) -> Value {
-        let mut e = json!({
-            "InvokedBy": "ARC Region switch",
-            "PlanArn": self.plan,
-            "ExecutionId": execution,
-            "StepName": step,
-        });
-        if let (Some(e), Some(p)) = (e.as_object_mut(), payload.as_object()) {
-            for (k, v) in p {
-                e.entry(k.clone()).or_insert(v.clone());
-            }
-        }
-        e
-    }
-
-    async fn invoke(
-        &self,
-        platform: &TestPlatform<efs_dr_shared::aws::AwsContext>,
-        config: &Config,
-        role: Role,
-        event: Value,
-    ) -> Result<Value, String> {
-        let r = match role {
-            Role::Failover => {
-                failover::handle_event(platform, config, event, Some(INVOCATION)).await
-            }
-            Role::Failback => {
-                failback::handle_event(platform, config, event, Some(INVOCATION)).await
-            }
+    async fn invoke(&self, arn: &str, event: Value) -> Result<Value, String> {
+        let platform = self.w.platform(MutationBudget::default());
+        let r = if arn == function_arn("failover") {
+            failover::handle_event(&platform, &self.config, event, Some(INVOCATION)).await
+        } else if arn == function_arn("failback") {
+            failback::handle_event(&platform, &self.config, event, Some(INVOCATION)).await
+        } else {
+            return Err(format!("no function {arn}"));
         };
         r.map_err(|e| format!("{}: {e}", e.error_type()))
     }
 
-    /// Runs one Lambda step as Region switch would; returns the invocations made
-    /// and the final result.
-    async fn run_step(
+    /// Region switch runs the execution's workflow.
+    async fn play(
         &self,
-        config: &Config,
-        role: Role,
         execution: &str,
-        payload: &Value,
-        reading: Reading,
-    ) -> (u32, Result<Value, String>) {
-        let platform = self.w.platform(MutationBudget::default());
-        let event = self.event(execution, "efs-dr", payload);
-        let started = self.w.emu.shared.now();
-        let mut invocations = 0;
-        loop {
-            invocations += 1;
-            let result = self.invoke(&platform, config, role, event.clone()).await;
-            let in_progress = matches!(&result, Err(e) if e.starts_with("InProgress"));
-            let timed_out = self.w.emu.shared.now() - started > TIMEOUT_MINUTES * 60.0;
-            if !in_progress || timed_out {
-                if result.is_ok() {
-                    self.update(execution, "emulatorComplete").await;
-                }
-                return (invocations, result);
-            }
-            if reading == Reading::PauseOnError {
-                self.update(execution, "emulatorStepFailed").await;
-                assert_eq!(self.state(execution).await, "pausedByFailedStep");
-                // The operator reads the error and resumes the execution.
-                self.update(execution, "resume").await;
-            }
-            self.w.advance(RETRY_MINUTES * 60.0);
+        errors: ErrorReading,
+        ungraceful: UngracefulReading,
+    ) -> Vec<StepRun> {
+        play(
+            &self.client,
+            &self.plan,
+            execution,
+            errors,
+            ungraceful,
+            &EmulatedClock(self.w),
+            |arn, event| async move { self.invoke(&arn, event).await },
+        )
+        .await
+        .expect("Region switch plays the plan")
+    }
+
+    /// Invokes a function directly with a Region switch event (as a
+    /// misconfigured plan, or a late retry, would).
+    async fn invoke_as_block(
+        &self,
+        function: &str,
+        execution: &str,
+        payload: Value,
+    ) -> Result<Value, String> {
+        let mut event = json!({"InvokedBy": "ARC Region switch", "PlanArn": self.plan, "ExecutionId": execution, "StepName": "efs-dr"});
+        if let (Some(e), Some(p)) = (event.as_object_mut(), payload.as_object()) {
+            e.extend(p.clone());
         }
+        self.invoke(&function_arn(function), event).await
     }
 }
 
-async fn plan(w: &World) -> Block<'_> {
-    let client = arc::Client::new(&w.sdk);
-    let out = client
-        .create_plan()
-        .name("efs-dr")
-        .execution_role("arn:aws:iam::123456789012:role/efs-dr-region-switch")
-        .recovery_approach(arc::types::RecoveryApproach::ActivePassive)
-        .regions(EAST)
-        .regions(WEST)
-        .primary_region(EAST)
-        .workflows(
-            arc::types::Workflow::builder()
-                .workflow_target_action(arc::types::WorkflowTargetAction::Activate)
-                .workflow_target_region(WEST)
-                .build()
-                .expect("workflow"),
-        )
-        .send()
-        .await
-        .expect("create plan");
-    let plan = out.plan().map(|p| p.arn().to_string()).unwrap_or_default();
+async fn switch<'a>(w: &'a World, src: &str, dst: &str) -> Switch<'a> {
+    let plan = create_template_plan(w);
     assert!(plan.starts_with("arn:aws:arc-region-switch::"), "{plan}");
-    Block { w, client, plan }
+    Switch {
+        w,
+        client: arc::Client::new(&w.sdk),
+        plan,
+        config: config(w, src, dst),
+    }
+}
+
+fn completed(runs: &[StepRun]) -> &Value {
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    match &runs[0].outcome {
+        StepOutcome::Completed(v) => v,
+        other => panic!("{}: {other:?} after {:?}", runs[0].name, runs[0].errors),
+    }
 }
 
 fn config(w: &World, src: &str, dst: &str) -> Config {
@@ -189,37 +222,44 @@ fn config(w: &World, src: &str, dst: &str) -> Config {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_back() {
-    for reading in [Reading::RetryOnError, Reading::PauseOnError] {
+    for errors in [
+        ErrorReading::RetryAfterInterval,
+        ErrorReading::PauseForOperator,
+    ] {
         let w = world().await;
         let (src, dst) = w.replicated_pair("arc").await;
         w.write(EAST, &src, "/before.txt", "on the primary");
         w.advance(120.0);
-        let block = plan(&w).await;
-        let config = config(&w, &src, &dst);
+        let rs = switch(&w, &src, &dst).await;
 
         // The failback function in the failover's workflow changes nothing.
-        let execution = block.start(WEST, "activate", "graceful").await;
+        let execution = rs.start(WEST, "graceful").await;
         let seq = w.call_count();
-        let (_, wrong) = block
-            .run_step(&config, Role::Failback, &execution, &json!({}), reading)
-            .await;
-        let wrong = wrong.expect_err("refused");
+        let wrong = rs
+            .invoke_as_block("failback", &execution, json!({}))
+            .await
+            .expect_err("refused");
         assert!(
             wrong.starts_with("InvalidInput") && wrong.contains("activate us-west-2"),
             "{wrong}"
         );
         assert_eq!(w.mutating_calls_since(seq), Vec::<String>::new());
 
-        let (invocations, result) = block
-            .run_step(&config, Role::Failover, &execution, &json!({}), reading)
+        let runs = rs
+            .play(&execution, errors, UngracefulReading::SkipEveryLambdaBlock)
             .await;
-        let result = result.unwrap_or_else(|e| panic!("{reading:?}: {e}"));
-        assert!(
-            invocations > 1,
-            "a promotion outlasts one {INVOCATION:?} invocation"
+        assert_eq!(runs[0].name, "efs-dr-failover");
+        assert_eq!(
+            runs[0].function_arn.as_deref(),
+            Some(function_arn("failover").as_str())
         );
+        assert!(
+            runs[0].invocations > 1 && runs[0].errors.iter().all(|e| e.starts_with("InProgress")),
+            "a promotion outlasts one {INVOCATION:?} invocation: {runs:#?}"
+        );
+        let result = completed(&runs);
         assert_eq!(result["status"], "completed", "{result:#}");
         assert_eq!(w.protection(WEST, &dst).await, "ENABLED");
         assert!(
@@ -229,33 +269,27 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         assert!(result["results"][0]["reason"]
             .as_str()
             .is_some_and(|r| r.contains(&execution)));
-        assert_eq!(block.state(&execution).await, "completed");
+        assert_eq!(rs.state(&execution).await, "completed");
 
-        // Invoked again (Region switch may): an idempotent pass, nothing changed.
+        // Invoked again after the execution ended: nothing more is asked.
         let seq = w.call_count();
-        let platform = w.platform(MutationBudget::default());
-        let again = block
-            .invoke(
-                &platform,
-                &config,
-                Role::Failover,
-                block.event(&execution, "efs-dr", &json!({})),
-            )
-            .await;
-        assert!(
-            again.is_err_and(|e| e.contains("completed")),
-            "a finished execution asks nothing more"
-        );
+        let again = rs.invoke_as_block("failover", &execution, json!({})).await;
+        assert!(again.is_err_and(|e| e.contains("completed")));
         assert_eq!(w.mutating_calls_since(seq), Vec::<String>::new());
 
         // Back to the primary: the outage's write comes home.
         w.write(WEST, &dst, "/outage.txt", "written in the DR Region");
         w.advance(300.0);
-        let back = block.start(EAST, "activate", "graceful").await;
-        let (_, result) = block
-            .run_step(&config, Role::Failback, &back, &json!({}), reading)
+        let back = rs.start(EAST, "graceful").await;
+        let runs = rs
+            .play(&back, errors, UngracefulReading::SkipEveryLambdaBlock)
             .await;
-        let result = result.unwrap_or_else(|e| panic!("{reading:?} failback: {e}"));
+        assert_eq!(runs[0].name, "efs-dr-failback");
+        assert_eq!(
+            runs[0].function_arn.as_deref(),
+            Some(function_arn("failback").as_str())
+        );
+        let result = completed(&runs);
         assert_eq!(result["status"], "completed", "{result:#}");
         let home = w
             .emu
@@ -264,109 +298,118 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
             .file_system(EAST, &src)
             .map(|f| f.files.contains_key("/outage.txt"))
             .unwrap_or(false);
-        assert!(home, "{reading:?}: the outage's write is on the original");
+        assert!(home, "{errors:?}: the outage's write is on the original");
         assert!(w.has_replication(WEST, &dst).await, "protected again");
+        assert_eq!(rs.state(&back).await, "completed");
     }
 }
 
-#[tokio::test]
-async fn a_bad_payload_or_a_canceled_execution_changes_nothing() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_payload_a_refusal_or_a_canceled_execution_changes_nothing() {
     let w = world().await;
     let (src, dst) = w.replicated_pair("arc-bad").await;
-    let block = plan(&w).await;
-    let config = config(&w, &src, &dst);
-    let platform = w.platform(MutationBudget::default());
-    let execution = block.start(WEST, "activate", "graceful").await;
+    let rs = switch(&w, &src, &dst).await;
+    let execution = rs.start(WEST, "graceful").await;
     let seq = w.call_count();
-    let bad = block
-        .invoke(
-            &platform,
-            &config,
-            Role::Failover,
-            block.event(&execution, "efs-dr", &json!({"strategy": "keep_changes"})),
-        )
+    let bad = rs
+        .invoke_as_block("failover", &execution, json!({"strategy": "keep_changes"}))
         .await
         .expect_err("failover has no strategy");
     assert!(
         bad.starts_with("InvalidInput") && bad.contains("strategy"),
         "{bad}"
     );
-    let missing = block
-        .invoke(
-            &platform,
-            &config,
-            Role::Failover,
-            json!({"PlanArn": block.plan}),
-        )
+    let missing = rs
+        .invoke(&function_arn("failover"), json!({"PlanArn": rs.plan}))
         .await
         .expect_err("no execution id");
     assert!(missing.contains("ExecutionId"), "{missing}");
-    let unknown = block
-        .invoke(
-            &platform,
-            &config,
-            Role::Failover,
-            block.event("no-such-execution", "efs-dr", &json!({})),
-        )
+    let unknown = rs
+        .invoke_as_block("failover", "no-such-execution", json!({}))
         .await
         .expect_err("unknown execution");
     assert!(unknown.contains("ResourceNotFound"), "{unknown}");
     // A refusal is not done: the step must not succeed.
     w.advance(600.0);
-    let refused = block
-        .invoke(
-            &platform,
-            &config,
-            Role::Failover,
-            block.event(&execution, "efs-dr", &json!({"max_rpo_seconds": 1})),
-        )
+    let refused = rs
+        .invoke_as_block("failover", &execution, json!({"max_rpo_seconds": 1}))
         .await
         .expect_err("refused while the source answers");
     assert!(
         refused.starts_with("Refused.RecoveryPointTooOld"),
         "{refused}"
     );
-    block.update(&execution, "cancel").await;
-    let canceled = block
-        .invoke(
-            &platform,
-            &config,
-            Role::Failover,
-            block.event(&execution, "efs-dr", &json!({})),
-        )
+    rs.client
+        .cancel_plan_execution()
+        .plan_arn(&rs.plan)
+        .execution_id(&execution)
+        .send()
+        .await
+        .expect("cancel");
+    let canceled = rs
+        .invoke_as_block("failover", &execution, json!({}))
         .await
         .expect_err("canceled");
     assert!(canceled.contains("canceled"), "{canceled}");
     let changed: Vec<String> = w
         .mutating_calls_since(seq)
         .into_iter()
-        .filter(|c| !c.ends_with("UpdatePlanExecution"))
+        .filter(|c| !c.ends_with("PlanExecution"))
         .collect();
     assert_eq!(changed, Vec::<String>::new());
     assert!(w.has_replication(WEST, &dst).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ungraceful_switch_skips_the_block_under_both_readings() {
+    for reading in [
+        UngracefulReading::SkipEveryLambdaBlock,
+        UngracefulReading::SkipWhenConfigured,
+    ] {
+        let w = world().await;
+        let (src, dst) = w.replicated_pair("arc-ungraceful").await;
+        w.advance(120.0);
+        let rs = switch(&w, &src, &dst).await;
+        w.faults(json!({"region": EAST, "outage": true}));
+        let execution = rs.start(WEST, "ungraceful").await;
+        let seq = w.call_count();
+        let runs = rs
+            .play(&execution, ErrorReading::RetryAfterInterval, reading)
+            .await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].outcome, StepOutcome::Skipped, "{reading:?}");
+        // The replica stays read-only: efs-dr's own path (the region detector,
+        // or an operator) must promote it, as docs/region-switch.md says.
+        assert_eq!(
+            w.mutating_calls_since(seq)
+                .iter()
+                .filter(|c| !c.contains("PlanExecution"))
+                .count(),
+            0
+        );
+        assert!(w.has_replication(WEST, &dst).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_aws_ran_the_block_in_an_ungraceful_switch_the_guards_still_hold() {
-    // AWS documents that ungraceful executions skip Lambda blocks, and the
-    // template asks for it. Were the block run anyway, during a real outage:
+    // Were the block run during a real outage (a block without the template's
+    // ungraceful skip, under the API model's reading):
     let w = world().await;
-    let (src, dst) = w.replicated_pair("arc-ungraceful").await;
+    let (src, dst) = w.replicated_pair("arc-ungraceful-run").await;
     w.advance(120.0);
-    let block = plan(&w).await;
-    let config = config(&w, &src, &dst);
+    let rs = switch(&w, &src, &dst).await;
     w.faults(json!({"region": EAST, "outage": true}));
-    let execution = block.start(WEST, "activate", "ungraceful").await;
-    let (_, result) = block
-        .run_step(
-            &config,
-            Role::Failover,
-            &execution,
-            &json!({}),
-            Reading::RetryOnError,
-        )
-        .await;
-    let result = result.unwrap_or_else(|e| panic!("{e}"));
+    let execution = rs.start(WEST, "ungraceful").await;
+    let mut last = Err(String::new());
+    for _ in 0..20 {
+        last = rs.invoke_as_block("failover", &execution, json!({})).await;
+        if !matches!(&last, Err(e) if e.starts_with("InProgress")) {
+            break;
+        }
+        w.advance(120.0);
+    }
+    let result = last.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(result["status"], "completed", "{result:#}");
     assert_eq!(
         result["results"][0]["deletion_mode"],

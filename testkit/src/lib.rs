@@ -5,6 +5,7 @@
 
 pub mod alarm_path;
 pub mod invoke_api;
+pub mod region_switch;
 
 use aws_config::SdkConfig;
 use aws_sdk_efs::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};

@@ -1,5 +1,7 @@
 //! ARC Region switch, the subset a plan's Lambda block and its tests need:
-//! CreatePlan, StartPlanExecution, GetPlanExecution and UpdatePlanExecution,
+//! CreatePlan (with the workflow rules AWS states), GetPlan,
+//! StartPlanExecution, GetPlanExecution, UpdatePlanExecution and
+//! CancelPlanExecution,
 //! in smithy RPC v2 CBOR (the Rust SDK) and awsJson1_0 (botocore). Plans are
 //! global, as in AWS: one store whatever Region a call is signed for.
 //!
@@ -65,9 +67,10 @@ pub fn operation(path: &str, headers: &[(String, String)]) -> (String, bool) {
             .map(|(_, op)| op.to_string())
             .unwrap_or_else(|| "Unknown".into()),
     };
+    // GetPlan reads; the rest of this list changes state.
     let mutating = matches!(
         op.as_str(),
-        "CreatePlan" | "StartPlanExecution" | "UpdatePlanExecution"
+        "CreatePlan" | "StartPlanExecution" | "UpdatePlanExecution" | "CancelPlanExecution"
     );
     (op, mutating)
 }
@@ -142,9 +145,33 @@ pub fn handle(world: &mut World, _region: &str, req: &ServiceRequest) -> Result<
     let f = Fields::of(&body);
     let value = match op.as_str() {
         "CreatePlan" => create_plan(world, &f)?,
+        "GetPlan" => {
+            let arn = required(&f, "arn")?;
+            let plan = world
+                .region_switch
+                .plans
+                .iter()
+                .find(|p| p.arn == arn)
+                .ok_or_else(|| not_found("Plan", arn))?;
+            cbor::map(vec![("plan", plan_value(plan, &world.account_id))])
+        }
         "StartPlanExecution" => start_execution(world, &f)?,
         "GetPlanExecution" => get_execution(world, &f)?,
         "UpdatePlanExecution" => update_execution(world, &f)?,
+        "CancelPlanExecution" => {
+            let now = world.now;
+            let e = find(world, &f)?;
+            if TERMINAL.contains(&e.state.as_str()) {
+                return Err(ApiError::new(
+                    "IllegalStateException",
+                    400,
+                    format!("The execution is {}", e.state),
+                ));
+            }
+            e.state = "canceled".into();
+            e.end = Some(now);
+            cbor::map(vec![])
+        }
         other => {
             return Err(ApiError::new(
                 "UnknownOperationException",
@@ -164,10 +191,11 @@ fn create_plan(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
     }
     let execution_role = required(f, "executionRole")?.to_string();
     let recovery_approach = required(f, "recoveryApproach")?.to_string();
-    let workflows = f
+    let raw = f
         .get("workflows")
-        .cloned()
         .ok_or_else(|| illegal_argument("workflows is required"))?;
+    validate_workflows(&regions, raw)?;
+    let workflows = single_precision(raw);
     if world.region_switch.plans.iter().any(|p| p.name == name) {
         return Err(ApiError::new(
             "ConflictException",
@@ -181,26 +209,172 @@ fn create_plan(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
         world.account_id,
         &suffix[..6]
     );
-    world.region_switch.plans.push(Plan {
-        arn: arn.clone(),
-        name: name.clone(),
-        regions: regions.clone(),
+    let plan = Plan {
+        arn,
+        name,
+        regions,
         primary_region: f.str("primaryRegion").map(str::to_string),
         execution_role,
         recovery_approach,
         workflows,
-    });
-    Ok(cbor::map(vec![(
-        "plan",
-        cbor::map(vec![
-            ("arn", cbor::text(arn)),
-            ("name", cbor::text(name)),
-            (
-                "regions",
-                Value::Array(regions.into_iter().map(cbor::text).collect()),
-            ),
-        ]),
-    )]))
+    };
+    let value = plan_value(&plan, &world.account_id);
+    world.region_switch.plans.push(plan);
+    Ok(cbor::map(vec![("plan", value)]))
+}
+
+/// The model types the retry interval `Float`: AWS answers it in single
+/// precision, whatever precision the request used.
+fn single_precision(v: &Value) -> Value {
+    match v {
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let v = match (k, v) {
+                        (Value::Text(key), _) if key == "retryIntervalMinutes" => {
+                            cbor::as_f64(v).map(cbor::single).unwrap_or(v.clone())
+                        }
+                        _ => single_precision(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(single_precision).collect()),
+        other => other.clone(),
+    }
+}
+
+fn plan_value(plan: &Plan, account: &str) -> Value {
+    let mut entries = vec![
+        ("arn", cbor::text(plan.arn.clone())),
+        ("name", cbor::text(plan.name.clone())),
+        (
+            "regions",
+            Value::Array(plan.regions.iter().cloned().map(cbor::text).collect()),
+        ),
+        ("executionRole", cbor::text(plan.execution_role.clone())),
+        (
+            "recoveryApproach",
+            cbor::text(plan.recovery_approach.clone()),
+        ),
+        ("owner", cbor::text(account.to_string())),
+        ("workflows", plan.workflows.clone()),
+    ];
+    if let Some(p) = &plan.primary_region {
+        entries.push(("primaryRegion", cbor::text(p.clone())));
+    }
+    cbor::map(entries)
+}
+
+/// The rules AWS states for a plan's workflows and Lambda blocks (API
+/// reference: Workflow, Step, CustomActionLambdaConfiguration, Lambdas).
+/// Other block types are accepted as given.
+fn validate_workflows(regions: &[String], workflows: &Value) -> Result<(), ApiError> {
+    let Value::Array(list) = workflows else {
+        return Err(illegal_argument("workflows must be a list"));
+    };
+    if list.is_empty() {
+        return Err(illegal_argument("workflows must not be empty"));
+    }
+    let mut names = Vec::new();
+    for (i, w) in list.iter().enumerate() {
+        let wf = Fields::of(w);
+        let action = wf.str("workflowTargetAction").unwrap_or_default();
+        if !matches!(action, "activate" | "deactivate" | "postRecovery") {
+            return Err(illegal_argument(format!(
+                "workflows[{i}].workflowTargetAction '{action}' is not activate, deactivate or postRecovery"
+            )));
+        }
+        if let Some(r) = wf.str("workflowTargetRegion") {
+            if !regions.iter().any(|x| x == r) {
+                return Err(illegal_argument(format!(
+                    "workflows[{i}].workflowTargetRegion {r} is not one of the plan's Regions"
+                )));
+            }
+        }
+        for (j, step) in wf.list("steps").iter().enumerate() {
+            let at = format!("workflows[{i}].steps[{j}]");
+            let sf = Fields::of(step);
+            let name = sf.str("name").unwrap_or_default();
+            if name.is_empty() {
+                return Err(illegal_argument(format!("{at}.name is required")));
+            }
+            if names.contains(&name.to_string()) {
+                return Err(illegal_argument(format!("{at}.name {name} is used twice")));
+            }
+            names.push(name.to_string());
+            if sf.str("executionBlockType") != Some("CustomActionLambda") {
+                continue;
+            }
+            let config = sf
+                .get("executionBlockConfiguration")
+                .map(Fields::of)
+                .and_then(|c| c.get("customActionLambdaConfig").map(Fields::of))
+                .ok_or_else(|| {
+                    illegal_argument(format!(
+                        "{at}: a CustomActionLambda step needs executionBlockConfiguration.customActionLambdaConfig"
+                    ))
+                })?;
+            let lambdas = config.list("lambdas");
+            if lambdas.is_empty() || lambdas.len() > 2 {
+                return Err(illegal_argument(format!(
+                    "{at}.lambdas must list 1 or 2 functions, got {}",
+                    lambdas.len()
+                )));
+            }
+            for l in lambdas {
+                let arn = Fields::of(l).str("arn").unwrap_or_default();
+                let region = arn.split(':').nth(3).unwrap_or_default();
+                if !arn.starts_with("arn:") || !arn.contains(":lambda:") {
+                    return Err(illegal_argument(format!(
+                        "{at}: '{arn}' is not a Lambda function ARN"
+                    )));
+                }
+                if !regions.iter().any(|r| r == region) {
+                    return Err(illegal_argument(format!(
+                        "{at}: the function {arn} is not in one of the plan's Regions"
+                    )));
+                }
+            }
+            let run = config.str("regionToRun").unwrap_or_default();
+            let allowed: &[&str] = if action == "postRecovery" {
+                &["activeRegion", "inactiveRegion"]
+            } else {
+                &["activatingRegion", "deactivatingRegion"]
+            };
+            if !allowed.contains(&run) {
+                return Err(illegal_argument(format!(
+                    "{at}.regionToRun '{run}' is not one of {allowed:?} for a {action} workflow"
+                )));
+            }
+            match config.f64("retryIntervalMinutes") {
+                Some(m) if m > 0.0 => {}
+                _ => {
+                    return Err(illegal_argument(format!(
+                        "{at}.retryIntervalMinutes is required and must be positive"
+                    )))
+                }
+            }
+            if config.get("timeoutMinutes").is_some()
+                && config.i64("timeoutMinutes").is_none_or(|t| t < 1)
+            {
+                return Err(illegal_argument(format!(
+                    "{at}.timeoutMinutes must be at least 1"
+                )));
+            }
+            if let Some(u) = config.get("ungraceful") {
+                let behavior = Fields::of(u).str("behavior");
+                if behavior.is_some_and(|b| b != "skip") {
+                    return Err(illegal_argument(format!(
+                        "{at}.ungraceful.behavior must be skip"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn start_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
@@ -293,7 +467,8 @@ fn get_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
 }
 
 /// The execution's state as Region switch moves it: the harness's engine
-/// sets completed or pausedByFailedStep; an operator cancels.
+/// sets completed or pausedByFailedStep; an operator pauses, resumes or
+/// changes the mode.
 fn update_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
     let action = required(f, "action")?.to_string();
     let now = world.now;
@@ -306,9 +481,16 @@ fn update_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
         ));
     }
     let (state, end) = match action.as_str() {
-        "cancel" => ("canceled", true),
         "pause" => ("pausedByOperator", false),
         "resume" => ("inProgress", false),
+        "switchToUngraceful" | "switchToGraceful" => {
+            e.mode = if action == "switchToUngraceful" {
+                "ungraceful".into()
+            } else {
+                "graceful".into()
+            };
+            return Ok(cbor::map(vec![]));
+        }
         // Not AWS actions: how the harness's engine reports a block's outcome.
         "emulatorComplete" => ("completed", true),
         "emulatorStepFailed" => ("pausedByFailedStep", false),
