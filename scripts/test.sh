@@ -25,7 +25,7 @@ cargo test --workspace --locked
 step "cargo test, the workflow suites again under the unkind emulator profile (every behaviour AWS leaves open at its harder variant)"
 EFS_DR_EMULATOR_PROFILE=unkind cargo test --locked -p efs-dr-shared \
   --test failover --test failback --test guardrails --test preserve --test unkind --test lag --test events \
-  --test detection
+  --test detection --test region_switch --test iac
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
 step "region detection figures (emulated time)"

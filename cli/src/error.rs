@@ -20,6 +20,11 @@ pub enum CliError {
     TimedOut(String),
     #[error("{0}")]
     Drill(String),
+    /// The operator console: the stack, a state machine, an execution or an
+    /// answer is not as needed; the message says what to do.
+    // Unused until main.rs declares `mod console`; then drop this allow.
+    #[error("{0}")]
+    Console(String),
 }
 
 pub type CliResult<T> = Result<T, CliError>;

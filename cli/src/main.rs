@@ -2,13 +2,15 @@
 
 #![recursion_limit = "256"]
 
+// The operator console (failover, failback, approve, reject, status --watch).
+mod console;
 mod drill;
 mod error;
 mod iac;
 mod invoke;
 mod status;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use efs_dr_shared::aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
 use std::process::ExitCode;
@@ -38,7 +40,29 @@ enum Command {
     Status {
         #[arg(long)]
         json: bool,
+        /// Refresh until interrupted: redrawn in place on a terminal, a block per
+        /// refresh otherwise; adds each pair's lag history, readiness and alarm states.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between refreshes (with --watch).
+        #[arg(long, default_value_t = 10)]
+        interval: u64,
+        /// Stop after this many refreshes (with --watch).
+        #[arg(long)]
+        count: Option<u64>,
     },
+    /// Start the stack's Failover state machine for its pair, show the plan at the
+    /// approval step, ask (or --yes), then follow the promotion to its report.
+    Failover(RunArgs),
+    /// Start the stack's Failback state machine: follow the reverse sync, ask at the
+    /// cutover approval (or --yes), then follow the cutover to its report.
+    Failback(RunArgs),
+    /// Approve the Failover or Failback execution that waits for approval, after
+    /// showing its plan.
+    Approve(ApproveArgs),
+    /// Reject the Failover or Failback execution that waits for approval: it ends
+    /// in its Rejected state and nothing is changed.
+    Reject(RejectArgs),
     /// Print what Terraform or CloudFormation users change for each configured
     /// pair as it is now (after a failover or failback): tfvars that swap source
     /// and destination, import/removed blocks with the observed IDs, and the
@@ -54,6 +78,84 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which deployed stack the console works with.
+#[derive(Args)]
+struct StackArgs {
+    /// The efs-dr stack (sam deploy --stack-name); default: EFS_DR_STACK, else efs-dr.
+    #[arg(long)]
+    stack: Option<String>,
+    /// The DR Region the stack is deployed in; default: AWS_REGION or the profile's.
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl From<StackArgs> for console::Target {
+    fn from(a: StackArgs) -> Self {
+        console::Target {
+            stack: a.stack,
+            region: a.region,
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    target: StackArgs,
+    /// Approve at every approval step without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Why: recorded in the request and the notifications.
+    #[arg(long)]
+    reason: Option<String>,
+    /// More request fields, a JSON object over the stack's configured request.
+    #[arg(long)]
+    input: Option<String>,
+    /// Print only the final result, as JSON (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Milliseconds between looks at the execution.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    poll_ms: u64,
+}
+
+impl From<RunArgs> for console::RunOptions {
+    fn from(a: RunArgs) -> Self {
+        console::RunOptions {
+            target: a.target.into(),
+            yes: a.yes,
+            reason: a.reason,
+            input: a.input,
+            json: a.json,
+            poll_ms: a.poll_ms,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ApproveArgs {
+    #[command(flatten)]
+    target: StackArgs,
+    /// The execution to approve (ARN or name) when several wait.
+    #[arg(long)]
+    execution: Option<String>,
+    /// Approve without asking.
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(Args)]
+struct RejectArgs {
+    #[command(flatten)]
+    target: StackArgs,
+    /// The execution to reject (ARN or name) when several wait.
+    #[arg(long)]
+    execution: Option<String>,
+    /// Added to the rejection's cause.
+    #[arg(long)]
+    reason: Option<String>,
 }
 
 #[tokio::main]
@@ -73,10 +175,43 @@ async fn main() -> ExitCode {
             }
             drill::run(drill::DrillOptions { time_scale, json }).await
         }
-        Command::Status { json } => match Config::from_env() {
+        Command::Status {
+            json,
+            watch,
+            interval,
+            count,
+        } => match Config::from_env() {
+            Ok(config) if watch => {
+                let opts = console::WatchOptions {
+                    interval: std::time::Duration::from_secs(interval.max(1)),
+                    count,
+                    json,
+                };
+                console::watch(&AwsContext::load().await, &config, opts).await
+            }
             Ok(config) => status::run(&AwsContext::load().await, &config, json).await,
             Err(e) => Err(e.into()),
         },
+        Command::Failover(a) => console::run(console::Workflow::Failover, a.into()).await,
+        Command::Failback(a) => console::run(console::Workflow::Failback, a.into()).await,
+        Command::Approve(a) => {
+            let opts = console::AnswerOptions {
+                target: a.target.into(),
+                execution: a.execution,
+                yes: a.yes,
+                reason: None,
+            };
+            console::answer(true, opts).await
+        }
+        Command::Reject(a) => {
+            let opts = console::AnswerOptions {
+                target: a.target.into(),
+                execution: a.execution,
+                yes: false,
+                reason: a.reason,
+            };
+            console::answer(false, opts).await
+        }
         Command::Iac {
             terraform: _,
             cloudformation,

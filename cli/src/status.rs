@@ -13,6 +13,16 @@ pub async fn run(
     config: &Config,
     as_json: bool,
 ) -> crate::error::CliResult<bool> {
+    let (rows, healthy) = collect(aws, config).await?;
+    print_rows(&rows, as_json, &|_| Vec::new());
+    Ok(healthy)
+}
+
+/// One JSON row per configured pair, and whether every pair replicates.
+pub async fn collect(
+    aws: &AwsContext,
+    config: &Config,
+) -> crate::error::CliResult<(Vec<Value>, bool)> {
     if config.pairs.is_empty() {
         return Err(crate::error::CliError::Config("no pairs configured: set EFS_DR_PAIRS (a JSON list of {source_file_system_id, source_region, destination_file_system_id}), or EFS_DR_SOURCE_FILE_SYSTEM_ID and EFS_DR_SOURCE_REGION".into()));
     }
@@ -69,13 +79,19 @@ pub async fn run(
         }
         rows.push(row);
     }
+    Ok((rows, healthy))
+}
+
+/// The rows as text (`extra`: more lines for a row, printed after its mount
+/// targets), or as one JSON array.
+pub fn print_rows(rows: &[Value], as_json: bool, extra: &dyn Fn(&Value) -> Vec<String>) {
     if as_json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&Value::Array(rows)).unwrap_or_default()
+            serde_json::to_string_pretty(&Value::Array(rows.to_vec())).unwrap_or_default()
         );
     } else {
-        for r in &rows {
+        for r in rows {
             println!(
                 "{} ({}) -> {} ({})",
                 r["source"].as_str().unwrap_or("?"),
@@ -108,7 +124,9 @@ pub async fn run(
                     m["state"]
                 );
             }
+            for line in extra(r) {
+                println!("  {line}");
+            }
         }
     }
-    Ok(healthy)
 }

@@ -4,6 +4,10 @@
 //! Each execution is the real definition under aws-local-stepfunctions
 //! (`tests/e2e/run-state-machine.mjs`), its Lambda tasks invoking the built
 //! binaries; a `.waitForTaskToken` task waits here until the CLI answers it.
+//! The runner reports each state's history events as they happen
+//! (`EVENTS_URL`), so that the history can be followed live, as in AWS.
+//! On the same port, CloudFormation's DescribeStacks (Query protocol) for
+//! the one stack `StandInConfig::stack` names, whose Outputs name the machines.
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -27,6 +31,8 @@ pub struct StandInConfig {
     pub machines: Vec<(String, String)>,
     /// Extra environment for the runner (WAIT_MS, ADVANCE_URL).
     pub env: Vec<(String, String)>,
+    /// The stack DescribeStacks knows: its name and its Outputs (`{"OutputKey": "value"}`).
+    pub stack: Option<(String, Value)>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,16 +113,32 @@ impl StepFunctions {
                                     .and_then(|v| v.to_str().ok())
                                     .unwrap_or("")
                                     .to_string();
-                                let body = req
+                                let raw = req
                                     .into_body()
                                     .collect()
                                     .await
                                     .map(|b| b.to_bytes().to_vec())
                                     .unwrap_or_default();
+                                // CloudFormation's Query protocol: a form body, no target header.
+                                if target.is_empty() && is_query_form(&raw) {
+                                    let (status, xml) =
+                                        cloudformation(&config, &String::from_utf8_lossy(&raw));
+                                    let mut resp =
+                                        hyper::Response::new(Full::new(bytes::Bytes::from(xml)));
+                                    *resp.status_mut() = hyper::StatusCode::from_u16(status)
+                                        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+                                    resp.headers_mut().insert(
+                                        "content-type",
+                                        hyper::header::HeaderValue::from_static("text/xml"),
+                                    );
+                                    return Ok::<_, std::convert::Infallible>(resp);
+                                }
                                 let body: Value =
-                                    serde_json::from_slice(&body).unwrap_or(Value::Null);
+                                    serde_json::from_slice(&raw).unwrap_or(Value::Null);
                                 let (status, reply) = if path == "/_task-token" {
                                     wait_for_answer(&state, body).await
+                                } else if path == "/_event" {
+                                    record_event(&state, &body)
                                 } else {
                                     let op = target.rsplit('.').next().unwrap_or("");
                                     handle(&config, &state, &url, op, &body)
@@ -171,19 +193,18 @@ async fn wait_for_answer(state: &Mutex<State>, body: Value) -> Reply {
             "Subject": body["subject"].clone(),
             "Message": body["message"].clone(),
         });
-        let id = e.events.len() + 1;
-        e.events.push(json!({
-            "id": id,
-            "previousEventId": id - 1,
-            "timestamp": now(),
-            "type": "TaskScheduled",
-            "taskScheduledEventDetails": {
-                "resourceType": "sns",
-                "resource": "publish.waitForTaskToken",
-                "region": "us-west-2",
-                "parameters": parameters.to_string(),
-            },
-        }));
+        push_event(
+            e,
+            json!({
+                "type": "TaskScheduled",
+                "taskScheduledEventDetails": {
+                    "resourceType": "sns",
+                    "resource": "publish.waitForTaskToken",
+                    "region": "us-west-2",
+                    "parameters": parameters.to_string(),
+                },
+            }),
+        );
         e.published.push(
             json!({"state": body["state"], "subject": body["subject"], "message": body["message"]}),
         );
@@ -312,7 +333,25 @@ fn handle(
             if body["reverseOrder"].as_bool() == Some(true) {
                 events.reverse();
             }
-            (200, json!({"events": events}))
+            // Pages as AWS gives them (maxResults up to 1000, 0 or absent: 1000); the token
+            // is the offset, which is stable forwards since events are only ever appended.
+            let page = match body["maxResults"].as_u64() {
+                Some(n) if (1..=1000).contains(&n) => n as usize,
+                _ => 1000,
+            };
+            let start = match body["nextToken"].as_str() {
+                Some(t) => match t.parse::<usize>() {
+                    Ok(n) if n <= events.len() => n,
+                    _ => return client_error("InvalidToken", format!("Invalid Token: '{t}'")),
+                },
+                None => 0,
+            };
+            let end = (start + page).min(events.len());
+            let mut reply = json!({"events": events[start..end].to_vec()});
+            if end < events.len() {
+                reply["nextToken"] = json!(end.to_string());
+            }
+            (200, reply)
         }
         "SendTaskSuccess" | "SendTaskFailure" => {
             let token = s("taskToken");
@@ -320,27 +359,33 @@ fn handle(
             let Some(p) = st.pending.remove(&token) else {
                 return client_error("TaskDoesNotExist", "Task Does Not Exist");
             };
-            let (kind, answer) = if op == "SendTaskSuccess" {
-                let output: Value =
-                    match serde_json::from_str(body["output"].as_str().unwrap_or("")) {
-                        Ok(v) => v,
-                        Err(_) => {
-                            st.pending.insert(token, p);
-                            return client_error("InvalidOutput", "output is not JSON");
-                        }
-                    };
-                ("TaskSucceeded", json!({"output": output}))
-            } else {
+            let resource = json!({"resourceType": "sns", "resource": "publish.waitForTaskToken"});
+            let (event, answer) = if op == "SendTaskSuccess" {
+                let text = body["output"].as_str().unwrap_or("");
+                let output: Value = match serde_json::from_str(text) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        st.pending.insert(token, p);
+                        return client_error("InvalidOutput", "output is not JSON");
+                    }
+                };
+                let mut details = resource;
+                details["output"] = json!(text);
                 (
-                    "TaskFailed",
+                    json!({"type": "TaskSucceeded", "taskSucceededEventDetails": details}),
+                    json!({"output": output}),
+                )
+            } else {
+                let mut details = resource;
+                details["error"] = json!(s("error"));
+                details["cause"] = json!(s("cause"));
+                (
+                    json!({"type": "TaskFailed", "taskFailedEventDetails": details}),
                     json!({"error": s("error"), "cause": s("cause")}),
                 )
             };
             if let Some(e) = st.executions.iter_mut().find(|e| e.arn == p.execution_arn) {
-                let id = e.events.len() + 1;
-                e.events.push(
-                    json!({"id": id, "previousEventId": id - 1, "timestamp": now(), "type": kind}),
-                );
+                push_event(e, event);
             }
             let _ = p.reply.send(answer);
             (200, json!({}))
@@ -350,6 +395,141 @@ fn handle(
             format!("the stand-in does not implement {other}"),
         ),
     }
+}
+
+/// Appends one history event, numbered and stamped as AWS does.
+fn push_event(e: &mut Execution, mut event: Value) {
+    let id = e.events.len() + 1;
+    event["id"] = json!(id);
+    event["previousEventId"] = json!(id - 1);
+    event["timestamp"] = json!(now());
+    e.events.push(event);
+}
+
+/// One history event the runner reports (`EVENTS_URL`): `{"execution", "event"}`.
+fn record_event(state: &Mutex<State>, body: &Value) -> Reply {
+    let arn = body["execution"].as_str().unwrap_or("");
+    if !body["event"]["type"].is_string() {
+        return client_error("InvalidEvent", "an event needs a type");
+    }
+    let mut st = locked(state);
+    let Some(e) = st.executions.iter_mut().find(|e| e.arn == arn) else {
+        return client_error("ExecutionDoesNotExist", arn.to_string());
+    };
+    // Once the execution has ended its history is closed, as in AWS.
+    if e.stopped.is_none() {
+        push_event(e, body["event"].clone());
+    }
+    (200, json!({}))
+}
+
+/// A Query-protocol body: `Action=...` among its form fields.
+fn is_query_form(raw: &[u8]) -> bool {
+    raw.starts_with(b"Action=") || raw.windows(8).any(|w| w == b"&Action=")
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
+fn form_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            (b, _, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// CloudFormation DescribeStacks for the configured stack, by name or stack ID;
+/// anything else is answered as CloudFormation does, with an XML error.
+fn cloudformation(config: &StandInConfig, form: &str) -> (u16, String) {
+    let fields: HashMap<String, String> = form
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (form_decode(k), form_decode(v)))
+        .collect();
+    let request_id = format!("{:032x}", now().to_bits());
+    let error = |status: u16, code: &str, message: &str| {
+        (
+            status,
+            format!(
+                "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+                xml_escape(code),
+                xml_escape(message)
+            ),
+        )
+    };
+    let action = fields.get("Action").map(String::as_str).unwrap_or("");
+    if action != "DescribeStacks" {
+        return error(
+            400,
+            "InvalidAction",
+            &format!("The action {action} is not valid for this web service (the stand-in serves DescribeStacks)."),
+        );
+    }
+    let wanted = fields.get("StackName").cloned();
+    let Some((name, outputs)) = &config.stack else {
+        return error(
+            400,
+            "ValidationError",
+            &format!(
+                "Stack with id {} does not exist",
+                wanted.unwrap_or_default()
+            ),
+        );
+    };
+    let stack_id = format!(
+        "arn:aws:cloudformation:us-west-2:123456789012:stack/{name}/6f7a0c30-7b1e-11f0-9a3b-0a1b2c3d4e5f"
+    );
+    if let Some(w) = &wanted {
+        if w != name && *w != stack_id {
+            return error(
+                400,
+                "ValidationError",
+                &format!("Stack with id {w} does not exist"),
+            );
+        }
+    }
+    let members: String = outputs
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let value = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            format!(
+                "<member><OutputKey>{}</OutputKey><OutputValue>{}</OutputValue></member>",
+                xml_escape(k),
+                xml_escape(&value)
+            )
+        })
+        .collect();
+    (
+        200,
+        format!(
+            "<DescribeStacksResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DescribeStacksResult><Stacks><member><StackName>{}</StackName><StackId>{}</StackId><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-11-27T00:00:00Z</CreationTime><Outputs>{members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></DescribeStacksResponse>",
+            xml_escape(name),
+            xml_escape(&stack_id)
+        ),
+    )
 }
 
 fn describe(e: &Execution) -> Value {
@@ -384,6 +564,7 @@ fn spawn_run(
             .arg(&config.lambda_url)
             .arg(config.substitutions.to_string())
             .env("TASK_TOKEN_URL", format!("{url}/_task-token"))
+            .env("EVENTS_URL", format!("{url}/_event"))
             .env("EXECUTION_ARN", &arn)
             .kill_on_drop(true);
         for (k, v) in &config.env {

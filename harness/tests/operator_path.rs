@@ -8,75 +8,17 @@
 
 mod common;
 
+use common::stack::*;
 use common::*;
 use efs_dr_emulator::ReplicationFault;
-use efs_dr_harness::step_functions::{StandInConfig, StepFunctions};
+use efs_dr_harness::step_functions::StepFunctions;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
-
-const ACCOUNT: &str = "123456789012";
-
-fn root() -> PathBuf {
-    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("..")
-}
-
-fn machine_arn(name: &str) -> String {
-    format!("arn:aws:states:us-west-2:{ACCOUNT}:stateMachine:efs-dr-{name}")
-}
-
-/// The template's Outputs for a stack protecting `src` -> `dst`, and its
-/// parameters with their defaults, as CloudFormation would render them.
-fn stack(src: &str, dst: &str, topics: &alarm_path::Topics) -> (Value, Value) {
-    let arn = |kind: &str, name: &str| format!("arn:aws:{kind}:us-west-2:{ACCOUNT}:{name}");
-    let names = json!({
-        "AWS::Region": "us-west-2",
-        "AWS::AccountId": ACCOUNT,
-        "AWS::Partition": "aws",
-        "PrimaryFileSystemId": src,
-        "PrimaryRegion": "us-east-1",
-        "ReplicaFileSystemId": dst,
-        "FailoverFunction": "failover",
-        "FailbackFunction": "failback",
-        "MountTargetEnsureFunction": "mount-target-ensure",
-        "LagAlarmHandlerFunction": "lag-alarm-handler",
-        "FailoverFunction.Arn": arn("lambda", "function:failover"),
-        "FailbackFunction.Arn": arn("lambda", "function:failback"),
-        "MountTargetEnsureFunction.Arn": arn("lambda", "function:mount-target-ensure"),
-        "LagAlarmHandlerFunction.Arn": arn("lambda", "function:lag-alarm-handler"),
-        "FailoverStateMachine": machine_arn("failover"),
-        "FailbackStateMachine": machine_arn("failback"),
-        "FleetFailoverStateMachine": machine_arn("fleet-failover"),
-        "AlertsTopic": topics.alerts_topic_arn,
-        "FailoverRequestsTopic": topics.failover_topic_arn,
-        "AsyncFailureQueue": format!("https://sqs.us-west-2.amazonaws.com/{ACCOUNT}/efs-dr-dlq"),
-        "Dashboard": "efs-dr",
-    });
-    let python = root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: scripts/test.sh sets up the venv with the AWS CLI",
-        python.display()
-    );
-    let out = Command::new(python)
-        .current_dir(root())
-        .arg("tests/e2e/stack_outputs.py")
-        .arg("template.yaml")
-        .arg(names.to_string())
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "rendering the Outputs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("outputs JSON");
-    (v["outputs"].clone(), v["parameters"].clone())
-}
 
 /// Runs one printed command as an operator's shell would, the AWS CLI pointed
 /// at the stand-ins by the endpoint variables only.
@@ -131,16 +73,6 @@ fn aws_lines(text: &str) -> Vec<String> {
         .filter(|l| l.starts_with("aws ") || (l.starts_with("echo '") && l.contains("| aws ")))
         .map(str::to_string)
         .collect()
-}
-
-async fn ended(sfn: &StepFunctions, arn: &str) -> efs_dr_harness::step_functions::Execution {
-    for _ in 0..600 {
-        if let Some(e) = sfn.execution(arn).filter(|e| e.status != "RUNNING") {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{arn} did not end: {:?}", sfn.execution(arn));
 }
 
 /// Starts `StartFailoverCommand` for a pair, finds the waiting approval with
@@ -243,24 +175,7 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
     alarm_path::connect(&env.sdk, &west, &account_id, &topics, &src, &dst)
         .await
         .expect("subscriptions and alarm");
-    let sfn = StepFunctions::serve(StandInConfig {
-        root: root(),
-        lambda_url: lambda.url.clone(),
-        substitutions: json!({
-            "FailoverFunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:failover",
-            "FailbackFunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:failback",
-            "MountTargetEnsureFunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:mount-target-ensure",
-            "AlertsTopicArn": topics.alerts_topic_arn,
-            "Region": "us-west-2",
-        }),
-        machines: ["failover", "failback", "fleet-failover"]
-            .iter()
-            .map(|m| (machine_arn(m), format!("statemachines/{m}.asl.json")))
-            .collect(),
-        env: vec![("WAIT_MS".into(), "40".into())],
-    })
-    .await
-    .expect("step functions stand-in");
+    let sfn = step_functions(&lambda.url, &topics, None).await;
     let workdir = std::env::temp_dir().join(format!("efs-dr-operator-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).expect("workdir");
 

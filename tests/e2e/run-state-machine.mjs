@@ -19,6 +19,14 @@
 //   APPROVAL_OUTPUT  without TASK_TOKEN_URL, the output every .waitForTaskToken task returns (default {}).
 //   EXECUTION_ARN    the Context Object's Execution.Id (its last segment is Execution.Name, its
 //                    Region the default of the Region substitution).
+//   EVENTS_URL       each history event AWS Step Functions would record for a state is POSTed
+//                    here as it happens, in order: {"execution", "event": {"type", details}} in
+//                    the GetExecutionHistory shapes (TaskStateEntered with stateEnteredEventDetails,
+//                    TaskScheduled/TaskSucceeded/TaskFailed of Lambda and SNS tasks, TaskStateExited
+//                    with stateExitedEventDetails.output, Wait/Pass/Choice/Succeed/Fail entered and
+//                    exited), so that a Step Functions stand-in can serve the history live. A task
+//                    token's TaskScheduled and its answer are the TASK_TOKEN_URL party's to record;
+//                    Execution* events too. The result line comes after the last event is delivered.
 //
 // The last line on stdout is the result:
 //   {"status": "SUCCEEDED"|"FAILED", "output"|"error", "published": [...],
@@ -57,6 +65,7 @@ const approval = JSON.parse(process.env.APPROVAL_OUTPUT || '{}');
 const waitMs = Number(process.env.WAIT_MS || '20');
 const advanceUrl = process.env.ADVANCE_URL || '';
 const taskTokenUrl = process.env.TASK_TOKEN_URL || '';
+const eventsUrl = process.env.EVENTS_URL || '';
 // What $$.Task.Token renders as; each waitForTaskToken task swaps it for a token of its own.
 const TOKEN_PLACEHOLDER = 'local-task-token';
 const published = [];
@@ -93,19 +102,62 @@ function postJson(url, body) {
   });
 }
 
+// History events go out one at a time, in the order they happened: each POST
+// waits for the one before it. A failed delivery is reported on stderr and does
+// not stop the execution (the history is for watching, not for running).
+let delivered = Promise.resolve();
+function emit(event) {
+  if (!eventsUrl) return delivered;
+  delivered = delivered.then(() =>
+    postJson(eventsUrl, { execution: executionArn, event }).catch((error) => {
+      console.error(`history event ${event.type} not delivered: ${error.message}`);
+    }),
+  );
+  return delivered;
+}
+
+// The interpreter logs a state's entry before it runs the state's task handler,
+// but the log is read asynchronously: one macrotask later the entry has been
+// read and queued, so a task's own events follow its TaskStateEntered.
+function settle() {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+const lambdaResource = { resourceType: 'lambda', resource: 'invoke', region: executionArn.split(':')[3] };
+
 async function invokeLambda(input) {
-  const name = String(input.FunctionName).split(':').pop();
-  const response = await fetch(`${lambdaUrl}/2015-03-31/functions/${name}/invocations`, {
-    method: 'POST',
-    body: JSON.stringify(input.Payload),
+  await settle();
+  emit({
+    type: 'TaskScheduled',
+    taskScheduledEventDetails: { ...lambdaResource, parameters: JSON.stringify(input) },
   });
-  const body = await response.json();
-  if (response.headers.get('x-amz-function-error')) {
-    const error = new Error(body.errorMessage || JSON.stringify(body));
-    error.name = body.errorType || 'Lambda.Unknown';
+  emit({ type: 'TaskStarted', taskStartedEventDetails: { resourceType: 'lambda', resource: 'invoke' } });
+  let result;
+  try {
+    const name = String(input.FunctionName).split(':').pop();
+    const response = await fetch(`${lambdaUrl}/2015-03-31/functions/${name}/invocations`, {
+      method: 'POST',
+      body: JSON.stringify(input.Payload),
+    });
+    const body = await response.json();
+    if (response.headers.get('x-amz-function-error')) {
+      const error = new Error(body.errorMessage || JSON.stringify(body));
+      error.name = body.errorType || 'Lambda.Unknown';
+      throw error;
+    }
+    result = { StatusCode: 200, Payload: body };
+  } catch (error) {
+    emit({
+      type: 'TaskFailed',
+      taskFailedEventDetails: { resourceType: 'lambda', resource: 'invoke', error: error.name, cause: error.message },
+    });
     throw error;
   }
-  return { StatusCode: 200, Payload: body };
+  emit({
+    type: 'TaskSucceeded',
+    taskSucceededEventDetails: { resourceType: 'lambda', resource: 'invoke', output: JSON.stringify(result) },
+  });
+  return result;
 }
 
 function waitForToken(name) {
@@ -115,6 +167,9 @@ function waitForToken(name) {
     const message = String(input.Message ?? '').replaceAll(TOKEN_PLACEHOLDER, token);
     published.push({ state: name, subject: input.Subject, message });
     if (!taskTokenUrl) return approval;
+    // The token's TaskScheduled (the TASK_TOKEN_URL party records it) after the state's entry.
+    await settle();
+    await delivered;
     const answer = await postJson(taskTokenUrl, { state: name, token, message, subject: input.Subject, execution: executionArn });
     if (answer.error !== undefined && answer.error !== null) {
       const error = new Error(answer.cause ?? '');
@@ -146,8 +201,13 @@ function collect(states) {
         taskHandlers[name] = waitForToken(name);
       } else {
         taskHandlers[name] = async (input) => {
+          await settle();
+          const details = { resourceType: 'sns', resource: 'publish' };
+          emit({ type: 'TaskScheduled', taskScheduledEventDetails: { ...details, region: lambdaResource.region, parameters: JSON.stringify(input) } });
           published.push({ state: name, subject: input.Subject, message: input.Message });
-          return { MessageId: `local-${published.length}` };
+          const output = { MessageId: `local-${published.length}` };
+          emit({ type: 'TaskSucceeded', taskSucceededEventDetails: { ...details, output: JSON.stringify(output) } });
+          return output;
         };
       }
     }
@@ -285,9 +345,36 @@ const execution = machine.run(input, {
     },
   },
 });
+// One interpreter event as the history events AWS records for it (see the
+// countHistory notes for the types); a Wait rewritten into a Task is still a Wait.
+function historyEvents(event) {
+  const name = event.state?.name;
+  const type = kinds[name]?.type || event.state?.type;
+  if (!name || !type) return [];
+  switch (event.type) {
+    case 'StateEntered':
+      return [{
+        type: `${type}StateEntered`,
+        stateEnteredEventDetails: { name, input: JSON.stringify(event.state.input ?? null) },
+      }];
+    case 'StateExited':
+      return [{
+        type: `${type}StateExited`,
+        stateExitedEventDetails: { name, output: JSON.stringify(event.state.output ?? null) },
+      }];
+    default:
+      // Failures, retries and catches of a task are its TaskFailed and the next state's entry.
+      return [];
+  }
+}
+
 const history = countHistory();
 const logged = (async () => {
-  for await (const event of execution.eventLogs) history.add(event);
+  for await (const event of execution.eventLogs) {
+    history.add(event);
+    // Map iterations (index set) are not part of the parent's history in this form.
+    if (event.index === undefined) for (const e of historyEvents(event)) emit(e);
+  }
 })();
 let result;
 try {
@@ -297,5 +384,6 @@ try {
   result = { status: 'FAILED', error: `${error.name}: ${error.message}`, published };
 }
 await logged;
+await delivered;
 result.history = history.result();
 console.log(JSON.stringify(result));

@@ -2,6 +2,8 @@
 //! Shared by the end-to-end suites: a time-scaled emulator and the built
 //! function binaries behind the Lambda Invoke API.
 
+pub mod stack;
+
 use efs_dr_harness::{scaled_emulator, target_bin_dir, FunctionRuntime, Lambda};
 use efs_dr_testkit::Kit;
 use std::collections::HashMap;

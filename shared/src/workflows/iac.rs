@@ -332,11 +332,16 @@ fn resource_name(address: &str) -> &str {
     address.rsplit('.').next().unwrap_or(address)
 }
 
-/// Adds `iac` to a failover or failback report whose two file systems are
-/// known. `primary_is_source`: the report's source is the configured primary
+/// Adds `iac` to an executed failover or failback report whose two file
+/// systems are known. `primary_is_source`: the report's source is the configured primary
 /// (failover), else its destination is (failback). A read that fails leaves
 /// the report without it, with a warning: it is advice, not the outcome.
 pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_source: bool) {
+    // A plan changes nothing: the advice is for after a change, and would only
+    // lengthen the approval message that carries the plan.
+    if report.mode == crate::domain::modes::Mode::Plan {
+        return;
+    }
     let (p, r) = if primary_is_source {
         (&report.source, &report.destination)
     } else {

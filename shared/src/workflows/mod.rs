@@ -8,6 +8,6 @@ pub mod iac;
 pub mod lag_alarm;
 pub mod mount_target_ensure;
 pub mod mount_targets;
-pub mod region_switch;
 #[cfg(test)]
 mod props;
+pub mod region_switch;

@@ -1,0 +1,430 @@
+//! The operator console (`efs-dr failover`, `failback`, `approve`, `reject`,
+//! `status --watch`) against a stack as the template deploys it: the built
+//! `efs-dr` binary finds the state machines in the stack's Outputs
+//! (CloudFormation DescribeStacks on the Step Functions stand-in), starts
+//! and follows the real definitions whose Lambda tasks run the built
+//! functions, all against the emulator. No terminal: stdin is closed, so
+//! a confirmation needs --yes.
+
+mod common;
+
+use common::stack::*;
+use common::*;
+use efs_dr_emulator::ReplicationFault;
+use efs_dr_harness::step_functions::{Execution, StepFunctions};
+use efs_dr_harness::target_bin_dir;
+use efs_dr_shared::domain::ids::RegionName;
+use efs_dr_testkit::alarm_path;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// One run of the console: its exit code and what it printed.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the built `efs-dr` with `vars` and no standard input, as a script would.
+async fn efs_dr(vars: &[(String, String)], args: &[&str]) -> Run {
+    let bin = target_bin_dir().join("efs-dr");
+    assert!(
+        bin.exists(),
+        "{} is built (cargo build --workspace --bins)",
+        bin.display()
+    );
+    let mut cmd = tokio::process::Command::new(&bin);
+    cmd.args(args)
+        .env_remove("EFS_DR_STACK")
+        .env_remove("AWS_PROFILE")
+        .env_remove("COLUMNS")
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("efs-dr {args:?} did not end within 4 minutes"))
+        .expect("efs-dr runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The request a start command of the stack's Outputs sends.
+fn start_input(outputs: &Value, key: &str) -> Value {
+    let command = outputs[key].as_str().unwrap_or_default();
+    let json = command
+        .split_once("--input '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("no --input in {key}: {command}"));
+    serde_json::from_str(json).expect("the input is JSON")
+}
+
+/// StartExecution as any client sends it (JSON 1.0); the execution's ARN.
+async fn start_execution(url: &str, machine: &str, input: &Value) -> String {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let body = json!({"stateMachineArn": machine, "input": input.to_string()});
+    let req = hyper::Request::post(url)
+        .header("x-amz-target", "AWSStepFunctions.StartExecution")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .expect("request");
+    let resp = client.request(req).await.expect("StartExecution answers");
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).expect("JSON answer");
+    v["executionArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no executionArn in {v}"))
+        .to_string()
+}
+
+async fn waits_for_approval(sfn: &StepFunctions, arn: &str) {
+    until("the execution's approval request", 60, async || {
+        sfn.execution(arn).is_some_and(|e| {
+            e.published.iter().any(|p| {
+                p["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("needs approval"))
+            })
+        })
+    })
+    .await;
+}
+
+/// The newest execution of the stack's `name` state machine.
+fn newest(sfn: &StepFunctions, name: &str) -> Execution {
+    sfn.executions()
+        .into_iter()
+        .rev()
+        .find(|e| e.machine_arn == machine_arn(name))
+        .unwrap_or_else(|| panic!("no {name} execution"))
+}
+
+fn output_status(e: &Execution) -> Value {
+    e.output
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<Value>(o).ok())
+        .map(|o| o["status"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn replicating(env: &Env, dst: &str) -> bool {
+    env.emu
+        .shared
+        .world()
+        .replications
+        .iter()
+        .any(|r| r.destination_file_system_id == dst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_fails_over_and_back_with_what_the_stack_outputs_name() {
+    let _serial = SERIAL.lock().await;
+    let env = Env::new().await;
+    let (src, dst) = env.pair("console").await;
+    let (src2, dst2) = env.pair("console-approved").await;
+    let (src3, dst3) = env.pair("console-rejected").await;
+    for s in [&src, &src2, &src3] {
+        env.emu
+            .shared
+            .write("us-east-1", s, "/before.txt", "on the primary", None)
+            .expect("write");
+    }
+    env.emu.shared.advance(120.0);
+    let west = RegionName::parse("us-west-2").expect("region");
+    let topics = alarm_path::create_topics(&env.sdk, &west)
+        .await
+        .expect("topics");
+    let (outputs, parameters) = stack(&src, &dst, &topics);
+    let param = |k: &str| {
+        parameters[k]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| parameters[k].to_string())
+    };
+    let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
+    let lambda = functions(
+        &env,
+        &[
+            ("EFS_DR_PAIRS", pairs.clone()),
+            ("EFS_DR_ALERTS_TOPIC_ARN", topics.alerts_topic_arn.clone()),
+            (
+                "EFS_DR_FAILOVER_TOPIC_ARN",
+                topics.failover_topic_arn.clone(),
+            ),
+            ("EFS_DR_ALARM_POLICY", param("AlarmPolicy")),
+            ("EFS_DR_ALARM_MIN_SECONDS", param("AlarmMinSeconds")),
+            ("EFS_DR_COOLDOWN_SECONDS", param("CooldownSeconds")),
+            ("EFS_DR_MAX_RPO_SECONDS", param("MaxRpoSeconds")),
+            (
+                "EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS",
+                param("AutoFailoverMaxRpoSeconds"),
+            ),
+            ("EFS_DR_WATCHED_ALARMS", alarm_path::lag_alarm_name(&dst)),
+            ("EFS_DR_FAILOVER_FUNCTION_NAME", "failover".into()),
+        ],
+    )
+    .await;
+    let account_id = env.emu.shared.world().account_id.clone();
+    alarm_path::connect(&env.sdk, &west, &account_id, &topics, &src, &dst)
+        .await
+        .expect("subscriptions and alarm");
+    let sfn = step_functions(
+        &lambda.url,
+        &topics,
+        Some(("efs-dr".into(), outputs.clone())),
+    )
+    .await;
+    // The operator's shell: EFS and CloudWatch from the emulator, Step
+    // Functions and CloudFormation from the stand-in, the pair for status.
+    let vars = env.function_env(&[
+        ("AWS_ENDPOINT_URL_SFN", sfn.url.clone()),
+        ("AWS_ENDPOINT_URL_CLOUDFORMATION", sfn.url.clone()),
+        ("EFS_DR_PAIRS", pairs),
+    ]);
+
+    // A wrong stack name says what to pass.
+    let run = efs_dr(&vars, &["approve", "--stack", "no-such-stack"]).await;
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr
+            .contains("stack no-such-stack not found in us-west-2")
+            && run.stderr.contains("--stack"),
+        "{run}"
+    );
+
+    // Healthy: the probe every emulated minute until the lag alarm is OK.
+    let probe = lambda.function("lag-alarm-handler").expect("handler");
+    let ticker = tokio::spawn(async move {
+        let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        loop {
+            let _ = probe.invoke(scheduled.clone()).await;
+            tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
+        }
+    });
+    let lag_alarm = alarm_path::lag_alarm_name(&dst);
+    until(
+        "the lag alarm OK while replication is healthy",
+        120,
+        async || {
+            env.emu
+                .shared
+                .world()
+                .region("us-west-2")
+                .and_then(|r| r.alarms.get(&lag_alarm))
+                .is_some_and(|a| a.state == "OK")
+        },
+    )
+    .await;
+
+    // 5. status --watch: two blocks, each with the pair, its replication,
+    // the lag's history from the probe's metric, and the alarm states.
+    let run = efs_dr(
+        &vars,
+        &["status", "--watch", "--count", "2", "--interval", "1"],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run}");
+    let blocks: Vec<&str> = run.stdout.split("=== efs-dr status at ").skip(1).collect();
+    assert_eq!(blocks.len(), 2, "two refreshes: {run}");
+    for block in &blocks {
+        assert!(block.contains(&src) && block.contains(&dst), "{block}");
+        assert!(block.contains("replication: "), "{block}");
+        assert!(
+            block
+                .lines()
+                .any(|l| l.trim_start().starts_with("lag ") && l.contains("ReplicationLagSeconds")),
+            "the lag's history: {block}"
+        );
+        assert!(block.contains("readiness: "), "{block}");
+        assert!(block.contains("alarms: replication-lag OK"), "{block}");
+    }
+    ticker.abort();
+
+    // The source Region fails.
+    for s in [&src, &src2, &src3] {
+        env.emu
+            .shared
+            .set_replication_fault(s, ReplicationFault::Stalled)
+            .expect("stall");
+    }
+    env.emu
+        .shared
+        .set_faults(
+            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
+        )
+        .expect("outage");
+
+    // 2. No terminal and no --yes: the plan is shown, the execution is
+    // rejected (it ends in Rejected instead of waiting an hour), nothing changes.
+    let run = efs_dr(
+        &vars,
+        &["failover", "--stack", "efs-dr", "--poll-ms", "100"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stderr.contains("no terminal to confirm on")
+            && run.stderr.contains("run again with --yes"),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("efs-dr failover plan: "),
+        "the plan: {run}"
+    );
+    let rejected = newest(&sfn, "failover");
+    assert_eq!(rejected.status, "SUCCEEDED", "{rejected:#?}");
+    assert_eq!(output_status(&rejected), "rejected", "{rejected:#?}");
+    assert_eq!(env.protection(&dst).await, "REPLICATING");
+    assert!(replicating(&env, &dst), "the replication is still there");
+
+    // 1. With --yes: plan, approval, the promotion followed, the report.
+    let run = efs_dr(
+        &vars,
+        &["failover", "--stack", "efs-dr", "--yes", "--poll-ms", "100"],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run}");
+    for wanted in [
+        "efs-dr failover plan: ",
+        "approved (--yes)",
+        "Failover ended: completed (execution SUCCEEDED",
+        "efs-dr failover completed: ",
+    ] {
+        assert!(run.stdout.contains(wanted), "{wanted:?} in {run}");
+    }
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains(": phase ")),
+        "a progress line with a phase: {run}"
+    );
+    let promoted = newest(&sfn, "failover");
+    assert_eq!(promoted.status, "SUCCEEDED", "{promoted:#?}");
+    assert_ne!(output_status(&promoted), "rejected", "{promoted:#?}");
+    assert_eq!(env.protection(&dst).await, "ENABLED");
+    env.emu
+        .shared
+        .write(
+            "us-west-2",
+            &dst,
+            "/outage.txt",
+            "written during the outage",
+            None,
+        )
+        .expect("the replica takes writes");
+
+    // 3. approve and reject, for executions started by anyone.
+    let run = efs_dr(&vars, &["approve", "--stack", "efs-dr", "--yes"]).await;
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("nothing to approve"), "{run}");
+
+    let (outputs2, _) = stack(&src2, &dst2, &topics);
+    let approved = start_execution(
+        &sfn.url,
+        &machine_arn("failover"),
+        &start_input(&outputs2, "StartFailoverCommand"),
+    )
+    .await;
+    waits_for_approval(&sfn, &approved).await;
+    // Approving needs a confirmation: without a terminal, --yes; it keeps waiting.
+    let run = efs_dr(&vars, &["approve", "--stack", "efs-dr"]).await;
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("--yes"), "{run}");
+    assert!(run.stdout.contains("efs-dr failover plan: "), "{run}");
+    assert_eq!(
+        sfn.execution(&approved).map(|e| e.status),
+        Some("RUNNING".to_string())
+    );
+    let run = efs_dr(&vars, &["approve", "--stack", "efs-dr", "--yes"]).await;
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("approved: "), "{run}");
+    let e = ended(&sfn, &approved).await;
+    assert_eq!(e.status, "SUCCEEDED", "{e:#?}");
+    assert_ne!(output_status(&e), "rejected", "{e:#?}");
+    assert_eq!(env.protection(&dst2).await, "ENABLED");
+
+    let (outputs3, _) = stack(&src3, &dst3, &topics);
+    let input3 = start_input(&outputs3, "StartFailoverCommand");
+    let first = start_execution(&sfn.url, &machine_arn("failover"), &input3).await;
+    let second = start_execution(&sfn.url, &machine_arn("failover"), &input3).await;
+    waits_for_approval(&sfn, &first).await;
+    waits_for_approval(&sfn, &second).await;
+    // Two wait: the console lists them and asks which.
+    let run = efs_dr(&vars, &["reject", "--stack", "efs-dr"]).await;
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("--execution"), "{run}");
+    assert!(
+        run.stdout.contains(&first) && run.stdout.contains(&second),
+        "{run}"
+    );
+    for arn in [&first, &second] {
+        let run = efs_dr(
+            &vars,
+            &["reject", "--stack", "efs-dr", "--execution", arn.as_str()],
+        )
+        .await;
+        assert_eq!(run.code, Some(0), "{run}");
+        assert!(run.stdout.contains("rejected: "), "{run}");
+        let e = ended(&sfn, arn).await;
+        assert_eq!(e.status, "SUCCEEDED", "{e:#?}");
+        assert_eq!(output_status(&e), "rejected", "{e:#?}");
+    }
+    assert_eq!(env.protection(&dst3).await, "REPLICATING");
+    assert!(replicating(&env, &dst3));
+
+    // 4. The Region is back: failback, its cutover approved with --yes,
+    // followed to the end; the outage's write is home.
+    env.emu
+        .shared
+        .set_faults(
+            &serde_json::from_value(json!({"region": "us-east-1", "outage": false}))
+                .expect("fault"),
+        )
+        .expect("outage over");
+    let run = efs_dr(
+        &vars,
+        &["failback", "--stack", "efs-dr", "--yes", "--poll-ms", "100"],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run}");
+    for wanted in [
+        "waits for approval",
+        "approved (--yes)",
+        "Failback ended: completed (execution SUCCEEDED",
+    ] {
+        assert!(run.stdout.contains(wanted), "{wanted:?} in {run}");
+    }
+    let failback = newest(&sfn, "failback");
+    assert_eq!(failback.status, "SUCCEEDED", "{failback:#?}");
+    let home = env
+        .emu
+        .shared
+        .world()
+        .file_system("us-east-1", &src)
+        .map(|f| f.files.clone())
+        .unwrap_or_default();
+    assert!(
+        home.contains_key("/outage.txt"),
+        "the outage's write is home: {home:?}"
+    );
+    assert!(replicating(&env, &dst), "primary -> replica again");
+}
