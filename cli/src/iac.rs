@@ -5,8 +5,9 @@
 use crate::error::{CliError, CliResult};
 use efs_dr_shared::aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
-use efs_dr_shared::domain::ports::{CallBudget, Efs};
+use efs_dr_shared::domain::ports::CallBudget;
 use efs_dr_shared::domain::tags;
+use efs_dr_shared::workflows::discovery;
 use efs_dr_shared::workflows::iac::{self, Addresses, FsAt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,15 +60,20 @@ pub async fn run(aws: &AwsContext, config: &Config, format: Format) -> CliResult
             id: replica_id,
             region: replica_region,
         };
-        let now = iac::observe(aws, primary, replica).await?;
+        let now = iac::observe(aws, primary, replica, true).await?;
         all.push(iac::render(&now, &Addresses::for_pair(i, count)));
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default()),
         Format::Terraform => {
+            // Variables first (a .tfvars file), then the blocks (a .tf file).
+            println!("# ---- terraform.tfvars");
             for a in &all {
-                println!("# ---- terraform.tfvars\n{}", a.terraform_tfvars);
-                println!("# ---- blocks\n{}", a.terraform);
+                println!("{}", a.terraform_tfvars);
+            }
+            println!("# ---- efs-dr.tf");
+            for a in &all {
+                println!("{}", a.terraform);
             }
         }
         Format::CloudFormation => {
@@ -79,8 +85,8 @@ pub async fn run(aws: &AwsContext, config: &Config, format: Format) -> CliResult
     Ok(all.len() == count)
 }
 
-/// The pair's replica: configured, or the destination of the primary's
-/// replication, or (after a failover) the file system tagged as promoted from it.
+/// The pair's replica: configured, or found as the failover would find it
+/// (its replication, either direction, or the promotion's tag).
 async fn replica_of(
     aws: &AwsContext,
     pair: &efs_dr_shared::domain::config::PairConfig,
@@ -91,20 +97,5 @@ async fn replica_of(
         return Ok(Some(d.id.clone()));
     }
     let efs = aws.efs(region, CallBudget::Normal);
-    if let Some(r) = efs.list_replications().await?.into_iter().find(|r| {
-        r.source_file_system_id == primary.id || r.destination_file_system_id == primary.id
-    }) {
-        let other = if r.source_file_system_id == primary.id {
-            r.destination_file_system_id
-        } else {
-            r.source_file_system_id
-        };
-        return Ok(Some(other));
-    }
-    Ok(efs
-        .list_file_systems()
-        .await?
-        .into_iter()
-        .find(|f| f.tag(tags::FAILOVER_SOURCE) == Some(primary.id.as_str()))
-        .map(|f| f.id))
+    Ok(discovery::replica_of(&efs, &primary.id, &primary.region, true).await?)
 }

@@ -2,8 +2,10 @@
 //! parses, and its IDs are the emulator's, before and after a promotion.
 
 use efs_dr_emulator::EmulatorConfig;
+use efs_dr_shared::domain::ids::{FileSystemId, RegionName};
+use efs_dr_shared::workflows::discovery::failover_source_tag;
+use efs_dr_testkit::hcl::{attr, imports};
 use efs_dr_testkit::{Kit, EAST, WEST};
-use hcl::{Body, Expression};
 use std::process::Command;
 
 fn iac(kit: &Kit, pairs: &str) -> (bool, String, String) {
@@ -24,34 +26,6 @@ fn iac(kit: &Kit, pairs: &str) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn text(e: &Expression) -> String {
-    match e {
-        Expression::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn attr(body: &Body, key: &str) -> Option<String> {
-    body.attributes()
-        .find(|a| a.key() == key)
-        .map(|a| text(a.expr()))
-}
-
-fn imports(body: &Body) -> Vec<(String, String)> {
-    let mut v: Vec<_> = body
-        .blocks()
-        .filter(|b| b.identifier() == "import")
-        .map(|b| {
-            (
-                attr(b.body(), "to").unwrap_or_default(),
-                attr(b.body(), "id").unwrap_or_default(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +50,7 @@ async fn terraform_follows_the_promotion() {
         src.clone()
     )));
 
-    // Promoted out of band, as a failover leaves it.
+    // Promoted, and tagged as a failover tags it.
     kit.efs(WEST)
         .delete_replication_configuration()
         .source_file_system_id(&src)
@@ -89,8 +63,11 @@ async fn terraform_follows_the_promotion() {
         .resource_id(&dst)
         .tags(
             aws_sdk_efs::types::Tag::builder()
-                .key("efs-dr:failover-source")
-                .value(&src)
+                .key(efs_dr_shared::domain::tags::FAILOVER_SOURCE)
+                .value(failover_source_tag(
+                    &FileSystemId::parse(&src).expect("id"),
+                    &RegionName::parse(EAST).expect("region"),
+                ))
                 .build()
                 .expect("tag"),
         )

@@ -110,6 +110,17 @@ pub enum SourceDownDelete {
     AcceptAndHang,
 }
 
+/// Where a Region switch plan execution can be read with GetPlanExecution:
+/// AWS does not say whether outside the Region whose endpoint started it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanExecutionReads {
+    #[default]
+    AnyRegion,
+    /// Only through the Region that StartPlanExecution was called in.
+    StartingRegion,
+}
+
 /// The behaviours AWS leaves open. `kind` picks the defaults; `unkind` the
 /// variant harder on a client for each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +138,7 @@ pub struct Variants {
     pub recovery_point_status: RecoveryPointDoneStatus,
     pub delete_order: DeleteOrder,
     pub delete_with_source_down: SourceDownDelete,
+    pub plan_execution_reads: PlanExecutionReads,
 }
 
 impl Variants {
@@ -138,6 +150,7 @@ impl Variants {
                 recovery_point_status: RecoveryPointDoneStatus::Available,
                 delete_order: DeleteOrder::SourceFirst,
                 delete_with_source_down: SourceDownDelete::AcceptAndHang,
+                plan_execution_reads: PlanExecutionReads::StartingRegion,
             },
         }
     }
@@ -193,6 +206,8 @@ pub struct Seed {
     pub delete_order: DeleteOrder,
     #[serde(default)]
     pub delete_with_source_down: SourceDownDelete,
+    #[serde(default)]
+    pub plan_execution_reads: PlanExecutionReads,
     /// Sets every variant above (and `describe_lag`) at once; explicit fields are ignored then.
     #[serde(default)]
     pub profile: Option<Profile>,
@@ -275,6 +290,7 @@ impl Seed {
                 recovery_point_status: self.recovery_point_status,
                 delete_order: self.delete_order,
                 delete_with_source_down: self.delete_with_source_down,
+                plan_execution_reads: self.plan_execution_reads,
             },
         }
     }
@@ -298,6 +314,7 @@ impl Seed {
             sparse_io_metrics: false,
             recovery_point_status: Default::default(),
             delete_order: Default::default(),
+            plan_execution_reads: Default::default(),
             delete_with_source_down: Default::default(),
             profile: None,
         }

@@ -9,6 +9,7 @@ use efs_dr_shared::testing::{
 use efs_dr_shared::workflows::failback::FailbackRequest;
 use efs_dr_shared::workflows::failover::FailoverRequest;
 use efs_dr_shared::workflows::mount_target_ensure::{is_scheduled_event, ReadinessRequest};
+use efs_dr_shared::workflows::region_switch;
 use efs_dr_shared::Error;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -46,6 +47,28 @@ fn parse(function: &str, event: &Value) -> Result<(), (Error, Vec<PathStep>)> {
             ]
         } else {
             Vec::new()
+        };
+        // A Region switch event: its metadata, then its payload over the
+        // defaults, as the request the function would run.
+        let role = match function {
+            "failover" => Some(region_switch::Role::Failover),
+            "failback" => Some(region_switch::Role::Failback),
+            _ => None,
+        };
+        let message = match (role, region_switch::invocation(&message)) {
+            (_, Err(e)) => return Err((e, at)),
+            (Some(role), Ok(Some(invocation))) => {
+                let execution = region_switch::PlanExecution {
+                    action: "activate".into(),
+                    region: "us-west-2".into(),
+                    mode: "graceful".into(),
+                    state: "inProgress".into(),
+                    start_time: Some(1_795_276_800.0),
+                    step_starts: Vec::new(),
+                };
+                region_switch::request(role, &invocation, &execution)
+            }
+            _ => message,
         };
         let parsed = match function {
             "failover" => FailoverRequest::from_json(message).map(|_| ()),

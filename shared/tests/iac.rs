@@ -9,45 +9,9 @@ use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::failback::{self, FailbackRequest};
 use efs_dr_shared::workflows::failover::{self, FailoverRequest};
 use efs_dr_shared::workflows::iac::{Iac, Topology};
-use hcl::{Body, Expression};
+use efs_dr_testkit::hcl::{attr, imports, resource};
+use hcl::Body;
 use serde_json::json;
-
-/// A string attribute's value; other expressions in their HCL form.
-fn text(e: &Expression) -> String {
-    match e {
-        Expression::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn attr(body: &Body, key: &str) -> Option<String> {
-    body.attributes()
-        .find(|a| a.key() == key)
-        .map(|a| text(a.expr()))
-}
-
-/// `(to, id)` of every import block.
-fn imports(body: &Body) -> Vec<(String, String)> {
-    body.blocks()
-        .filter(|b| b.identifier() == "import")
-        .map(|b| {
-            (
-                attr(b.body(), "to").unwrap_or_default(),
-                attr(b.body(), "id").unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-fn resource<'a>(body: &'a Body, kind: &str, name: &str) -> Option<&'a Body> {
-    body.blocks()
-        .find(|b| {
-            b.identifier() == "resource"
-                && b.labels().first().map(|l| l.as_str()) == Some(kind)
-                && b.labels().get(1).map(|l| l.as_str()) == Some(name)
-        })
-        .map(|b| b.body())
-}
 
 fn parsed(iac: &Iac) -> (Body, Body) {
     let tf = hcl::parse(&iac.terraform)
@@ -106,6 +70,11 @@ async fn the_advice_follows_the_pair_through_failover_and_failback() {
         Some(w.protection(WEST, &dst).await),
         "the declared protection is the observed one"
     );
+    // The original is left to the failback: declaring its protection would
+    // undo the DISABLED the reverse sync needs.
+    let primary = resource(&tf, "aws_efs_file_system", "primary").expect("primary block");
+    assert!(primary.blocks().all(|b| b.identifier() != "protection"));
+    assert!(primary.blocks().any(|b| b.identifier() == "lifecycle"));
     assert!(iac.cloudformation.contains(&src) && iac.cloudformation.contains(&dst));
 
     // After the failback: the original direction again, under a new configuration.
@@ -127,14 +96,17 @@ async fn the_advice_follows_the_pair_through_failover_and_failback() {
         "{}",
         reversed.summary
     );
+    // Anything applied now would be replaced when the direction is restored,
+    // and a replacement deletes a replication: no block, no variable.
     let (tf, vars) = parsed(&reversed);
-    assert_eq!(attr(&vars, "efs_source_file_system_id"), Some(dst.clone()));
     assert_eq!(
-        attr(&vars, "efs_destination_file_system_id"),
-        Some(src.clone())
+        tf.blocks().count() + tf.attributes().count(),
+        0,
+        "{}",
+        reversed.terraform
     );
-    let rep = resource(&tf, "aws_efs_replication_configuration", "replica").expect("block");
-    assert_eq!(attr(rep, "source_file_system_id"), Some(dst.clone()));
+    assert_eq!(vars.blocks().count() + vars.attributes().count(), 0);
+    assert!(reversed.terraform.contains("A failback is under way"));
 
     let done = failback::run(
         &platform,

@@ -107,14 +107,25 @@ impl Clock for EmulatedClock<'_> {
 
 struct Switch<'a> {
     w: &'a World,
+    /// Signed for the DR Region.
     client: arc::Client,
     plan: String,
     config: Config,
 }
 
 impl Switch<'_> {
+    /// A client signed for `region`: an operator starts an execution in the
+    /// Region it activates, and Region switch runs it from there.
+    fn client_in(&self, region: &str) -> arc::Client {
+        arc::Client::from_conf(
+            arc::config::Builder::from(&self.w.sdk)
+                .region(arc::config::Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
     async fn start(&self, region: &str, mode: &str) -> String {
-        self.client
+        self.client_in(region)
             .start_plan_execution()
             .plan_arn(&self.plan)
             .target_region(region)
@@ -128,8 +139,8 @@ impl Switch<'_> {
             .to_string()
     }
 
-    async fn state(&self, execution: &str) -> String {
-        self.client
+    async fn state(&self, region: &str, execution: &str) -> String {
+        self.client_in(region)
             .get_plan_execution()
             .plan_arn(&self.plan)
             .execution_id(execution)
@@ -156,12 +167,13 @@ impl Switch<'_> {
     /// Region switch runs the execution's workflow.
     async fn play(
         &self,
+        region: &str,
         execution: &str,
         errors: ErrorReading,
         ungraceful: UngracefulReading,
     ) -> Vec<StepRun> {
         play(
-            &self.client,
+            &self.client_in(region),
             &self.plan,
             execution,
             errors,
@@ -234,6 +246,9 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         w.advance(120.0);
         let rs = switch(&w, &src, &dst).await;
 
+        // Written after the last sync, as the switch starts: a graceful
+        // switch promotes only once a sync has carried it over.
+        w.write(EAST, &src, "/last.txt", "written as the switch starts");
         // The failback function in the failover's workflow changes nothing.
         let execution = rs.start(WEST, "graceful").await;
         let seq = w.call_count();
@@ -248,7 +263,12 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         assert_eq!(w.mutating_calls_since(seq), Vec::<String>::new());
 
         let runs = rs
-            .play(&execution, errors, UngracefulReading::SkipEveryLambdaBlock)
+            .play(
+                WEST,
+                &execution,
+                errors,
+                UngracefulReading::SkipEveryLambdaBlock,
+            )
             .await;
         assert_eq!(runs[0].name, "efs-dr-failover");
         assert_eq!(
@@ -261,6 +281,17 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         );
         let result = completed(&runs);
         assert_eq!(result["status"], "completed", "{result:#}");
+        let carried = w
+            .emu
+            .shared
+            .world()
+            .file_system(WEST, &dst)
+            .map(|f| f.files.contains_key("/last.txt"))
+            .unwrap_or(false);
+        assert!(
+            carried,
+            "{errors:?}: the write made as the switch started is on the promoted replica"
+        );
         assert_eq!(w.protection(WEST, &dst).await, "ENABLED");
         assert!(
             !w.has_replication(WEST, &dst).await,
@@ -269,7 +300,7 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         assert!(result["results"][0]["reason"]
             .as_str()
             .is_some_and(|r| r.contains(&execution)));
-        assert_eq!(rs.state(&execution).await, "completed");
+        assert_eq!(rs.state(WEST, &execution).await, "completed");
 
         // Invoked again after the execution ended: nothing more is asked.
         let seq = w.call_count();
@@ -282,7 +313,7 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
         w.advance(300.0);
         let back = rs.start(EAST, "graceful").await;
         let runs = rs
-            .play(&back, errors, UngracefulReading::SkipEveryLambdaBlock)
+            .play(EAST, &back, errors, UngracefulReading::SkipEveryLambdaBlock)
             .await;
         assert_eq!(runs[0].name, "efs-dr-failback");
         assert_eq!(
@@ -300,7 +331,7 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
             .unwrap_or(false);
         assert!(home, "{errors:?}: the outage's write is on the original");
         assert!(w.has_replication(WEST, &dst).await, "protected again");
-        assert_eq!(rs.state(&back).await, "completed");
+        assert_eq!(rs.state(EAST, &back).await, "completed");
     }
 }
 
@@ -374,7 +405,7 @@ async fn an_ungraceful_switch_skips_the_block_under_both_readings() {
         let execution = rs.start(WEST, "ungraceful").await;
         let seq = w.call_count();
         let runs = rs
-            .play(&execution, ErrorReading::RetryAfterInterval, reading)
+            .play(WEST, &execution, ErrorReading::RetryAfterInterval, reading)
             .await;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].outcome, StepOutcome::Skipped, "{reading:?}");

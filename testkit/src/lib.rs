@@ -4,6 +4,8 @@
 //! it. Nothing here is used by the Lambda functions themselves.
 
 pub mod alarm_path;
+#[cfg(feature = "hcl")]
+pub mod hcl;
 pub mod invoke_api;
 pub mod region_switch;
 

@@ -45,7 +45,7 @@ pub struct StepRun {
     pub name: String,
     pub function_arn: Option<String>,
     pub invocations: u32,
-    /// Errors the step raised before its outcome, in order.
+    /// The last errors (up to 5) the step raised before its outcome, in order.
     pub errors: Vec<String>,
     pub outcome: StepOutcome,
 }
@@ -158,6 +158,14 @@ where
             break;
         };
         let arn = function.arn().unwrap_or_default().to_string();
+        update(
+            client,
+            plan_arn,
+            execution_id,
+            "emulatorStepStarted",
+            Some(step.name()),
+        )
+        .await?;
         let event = event(function.payload(), plan_arn, execution_id, step.name());
         let started = clock.now();
         let timeout = f64::from(config.timeout_minutes().max(1)) * 60.0;
@@ -176,14 +184,18 @@ where
                     break;
                 }
                 Err(e) => {
+                    // The last few are enough to read; a long step would fill pages.
+                    if run.errors.len() == 5 {
+                        run.errors.remove(0);
+                    }
                     run.errors.push(e.clone());
                     if clock.now() - started >= timeout {
                         run.outcome = StepOutcome::Failed(format!("timed out: {e}"));
                         break;
                     }
                     if errors == ErrorReading::PauseForOperator {
-                        update(client, plan_arn, execution_id, "emulatorStepFailed").await?;
-                        update(client, plan_arn, execution_id, "resume").await?;
+                        update(client, plan_arn, execution_id, "emulatorStepFailed", None).await?;
+                        update(client, plan_arn, execution_id, "resume", None).await?;
                     }
                     clock.advance(f64::from(config.retry_interval_minutes()) * 60.0);
                 }
@@ -200,7 +212,7 @@ where
     } else {
         "emulatorComplete"
     };
-    update(client, plan_arn, execution_id, state).await?;
+    update(client, plan_arn, execution_id, state, None).await?;
     Ok(runs)
 }
 
@@ -230,12 +242,14 @@ async fn update(
     plan_arn: &str,
     execution_id: &str,
     action: &str,
+    comment: Option<&str>,
 ) -> Result<(), KitError> {
     client
         .update_plan_execution()
         .plan_arn(plan_arn)
         .execution_id(execution_id)
         .action(action.into())
+        .set_comment(comment.map(str::to_string))
         .send()
         .await
         .map_err(|e| sdk("UpdatePlanExecution", e))?;

@@ -39,6 +39,10 @@ pub struct Execution {
     pub start: f64,
     pub end: Option<f64>,
     pub comment: Option<String>,
+    /// The Region whose endpoint started it.
+    pub home: String,
+    /// (name, status, start) of each step begun.
+    pub steps: Vec<(String, String, f64)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -47,9 +51,10 @@ pub struct RegionSwitchState {
     pub executions: Vec<Execution>,
 }
 
-const TERMINAL: [&str; 5] = [
+const TERMINAL: [&str; 6] = [
     "completed",
     "completedWithExceptions",
+    "completedMonitoringApplicationHealth",
     "canceled",
     "failed",
     "planExecutionTimedOut",
@@ -139,7 +144,7 @@ fn required<'a>(f: &Fields<'a>, key: &str) -> Result<&'a str, ApiError> {
         .ok_or_else(|| illegal_argument(format!("{key} is required")))
 }
 
-pub fn handle(world: &mut World, _region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
+pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {
     let (op, _) = operation(req.path, req.headers);
     let body = decode(req)?;
     let f = Fields::of(&body);
@@ -155,8 +160,8 @@ pub fn handle(world: &mut World, _region: &str, req: &ServiceRequest) -> Result<
                 .ok_or_else(|| not_found("Plan", arn))?;
             cbor::map(vec![("plan", plan_value(plan, &world.account_id))])
         }
-        "StartPlanExecution" => start_execution(world, &f)?,
-        "GetPlanExecution" => get_execution(world, &f)?,
+        "StartPlanExecution" => start_execution(world, region, &f)?,
+        "GetPlanExecution" => get_execution(world, region, &f)?,
         "UpdatePlanExecution" => update_execution(world, &f)?,
         "CancelPlanExecution" => {
             let now = world.now;
@@ -377,7 +382,7 @@ fn validate_workflows(regions: &[String], workflows: &Value) -> Result<(), ApiEr
     Ok(())
 }
 
-fn start_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+fn start_execution(world: &mut World, region: &str, f: &Fields) -> Result<Value, ApiError> {
     let plan_arn = required(f, "planArn")?.to_string();
     let target = required(f, "targetRegion")?.to_string();
     let action = required(f, "action")?.to_string();
@@ -426,6 +431,8 @@ fn start_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
         start: world.now,
         end: None,
         comment: f.str("comment").map(str::to_string),
+        home: region.to_string(),
+        steps: Vec::new(),
     });
     Ok(cbor::map(vec![
         ("executionId", cbor::text(id)),
@@ -444,9 +451,14 @@ fn find<'a>(world: &'a mut World, f: &Fields) -> Result<&'a mut Execution, ApiEr
         .ok_or_else(|| not_found("Execution", id))
 }
 
-fn get_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
+fn get_execution(world: &mut World, region: &str, f: &Fields) -> Result<Value, ApiError> {
     let now = world.now;
+    let home_only =
+        world.variants.plan_execution_reads == crate::config::PlanExecutionReads::StartingRegion;
     let e = find(world, f)?;
+    if home_only && e.home != region {
+        return Err(not_found("Execution", &e.id.clone()));
+    }
     let mut entries = vec![
         ("planArn", cbor::text(e.plan_arn.clone())),
         ("executionId", cbor::text(e.id.clone())),
@@ -463,6 +475,19 @@ fn get_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
     if let Some(c) = &e.comment {
         entries.push(("comment", cbor::text(c.clone())));
     }
+    let steps = e
+        .steps
+        .iter()
+        .map(|(name, status, start)| {
+            cbor::map(vec![
+                ("name", cbor::text(name.clone())),
+                ("status", cbor::text(status.clone())),
+                ("startTime", cbor::timestamp(*start)),
+                ("stepMode", cbor::text(e.mode.clone())),
+            ])
+        })
+        .collect();
+    entries.push(("stepStates", Value::Array(steps)));
     Ok(cbor::map(entries))
 }
 
@@ -492,6 +517,14 @@ fn update_execution(world: &mut World, f: &Fields) -> Result<Value, ApiError> {
             return Ok(cbor::map(vec![]));
         }
         // Not AWS actions: how the harness's engine reports a block's outcome.
+        "emulatorStepStarted" => {
+            // The step's name comes as the comment: the engine's own channel.
+            let name = f.str("comment").unwrap_or_default().to_string();
+            if !e.steps.iter().any(|(n, _, _)| *n == name) {
+                e.steps.push((name, "running".into(), now));
+            }
+            return Ok(cbor::map(vec![]));
+        }
         "emulatorComplete" => ("completed", true),
         "emulatorStepFailed" => ("pausedByFailedStep", false),
         other => return Err(illegal_argument(format!("action {other} is not supported"))),

@@ -72,3 +72,28 @@ mod tests {
         assert_eq!(b.nth(10), Duration::from_secs(10));
     }
 }
+
+/// A time given as epoch seconds or ISO 8601, as request fields take it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum TimeValue {
+    Epoch(f64),
+    Text(String),
+}
+
+impl TimeValue {
+    /// Epoch seconds; `field` names the request field in the error.
+    pub fn epoch(&self, field: &str) -> crate::domain::error::Result<f64> {
+        match self {
+            TimeValue::Epoch(e) if e.is_finite() => Ok(*e),
+            TimeValue::Epoch(e) => Err(crate::domain::error::Error::InvalidInput(format!(
+                "{field} {e} is not a time: give epoch seconds or ISO 8601 such as 2026-11-21T16:00:00Z"
+            ))),
+            TimeValue::Text(t) => parse_time(t).ok_or_else(|| {
+                crate::domain::error::Error::InvalidInput(format!(
+                    "{field} '{t}' is not a time: give epoch seconds or ISO 8601 such as 2026-11-21T16:00:00Z"
+                ))
+            }),
+        }
+    }
+}

@@ -97,6 +97,46 @@ pub fn discovered_pairs(
         .collect()
 }
 
+/// The `efs-dr:failover-source` value a promotion of `source` leaves.
+pub fn failover_source_tag(source: &FileSystemId, region: &RegionName) -> String {
+    format!("{source}@{region}")
+}
+
+/// The replica of `source` (in `source_region`) among the file systems `efs`
+/// sees in its Region: the destination of its replication, the source of a
+/// replication back into it (a failback under way) when `either_direction`,
+/// or the file system a failover promoted from it (by its tag).
+pub async fn replica_of<E: Efs>(
+    efs: &E,
+    source: &FileSystemId,
+    source_region: &RegionName,
+    either_direction: bool,
+) -> crate::domain::ports::AwsResult<Option<FileSystemId>> {
+    let here = efs.region().clone();
+    for r in efs.list_replications().await? {
+        if &r.source_file_system_id == source
+            && &r.source_region == source_region
+            && r.destination_region == here
+        {
+            return Ok(Some(r.destination_file_system_id));
+        }
+        if either_direction
+            && &r.destination_file_system_id == source
+            && &r.destination_region == source_region
+            && r.source_region == here
+        {
+            return Ok(Some(r.source_file_system_id));
+        }
+    }
+    let wanted = failover_source_tag(source, source_region);
+    Ok(efs
+        .list_file_systems()
+        .await?
+        .into_iter()
+        .find(|fs| fs.tag(tags::FAILOVER_SOURCE) == Some(wanted.as_str()))
+        .map(|fs| fs.id))
+}
+
 fn promoted_from(fs: &FileSystem) -> Option<(FileSystemId, RegionName)> {
     let (id, region) = fs.tag(tags::FAILOVER_SOURCE)?.split_once('@')?;
     Some((

@@ -10,7 +10,7 @@
 use crate::domain::ids::{FileSystemId, RegionName};
 use crate::domain::model::{Protection, Replication};
 use crate::domain::ports::{AwsResult, CallBudget, Efs, Platform};
-use crate::run::report::Report;
+use crate::run::report::{Report, Status};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -33,6 +33,9 @@ pub struct PairNow {
     /// Read from the primary's Region with a short timeout: `None` while it
     /// does not answer.
     pub primary_protection: Option<Protection>,
+    /// Whether the primary's Region still holds its side of a replication
+    /// (a LOCAL_CONFIGURATION_ONLY failover); `None` while it does not answer.
+    pub primary_side_left: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -69,6 +72,8 @@ pub struct Addresses {
     pub primary: String,
     pub replica: String,
     pub replication: String,
+    /// Appended to the tfvars names, so that several pairs do not collide.
+    pub suffix: String,
 }
 
 impl Addresses {
@@ -82,6 +87,7 @@ impl Addresses {
             primary: format!("aws_efs_file_system.primary{suffix}"),
             replica: format!("aws_efs_file_system.replica{suffix}"),
             replication: format!("aws_efs_replication_configuration.replica{suffix}"),
+            suffix,
         }
     }
 }
@@ -150,52 +156,68 @@ pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
             source.id, source.region
         ),
     };
+    let (terraform_tfvars, terraform) = match topology {
+        Topology::Reversed | Topology::Elsewhere => {
+            // Any block for this direction would be replaced once the failback
+            // restores the original one, and the replacement's destroy would
+            // delete a replication. Nothing to apply until then.
+            let wait = format!(
+                "# efs-dr: {summary}\n# A failback is under way: change nothing and apply nothing that touches {} or\n# the two file systems until it completes; the report after it says what to change.\n",
+                names.replication
+            );
+            (wait.clone(), wait)
+        }
+        Topology::Protected | Topology::Standalone => (
+            tfvars(&summary, &source, destination.as_ref(), &names.suffix),
+            terraform(pair, names, &summary, &source, destination.as_ref()),
+        ),
+    };
+    Iac {
+        topology,
+        cloudformation: cloudformation(pair, topology, &summary, &source, destination.as_ref()),
+        summary,
+        terraform_tfvars,
+        terraform,
+    }
+}
 
-    let mut tfvars = String::new();
-    let _ = writeln!(tfvars, "# efs-dr: {summary}");
-    let _ = writeln!(
-        tfvars,
-        "efs_source_file_system_id = {}",
-        hcl(source.id.as_str())
-    );
-    let _ = writeln!(
-        tfvars,
-        "efs_source_region = {}",
-        hcl(source.region.as_str())
-    );
-    match &destination {
+/// The variables that carry the direction, named with the pair's suffix.
+fn tfvars(summary: &str, source: &FsAt, destination: Option<&FsAt>, suffix: &str) -> String {
+    let mut out = format!("# efs-dr: {summary}\n");
+    let mut var = |name: &str, value: String| {
+        let _ = writeln!(out, "efs_{name}{suffix} = {value}");
+    };
+    var("source_file_system_id", hcl(source.id.as_str()));
+    var("source_region", hcl(source.region.as_str()));
+    match destination {
         Some(d) => {
-            let _ = writeln!(
-                tfvars,
-                "efs_destination_file_system_id = {}",
-                hcl(d.id.as_str())
-            );
-            let _ = writeln!(
-                tfvars,
-                "efs_destination_region = {}",
-                hcl(d.region.as_str())
-            );
+            var("destination_file_system_id", hcl(d.id.as_str()));
+            var("destination_region", hcl(d.region.as_str()));
         }
         None => {
-            let _ = writeln!(tfvars, "efs_destination_file_system_id = null");
-            let _ = writeln!(tfvars, "efs_destination_region = null");
+            var("destination_file_system_id", "null".into());
+            var("destination_region", "null".into());
         }
     }
-    let _ = writeln!(
-        tfvars,
-        "efs_replication_enabled = {}",
-        destination.is_some()
-    );
+    var("replication_enabled", destination.is_some().to_string());
+    out
+}
 
-    let mut tf = String::new();
-    let _ = writeln!(tf, "# efs-dr: {summary}");
-    match &destination {
+fn terraform(
+    pair: &PairNow,
+    names: &Addresses,
+    summary: &str,
+    source: &FsAt,
+    destination: Option<&FsAt>,
+) -> String {
+    let mut tf = format!("# efs-dr: {summary}\n");
+    match destination {
         None => {
             // The configuration is gone in AWS; forgetting it keeps Terraform
             // from creating it again, which would overwrite the promoted file system.
             let _ = writeln!(
                 tf,
-                "# The replication no longer exists. Forget it without destroying anything,\n# and delete the {} resource block (or set efs_replication_enabled = false).",
+                "# The replication no longer exists. Delete the {} resource block and keep this\n# removed block: Terraform forgets it without destroying anything.",
                 names.replication
             );
             let _ = writeln!(
@@ -207,7 +229,7 @@ pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
         Some(d) => {
             let _ = writeln!(
                 tf,
-                "# Adopt the replication as it now runs: its import ID is the source file system ID."
+                "# The replication as it runs: its import ID is the source file system ID."
             );
             let _ = writeln!(
                 tf,
@@ -229,35 +251,40 @@ pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
         tf,
         "# The file systems. Merge these arguments into your resource blocks; the imports are no-ops if already managed."
     );
-    // Each file system of the pair: its address, and the protection to declare.
     for (fs, address) in [
         (&pair.primary, &names.primary),
         (&pair.replica, &names.replica),
     ] {
-        let is_destination = destination.as_ref().is_some_and(|d| d.id == fs.id);
-        let observed = if fs.id == pair.replica.id {
-            pair.replica_protection
-        } else {
-            pair.primary_protection
-        };
         let _ = writeln!(
             tf,
             "import {{\n  to = {address}\n  id = {}\n}}",
             hcl(fs.id.as_str())
         );
+        let is_destination = destination.is_some_and(|d| d.id == fs.id);
+        let observed = if fs.id == pair.replica.id {
+            pair.replica_protection
+        } else {
+            pair.primary_protection
+        };
+        let ignore = |why: &str| {
+            format!(
+                "# {}: {why}\nresource \"aws_efs_file_system\" {} {{\n  lifecycle {{\n    ignore_changes = [protection]\n  }}\n}}\n",
+                fs.id,
+                hcl(resource_name(address))
+            )
+        };
         if is_destination {
             // AWS reports REPLICATING on a destination, a value the argument
             // cannot be set to: ignoring it ends the perpetual diff.
-            let _ = writeln!(
-                tf,
-                "# {} is a replication destination: AWS reports REPLICATING, which Terraform cannot set.",
-                fs.id
-            );
-            let _ = writeln!(
-                tf,
-                "resource \"aws_efs_file_system\" {} {{\n  lifecycle {{\n    ignore_changes = [protection]\n  }}\n}}",
-                hcl(resource_name(address))
-            );
+            tf.push_str(&ignore(
+                "a replication destination; AWS reports REPLICATING, which Terraform cannot set",
+            ));
+        } else if fs.id != source.id {
+            // The original after a failover: the failback sets its protection
+            // (DISABLED for the reverse sync); a declared value would undo it.
+            tf.push_str(&ignore(
+                "outside any replication until the failback, which manages its protection",
+            ));
         } else if let Some(value) = observed {
             let _ = writeln!(
                 tf,
@@ -273,24 +300,41 @@ pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
             );
         }
     }
+    tf
+}
 
-    let mut cfn = String::new();
-    let _ = writeln!(cfn, "# efs-dr: {summary}");
-    let _ = writeln!(
-        cfn,
-        "# The replication is a property of its source AWS::EFS::FileSystem (ReplicationConfiguration)."
+fn cloudformation(
+    pair: &PairNow,
+    topology: Topology,
+    summary: &str,
+    source: &FsAt,
+    destination: Option<&FsAt>,
+) -> String {
+    let mut cfn = format!(
+        "# efs-dr: {summary}\n# The replication is a property of its source AWS::EFS::FileSystem (ReplicationConfiguration).\n"
     );
-    match &destination {
+    match destination {
         None => {
+            let leftover = if pair.primary_side_left == Some(true) {
+                "# Its side of the replication is still there (a LOCAL_CONFIGURATION_ONLY failover): the failback\n# deletes it first, and so would this update."
+            } else {
+                "# The replication is already deleted, so the update changes nothing in AWS; it ends the drift."
+            };
             let _ = writeln!(
                 cfn,
-                "# In the stack that owns {} ({}): remove ReplicationConfiguration. The replication is\n# already deleted, so the update changes nothing in AWS; it ends the drift.\n# In the stack that owns {} ({}), if any: declare it writable:",
+                "# In the stack that owns {} ({}): remove ReplicationConfiguration.\n{leftover}\n# In the stack that owns {} ({}), if any: declare it writable:",
                 pair.primary.id, pair.primary.region, pair.replica.id, pair.replica.region
             );
             let _ = writeln!(
                 cfn,
                 "FileSystemProtection:\n  ReplicationOverwriteProtection: ENABLED   # {}",
                 pair.replica.id
+            );
+        }
+        Some(_) if topology != Topology::Protected => {
+            let _ = writeln!(
+                cfn,
+                "# A failback is under way. Change no template until it completes; drift detection reports\n# this temporary direction until then."
             );
         }
         Some(d) => {
@@ -304,33 +348,18 @@ pub fn render(pair: &PairNow, names: &Addresses) -> Iac {
                 "ReplicationConfiguration:\n  Destinations:\n    - FileSystemId: {}\n      Region: {}",
                 d.id, d.region
             );
-            if topology != Topology::Protected {
-                let _ = writeln!(
-                    tf,
-                    "# This direction is temporary (a failback in progress): apply nothing that replaces\n# {}, which would delete the sync under way.",
-                    names.replication
-                );
-                let _ = writeln!(
-                    cfn,
-                    "# This direction is temporary (a failback in progress). Change no template until the failback\n# completes; CloudFormation drift detection reports it until then."
-                );
-            }
         }
     }
-
-    Iac {
-        topology,
-        summary,
-        terraform_tfvars: tfvars,
-        terraform: tf,
-        cloudformation: cfn,
-    }
+    cfn
 }
 
 /// `aws_efs_file_system.replica_2` -> `replica_2`.
 fn resource_name(address: &str) -> &str {
     address.rsplit('.').next().unwrap_or(address)
 }
+
+/// How long `attach` may read, in real time.
+const ADVICE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Adds `iac` to an executed failover or failback report whose two file
 /// systems are known. `primary_is_source`: the report's source is the configured primary
@@ -340,6 +369,13 @@ pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_s
     // A plan changes nothing: the advice is for after a change, and would only
     // lengthen the approval message that carries the plan.
     if report.mode == crate::domain::modes::Mode::Plan {
+        return;
+    }
+    // Advice for a pair in transition would be wrong a moment later, except
+    // a failback's reverse sync, which says to wait.
+    let settled = report.status == Status::Completed
+        || (!primary_is_source && report.status == Status::InProgress);
+    if !settled {
         return;
     }
     let (p, r) = if primary_is_source {
@@ -358,11 +394,22 @@ pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_s
         id: rid.clone(),
         region: r.region.clone(),
     };
-    match observe(platform, primary, replica).await {
-        Ok(now) => report.iac = Some(render(&now, &Addresses::for_pair(0, 1))),
-        Err(e) => report.warnings.push(format!(
+    let primary_answers = report.source_region_reachable != Some(false);
+    // The run's own deadline comes first: the advice gets a few seconds.
+    let read = tokio::time::timeout(
+        ADVICE_BUDGET,
+        observe(platform, primary, replica, primary_answers),
+    )
+    .await;
+    match read {
+        Ok(Ok(now)) => report.iac = Some(render(&now, &Addresses::for_pair(0, 1))),
+        Ok(Err(e)) => report.warnings.push(format!(
             "no infrastructure-as-code advice: the pair could not be read ({e})"
         )),
+        Err(_) => report.warnings.push(
+            "no infrastructure-as-code advice: reading the pair took too long; run efs-dr iac later"
+                .into(),
+        ),
     }
 }
 
@@ -372,6 +419,7 @@ pub async fn observe<P: Platform>(
     platform: &P,
     primary: FsAt,
     replica: FsAt,
+    primary_answers: bool,
 ) -> AwsResult<PairNow> {
     let efs = platform.efs(&replica.region, CallBudget::Normal);
     let replication = efs.describe_replication(&replica.id).await?;
@@ -379,20 +427,32 @@ pub async fn observe<P: Platform>(
         .describe_file_system(&replica.id)
         .await?
         .map(|f| f.protection);
-    // Never on the critical path: the source Region may be the one that failed.
-    let primary_protection = platform
-        .efs(&primary.region, CallBudget::Short)
-        .describe_file_system(&primary.id)
-        .await
-        .ok()
-        .flatten()
-        .map(|f| f.protection);
+    // Never on the critical path: the source Region may be the one that
+    // failed, and is not asked at all when the run found it silent.
+    let (mut primary_protection, mut primary_side_left) = (None, None);
+    if primary_answers {
+        let efs = platform.efs(&primary.region, CallBudget::Short);
+        primary_protection = efs
+            .describe_file_system(&primary.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|f| f.protection);
+        if primary_protection.is_some() {
+            primary_side_left = efs
+                .describe_replication(&primary.id)
+                .await
+                .ok()
+                .map(|r| r.is_some());
+        }
+    }
     Ok(PairNow {
         primary,
         replica,
         replication,
         replica_protection,
         primary_protection,
+        primary_side_left,
     })
 }
 
@@ -427,6 +487,7 @@ mod tests {
             replication,
             replica_protection: Some(protection),
             primary_protection: None,
+            primary_side_left: None,
         }
     }
 
@@ -463,27 +524,52 @@ mod tests {
         assert!(iac
             .cloudformation
             .contains("remove ReplicationConfiguration"));
+        // The original is left to the failback, which manages its protection.
+        assert!(iac.terraform.contains(
+            "resource \"aws_efs_file_system\" \"primary\" {\n  lifecycle {\n    ignore_changes = [protection]"
+        ));
+        assert!(!iac.terraform.contains("or set efs_replication_enabled"));
     }
 
     #[test]
     fn a_destination_ignores_protection_and_a_source_declares_it() {
         let p = fs("fs-11111111", "us-east-1");
         let r = fs("fs-22222222", "us-west-2");
-        let iac = render(
-            &pair(Some(replication(&r, &p)), Protection::Enabled),
-            &Addresses::for_pair(1, 2),
-        );
-        assert_eq!(iac.topology, Topology::Reversed);
+        let mut protected = pair(Some(replication(&p, &r)), Protection::Replicating);
+        protected.primary_protection = Some(Protection::Enabled);
+        let iac = render(&protected, &Addresses::for_pair(1, 2));
+        assert_eq!(iac.topology, Topology::Protected);
         assert!(
             iac.terraform.contains(
-                "to = aws_efs_replication_configuration.replica_2\n  id = \"fs-22222222\""
+                "to = aws_efs_replication_configuration.replica_2\n  id = \"fs-11111111\""
             ),
             "{}",
             iac.terraform
         );
-        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"primary_2\" {\n  lifecycle {\n    ignore_changes = [protection]"));
-        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"replica_2\" {\n  protection {\n    replication_overwrite = \"ENABLED\""));
-        assert!(iac.cloudformation.contains("temporary"));
+        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"replica_2\" {\n  lifecycle {\n    ignore_changes = [protection]"));
+        assert!(iac.terraform.contains("resource \"aws_efs_file_system\" \"primary_2\" {\n  protection {\n    replication_overwrite = \"ENABLED\""));
+        // Several pairs: each pair's variables carry its suffix.
+        assert!(iac
+            .terraform_tfvars
+            .contains("efs_source_file_system_id_2 = \"fs-11111111\""));
+    }
+
+    #[test]
+    fn during_a_failback_nothing_is_to_be_applied() {
+        let p = fs("fs-11111111", "us-east-1");
+        let r = fs("fs-22222222", "us-west-2");
+        let iac = render(
+            &pair(Some(replication(&r, &p)), Protection::Enabled),
+            &Addresses::for_pair(0, 1),
+        );
+        assert_eq!(iac.topology, Topology::Reversed);
+        for text in [&iac.terraform, &iac.terraform_tfvars] {
+            assert!(
+                text.lines().all(|l| l.starts_with('#')),
+                "only advice to wait: {text}"
+            );
+        }
+        assert!(iac.cloudformation.contains("A failback is under way"));
     }
 
     #[test]

@@ -36,6 +36,23 @@ pub struct PlanExecution {
     pub mode: String,
     pub state: String,
     pub start_time: Option<f64>,
+    /// When each step started, by name (the step states Region switch reports).
+    pub step_starts: Vec<(String, f64)>,
+}
+
+impl PlanExecution {
+    /// When the invoking step began (Region switch starts a step when the
+    /// steps before it, which stop writers, are done), else when the
+    /// execution did.
+    pub fn mark(&self, step: Option<&str>) -> Option<f64> {
+        step.and_then(|name| {
+            self.step_starts
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| *t)
+        })
+        .or(self.start_time)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +71,13 @@ impl Role {
 }
 
 /// The invocation, if the event is one from Region switch: an object with
+/// any of the metadata keys (no request has them), which must then carry
 /// `PlanArn` and `ExecutionId`.
 pub fn invocation(event: &Value) -> Result<Option<Invocation>> {
     let Some(obj) = event.as_object() else {
         return Ok(None);
     };
-    if !obj.contains_key("PlanArn") && !obj.contains_key("ExecutionId") {
+    if !METADATA.iter().any(|k| obj.contains_key(*k)) {
         return Ok(None);
     }
     let text = |key: &str| -> Result<String> {
@@ -137,9 +155,15 @@ pub fn decide(role: Role, execution: &PlanExecution, dr_region: &RegionName) -> 
 }
 
 /// The workflow request for an accepted invocation: the block's payload over
-/// the defaults (execute, run to completion). A failback cuts over at the
-/// execution's start: writes to the replica after it are preserved, not lost.
+/// the defaults (execute, run to completion). The mark is when this step
+/// began. A graceful failover promotes only after a sync completed after it
+/// (everything written before it is on the replica); an ungraceful one does
+/// not wait for a Region that failed. A failback cuts over once everything
+/// written to the replica before the mark is on the original; what is
+/// written after it is preserved in a backup before the replica is
+/// overwritten, never lost.
 pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -> Value {
+    let mark = execution.mark(invocation.step_name.as_deref());
     let mut r = Map::new();
     r.insert("mode".into(), Value::from("execute"));
     r.insert("run_mode".into(), Value::from("to_completion"));
@@ -150,12 +174,18 @@ pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -
             execution.action, execution.region, execution.mode, invocation.execution_id
         )),
     );
-    if role == Role::Failback {
-        r.insert("strategy".into(), Value::from("keep_changes"));
-        r.insert("cutover".into(), Value::from(true));
-        if let Some(t) = execution.start_time {
-            r.insert("cutover_mark".into(), Value::from(t));
+    match (role, mark) {
+        (Role::Failback, _) => {
+            r.insert("strategy".into(), Value::from("keep_changes"));
+            r.insert("cutover".into(), Value::from(true));
+            if let Some(t) = mark {
+                r.insert("cutover_mark".into(), Value::from(t));
+            }
         }
+        (Role::Failover, Some(t)) if execution.mode == "graceful" => {
+            r.insert("synced_after".into(), Value::from(t));
+        }
+        (Role::Failover, _) => {}
     }
     for (k, v) in &invocation.payload {
         r.insert(k.clone(), v.clone());
@@ -164,20 +194,57 @@ pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -
 }
 
 /// Resolves a Region switch event into the workflow's request, or `None` if
-/// the event is not from Region switch. Reads the execution in the DR Region.
+/// the event is not from Region switch. Reads the execution in the DR Region,
+/// and in the primary Region(s) if the DR Region does not know it (AWS does
+/// not say whether an execution is readable outside the Region it ran from).
 pub async fn resolve<P: Platform>(
     platform: &P,
     role: Role,
-    dr_region: &RegionName,
+    config: &crate::domain::config::Config,
     event: &Value,
 ) -> Result<Option<Value>> {
     let Some(invocation) = invocation(event)? else {
         return Ok(None);
     };
-    let execution = platform
-        .region_switch(dr_region)
-        .get_plan_execution(&invocation.plan_arn, &invocation.execution_id)
-        .await?;
+    let Some(dr_region) = config.destination_region.as_ref() else {
+        return Err(Error::InvalidInput(
+            "a Region switch invocation needs the DR Region: set AWS_REGION".into(),
+        ));
+    };
+    let mut regions = vec![dr_region.clone()];
+    for r in config
+        .source_region
+        .iter()
+        .chain(config.pairs.iter().filter_map(|p| p.source_region.as_ref()))
+    {
+        if !regions.contains(r) {
+            regions.push(r.clone());
+        }
+    }
+    let mut found = None;
+    let mut last_error = None;
+    for region in &regions {
+        match platform
+            .region_switch(region)
+            .get_plan_execution(&invocation.plan_arn, &invocation.execution_id)
+            .await
+        {
+            Ok(e) => {
+                found = Some(e);
+                break;
+            }
+            Err(e) if e.code.as_deref() == Some("ResourceNotFoundException") => {
+                last_error = Some(e)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some(execution) = found else {
+        return Err(match last_error {
+            Some(e) => e.into(),
+            None => Error::Topology("no Region to read the Region switch execution in".into()),
+        });
+    };
     tracing::info!(
         plan = %invocation.plan_arn,
         execution = %invocation.execution_id,
@@ -190,6 +257,19 @@ pub async fn resolve<P: Platform>(
     );
     decide(role, &execution, dr_region)?;
     Ok(Some(request(role, &invocation, &execution)))
+}
+
+/// The event as the workflow's request, and whether it came from Region switch.
+pub async fn request_for<P: Platform>(
+    platform: &P,
+    role: Role,
+    config: &crate::domain::config::Config,
+    event: Value,
+) -> Result<(Value, bool)> {
+    match resolve(platform, role, config, &event).await? {
+        Some(request) => Ok((request, true)),
+        None => Ok((event, false)),
+    }
 }
 
 /// Region switch reads a normal return as done, so only a completed run
@@ -235,6 +315,7 @@ mod tests {
             mode: "graceful".into(),
             state: state.into(),
             start_time: Some(100.0),
+            step_starts: vec![("efs-dr-failback".into(), 160.0)],
         }
     }
 
@@ -302,5 +383,22 @@ mod tests {
             &exec("activate", "us-west-2", "inProgress"),
         );
         assert!(f.get("strategy").is_none());
+        assert_eq!(f["synced_after"], 100.0, "graceful: a sync after the mark");
+        let mut ungraceful = exec("activate", "us-west-2", "inProgress");
+        ungraceful.mode = "ungraceful".into();
+        let f = request(Role::Failover, &inv, &ungraceful);
+        assert!(
+            f.get("synced_after").is_none(),
+            "no waiting for a failed Region"
+        );
+        // The step's own start is the mark when Region switch reports it.
+        let mut stepped = inv.clone();
+        stepped.step_name = Some("efs-dr-failback".into());
+        let r = request(
+            Role::Failback,
+            &stepped,
+            &exec("activate", "us-east-1", "inProgress"),
+        );
+        assert_eq!(r["cutover_mark"], 160.0);
     }
 }

@@ -728,7 +728,8 @@ pub async fn handle_event<P: Platform>(
 ) -> Result<serde_json::Value> {
     let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
     let config: &Config = &discovered;
-    let (event, from_region_switch) = region_switch_request(platform, config, event).await?;
+    let (event, from_region_switch) =
+        region_switch::request_for(platform, region_switch::Role::Failback, config, event).await?;
     crate::run::intake::run_all(
         "failback",
         event,
@@ -742,20 +743,4 @@ pub async fn handle_event<P: Platform>(
         },
     )
     .await
-}
-
-/// A Region switch invocation becomes the failback request it stands for (see
-/// `region_switch`); any other event passes through.
-async fn region_switch_request<P: Platform>(
-    platform: &P,
-    config: &Config,
-    event: serde_json::Value,
-) -> Result<(serde_json::Value, bool)> {
-    let Some(dr) = config.destination_region.as_ref() else {
-        return Ok((event, false));
-    };
-    match region_switch::resolve(platform, region_switch::Role::Failback, dr, &event).await? {
-        Some(request) => Ok((request, true)),
-        None => Ok((event, false)),
-    }
 }

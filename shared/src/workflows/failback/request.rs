@@ -7,7 +7,6 @@ use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::MountTargetSpec;
 use crate::domain::modes::{Mode, RunMode};
 use crate::domain::parse;
-use crate::domain::time::parse_time;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,13 +34,7 @@ pub enum Preserve {
     Never,
 }
 
-/// A time given as epoch seconds or ISO 8601.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TimeValue {
-    Epoch(f64),
-    Text(String),
-}
+pub use crate::domain::time::TimeValue;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,13 +185,11 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             "original_file_system_id is required, unless strategy is new_file_system (the original is gone)".into(),
         ));
     }
-    let cutover_mark = match &request.cutover_mark {
-        None => None,
-        Some(TimeValue::Epoch(e)) => Some(*e),
-        Some(TimeValue::Text(t)) => Some(parse_time(t).ok_or_else(|| {
-            Error::InvalidInput(format!("cutover_mark '{t}' is not a time: give epoch seconds or ISO 8601 such as 2026-11-21T16:00:00Z"))
-        })?),
-    };
+    let cutover_mark = request
+        .cutover_mark
+        .as_ref()
+        .map(|t| t.epoch("cutover_mark"))
+        .transpose()?;
     if request.cutover == Some(true)
         && cutover_mark.is_none()
         && request.run_mode == Some(RunMode::Step)

@@ -37,6 +37,12 @@ pub enum Action {
     AwaitDeletion,
     /// Plan mode: what execute would do.
     Plan { last_replicated: Option<f64> },
+    /// `synced_after` asks for a sync completed after `mark`; the last one
+    /// completed before it, and the source Region can still sync.
+    AwaitSync {
+        mark: f64,
+        last_replicated: Option<f64>,
+    },
     /// Record the recovery point and delete the replication configuration of `source`.
     Promote {
         last_replicated: Option<f64>,
@@ -59,6 +65,7 @@ pub struct Source {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     Promoting,
+    AwaitingSync,
     AlreadyPromoted,
     MountTargets,
     Planned,
@@ -69,6 +76,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Promoting => "promoting",
+            Phase::AwaitingSync => "awaiting a final sync",
             Phase::AlreadyPromoted => "already promoted",
             Phase::MountTargets => "mount targets",
             Phase::Planned => "planned",
@@ -112,7 +120,8 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
     let region = &target.destination_region;
     let force = target.force;
     let mut warnings = Vec::new();
-    let wanted_source = format!("{}@{}", target.source_id, target.source_region);
+    let wanted_source =
+        crate::workflows::discovery::failover_source_tag(&target.source_id, &target.source_region);
     let Some(r) = &seen.replication else {
         let action = match fs.protection {
             // The two reads are not atomic: a configuration that finished deleting between
@@ -254,6 +263,34 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
                     ),
                     format!("wait for the lag to fall below max_rpo_seconds, raise max_rpo_seconds, or set force: true to accept losing up to {age:.0} s of writes"),
                 )?;
+            }
+        }
+    }
+    if let Some(mark) = target.synced_after {
+        let last = r.last_replicated;
+        if last.is_none_or(|l| l < mark) {
+            let last_text = last.map(iso8601).unwrap_or_else(|| "never".into());
+            if seen.source_silent == Some(true) {
+                // No sync can complete while the source is silent: waiting
+                // would only keep the replica read-only.
+                warnings.push(format!(
+                    "no sync completed after synced_after {} (the last: {last_text}); {} does not answer, so none can: promoting without it",
+                    iso8601(mark),
+                    r.source_region
+                ));
+            } else if target.mode == Mode::Execute {
+                return Ok(Decision {
+                    action: Action::AwaitSync {
+                        mark,
+                        last_replicated: last,
+                    },
+                    warnings,
+                });
+            } else {
+                warnings.push(format!(
+                    "execute waits for a sync completed after synced_after {} (the last: {last_text})",
+                    iso8601(mark)
+                ));
             }
         }
     }

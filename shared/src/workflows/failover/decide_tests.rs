@@ -381,6 +381,7 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             reason: None,
             deletion_mode: c.deletion_mode,
             max_promotion_wait_seconds: 600,
+            synced_after: None,
         };
         let seen = Observed {
             destination: replica(c.protection, c.tags),
@@ -407,4 +408,51 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             (got, want) => panic!("{}: got {got:?}, expected {want:?}", c.name),
         }
     }
+}
+
+#[test]
+fn synced_after_waits_for_a_later_sync_unless_the_source_is_silent() {
+    let target = |mode, mark| FailoverTarget {
+        source_id: id(SOURCE),
+        source_region: region("us-east-1"),
+        destination_id: Some(id(REPLICA)),
+        destination_region: region("us-west-2"),
+        mode,
+        max_rpo_seconds: 900,
+        force: false,
+        mount_targets: vec![],
+        reason: None,
+        deletion_mode: None,
+        max_promotion_wait_seconds: 600,
+        synced_after: Some(mark),
+    };
+    let seen = |silent: bool| Observed {
+        destination: replica(Protection::Replicating, &[]),
+        replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 60.0)),
+        source_reachable: Some(!silent),
+        source_silent: Some(silent),
+    };
+    // The last sync (NOW - 60) is before the mark: wait for the next one.
+    let d = decide(&target(Mode::Execute, NOW - 30.0), &seen(false), NOW).unwrap();
+    assert_eq!(
+        d.action,
+        Action::AwaitSync {
+            mark: NOW - 30.0,
+            last_replicated: Some(NOW - 60.0)
+        }
+    );
+    // A sync after the mark: promote.
+    let d = decide(&target(Mode::Execute, NOW - 90.0), &seen(false), NOW).unwrap();
+    assert!(matches!(d.action, Action::Promote { .. }), "{d:?}");
+    // The source is silent: no sync can come; promote and say so.
+    let d = decide(&target(Mode::Execute, NOW - 30.0), &seen(true), NOW).unwrap();
+    assert!(matches!(d.action, Action::Promote { .. }), "{d:?}");
+    assert!(d.warnings.iter().any(|w| w.contains("none can")), "{d:?}");
+    // Plan mode says execute will wait.
+    let d = decide(&target(Mode::Plan, NOW - 30.0), &seen(false), NOW).unwrap();
+    assert!(matches!(d.action, Action::Plan { .. }), "{d:?}");
+    assert!(
+        d.warnings.iter().any(|w| w.contains("execute waits")),
+        "{d:?}"
+    );
 }

@@ -88,10 +88,6 @@ impl<'a, P: Platform> Failover<'a, P> {
         self.platform.clock().now()
     }
 
-    fn source_tag(&self) -> String {
-        format!("{}@{}", self.target.source_id, self.target.source_region)
-    }
-
     async fn probe_source(&mut self) -> bool {
         let started = self.now();
         let window = crate::domain::ports::answers_within_window(
@@ -126,19 +122,15 @@ impl<'a, P: Platform> Failover<'a, P> {
     /// configuration, or after promotion from the tag an earlier run left.
     async fn discover(&mut self) -> Result<FileSystemId> {
         let region = &self.target.destination_region;
-        for r in self.dest.list_replications().await? {
-            if r.source_file_system_id == self.target.source_id
-                && r.source_region == self.target.source_region
-                && &r.destination_region == region
-            {
-                return Ok(r.destination_file_system_id);
-            }
-        }
-        let wanted = self.source_tag();
-        for fs in self.dest.list_file_systems().await? {
-            if fs.tag(tags::FAILOVER_SOURCE) == Some(wanted.as_str()) {
-                return Ok(fs.id);
-            }
+        let found = crate::workflows::discovery::replica_of(
+            &self.dest,
+            &self.target.source_id,
+            &self.target.source_region,
+            false,
+        )
+        .await?;
+        if let Some(id) = found {
+            return Ok(id);
         }
         Err(Error::InvalidInput(format!(
             "no replication of {} ({}) is visible in {region}, and no file system there carries the tag of an \
@@ -211,7 +203,10 @@ impl<'a, P: Platform> Failover<'a, P> {
         let marks = vec![
             (
                 tags::FAILOVER_SOURCE.to_string(),
-                format!("{}@{}", source.file_system_id, source.region),
+                crate::workflows::discovery::failover_source_tag(
+                    &source.file_system_id,
+                    &source.region,
+                ),
             ),
             (tags::PROMOTED_AT.to_string(), format!("{started:.3}")),
             (tags::RECOVERY_POINT.to_string(), recovery_point),
@@ -530,6 +525,24 @@ impl<P: Platform> Failover<'_, P> {
                 );
                 Ok(Pass::Wait)
             }
+            Action::AwaitSync {
+                mark,
+                last_replicated,
+            } => {
+                self.set_phase(Phase::AwaitingSync);
+                self.report.step(
+                    "wait for a final sync",
+                    Outcome::Waiting,
+                    now,
+                    now,
+                    format!(
+                        "the last sync completed {}, before synced_after {}: what was written before it may not be on the replica yet",
+                        last_replicated.map(iso8601).unwrap_or_else(|| "never".into()),
+                        iso8601(mark)
+                    ),
+                );
+                Ok(Pass::Wait)
+            }
             Action::Plan { last_replicated } => {
                 let reachable = self.report.source_region_reachable.unwrap_or(false);
                 self.plan(reachable, last_replicated);
@@ -666,7 +679,8 @@ pub async fn handle_event<P: Platform>(
 ) -> Result<serde_json::Value> {
     let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
     let config: &Config = &discovered;
-    let (event, from_region_switch) = region_switch_request(platform, config, event).await?;
+    let (event, from_region_switch) =
+        region_switch::request_for(platform, region_switch::Role::Failover, config, event).await?;
     // A request from the failover-requests topic (the alarm path) has no one
     // to call it again: when its run ends in progress, it publishes itself anew.
     let from_topic = event.get("Records").is_some();
@@ -769,20 +783,4 @@ async fn resume<P: Platform>(
         .publish(&topic, &subject, &body)
         .await?;
     Ok(())
-}
-
-/// A Region switch invocation becomes the failover request it stands for (see
-/// `region_switch`); any other event passes through.
-async fn region_switch_request<P: Platform>(
-    platform: &P,
-    config: &Config,
-    event: serde_json::Value,
-) -> Result<(serde_json::Value, bool)> {
-    let Some(dr) = config.destination_region.as_ref() else {
-        return Ok((event, false));
-    };
-    match region_switch::resolve(platform, region_switch::Role::Failover, dr, &event).await? {
-        Some(request) => Ok((request, true)),
-        None => Ok((event, false)),
-    }
 }

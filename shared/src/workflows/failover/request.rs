@@ -48,6 +48,12 @@ pub struct FailoverRequest {
     /// before it escalates to LOCAL_CONFIGURATION_ONLY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_promotion_wait_seconds: Option<u64>,
+    /// Promote only once a sync has completed after this time (epoch seconds
+    /// or ISO 8601), so that everything written before it is on the replica:
+    /// a planned failover gives the moment writers stopped. While the source
+    /// Region is silent no sync can complete, and the failover goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_after: Option<crate::domain::time::TimeValue>,
     /// How many times a request from the failover-requests topic was
     /// published again because its run ended `in_progress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,7 +76,7 @@ impl FailoverRequest {
             value,
             "source_file_system_id, source_region, destination_file_system_id, \
              destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, poll, \
-             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds, resumed",
+             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds, synced_after, resumed",
         )
     }
 }
@@ -90,11 +96,18 @@ pub struct FailoverTarget {
     /// Asked for by the operator; `None` lets the failover choose.
     pub deletion_mode: Option<DeletionMode>,
     pub max_promotion_wait_seconds: u64,
+    /// Epoch seconds: wait for a sync completed after it before promoting.
+    pub synced_after: Option<f64>,
 }
 
 /// Merges the request with the configured pairs and defaults. Fails with a
 /// message that says what to give, before any AWS call.
 pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<FailoverTarget>> {
+    let synced_after = request
+        .synced_after
+        .as_ref()
+        .map(|t| t.epoch("synced_after"))
+        .transpose()?;
     let pairs: Vec<PairConfig> = if let Some(pairs) = &request.pairs {
         if request.source_file_system_id.is_some() {
             return Err(Error::InvalidInput(
@@ -224,6 +237,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
             max_promotion_wait_seconds: request
                 .max_promotion_wait_seconds
                 .unwrap_or(DEFAULT_MAX_PROMOTION_WAIT_SECONDS),
+            synced_after,
         });
     }
     Ok(targets)
