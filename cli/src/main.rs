@@ -37,11 +37,13 @@ enum Command {
     },
     /// Show topology, protection, replication status, lag and mount targets of the
     /// configured pairs (EFS_DR_PAIRS), against AWS or the emulator (AWS_ENDPOINT_URL).
+    /// With --watch too: the configured pairs, not a stack (no --stack, --region).
     Status {
         #[arg(long)]
         json: bool,
         /// Refresh until interrupted: redrawn in place on a terminal, a block per
-        /// refresh otherwise; adds each pair's lag history, readiness and alarm states.
+        /// refresh otherwise; adds each pair's lag history (with the last sample's age),
+        /// readiness and alarm states.
         #[arg(long)]
         watch: bool,
         /// Seconds between refreshes (with --watch).
@@ -54,14 +56,16 @@ enum Command {
     /// Start the stack's Failover state machine for its pair, show the plan at the
     /// approval step, ask (or --yes), then follow the promotion to its report.
     Failover(RunArgs),
-    /// Start the stack's Failback state machine: follow the reverse sync, ask at the
-    /// cutover approval (or --yes), then follow the cutover to its report.
+    /// Say what the failback overwrites and ask (or --yes) before starting the stack's
+    /// Failback state machine; follow the reverse sync, ask again at the cutover
+    /// approval (or --yes), then follow the cutover to its report.
     Failback(RunArgs),
     /// Approve the Failover or Failback execution that waits for approval, after
     /// showing its plan.
     Approve(ApproveArgs),
     /// Reject the Failover or Failback execution that waits for approval: it ends
-    /// in its Rejected state and nothing is changed.
+    /// in its Rejected state (a failover changes nothing; a failback stops before
+    /// its cutover, after its reverse sync).
     Reject(RejectArgs),
     /// Print what Terraform or CloudFormation users change for each configured
     /// pair as it is now (after a failover or failback): tfvars that swap source
@@ -104,7 +108,7 @@ impl From<StackArgs> for console::Target {
 struct RunArgs {
     #[command(flatten)]
     target: StackArgs,
-    /// Approve at every approval step without asking.
+    /// Approve at every approval step without asking (a failback: start it too).
     #[arg(long)]
     yes: bool,
     /// Why: recorded in the request and the notifications.

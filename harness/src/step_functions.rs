@@ -8,6 +8,9 @@
 //! (`EVENTS_URL`), so that the history can be followed live, as in AWS.
 //! On the same port, CloudFormation's DescribeStacks (Query protocol) for
 //! the one stack `StandInConfig::stack` names, whose Outputs name the machines.
+//! Two faults for the console's tests: a colleague whose answer to an
+//! approval lands just before the next one sent (which then finds the task
+//! gone, as in AWS), and a history that cannot be read once an execution ended.
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -62,6 +65,11 @@ struct Pending {
 struct State {
     executions: Vec<Execution>,
     pending: HashMap<String, Pending>,
+    /// The next SendTaskSuccess or SendTaskFailure is beaten by a colleague's
+    /// answer: approve (true) or reject (false).
+    colleague: Option<bool>,
+    /// GetExecutionHistory of an execution that has ended fails (a 500).
+    history_fails_after_end: bool,
 }
 
 pub struct StepFunctions {
@@ -173,6 +181,23 @@ impl StepFunctions {
 
     pub fn execution(&self, arn: &str) -> Option<Execution> {
         self.executions().into_iter().find(|e| e.arn == arn)
+    }
+
+    /// The next answer sent to an approval finds it already answered: a
+    /// colleague's approval (`approve`) or rejection landed just before it.
+    pub fn colleague_answers_first(&self, approve: bool) {
+        locked(&self.state).colleague = Some(approve);
+    }
+
+    /// Whether the colleague of `colleague_answers_first` is still to answer.
+    pub fn colleague_pending(&self) -> bool {
+        locked(&self.state).colleague.is_some()
+    }
+
+    /// From now on (`on`), GetExecutionHistory of an ended execution answers
+    /// with a server error, as a transient failure would.
+    pub fn fail_history_after_end(&self, on: bool) {
+        locked(&self.state).history_fails_after_end = on;
     }
 }
 
@@ -329,6 +354,12 @@ fn handle(
                     format!("Execution Does Not Exist: '{arn}'"),
                 );
             };
+            if st.history_fails_after_end && e.stopped.is_some() {
+                return (
+                    500,
+                    json!({"__type": "com.amazonaws.sfn#InternalFailure", "message": "the stand-in fails this history read (fail_history_after_end)"}),
+                );
+            }
             let mut events = e.events.clone();
             if body["reverseOrder"].as_bool() == Some(true) {
                 events.reverse();
@@ -356,45 +387,62 @@ fn handle(
         "SendTaskSuccess" | "SendTaskFailure" => {
             let token = s("taskToken");
             let mut st = locked(state);
-            let Some(p) = st.pending.remove(&token) else {
-                return client_error("TaskDoesNotExist", "Task Does Not Exist");
-            };
-            let resource = json!({"resourceType": "sns", "resource": "publish.waitForTaskToken"});
-            let (event, answer) = if op == "SendTaskSuccess" {
-                let text = body["output"].as_str().unwrap_or("");
-                let output: Value = match serde_json::from_str(text) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        st.pending.insert(token, p);
-                        return client_error("InvalidOutput", "output is not JSON");
-                    }
-                };
-                let mut details = resource;
-                details["output"] = json!(text);
-                (
-                    json!({"type": "TaskSucceeded", "taskSucceededEventDetails": details}),
-                    json!({"output": output}),
-                )
-            } else {
-                let mut details = resource;
-                details["error"] = json!(s("error"));
-                details["cause"] = json!(s("cause"));
-                (
-                    json!({"type": "TaskFailed", "taskFailedEventDetails": details}),
-                    json!({"error": s("error"), "cause": s("cause")}),
-                )
-            };
-            if let Some(e) = st.executions.iter_mut().find(|e| e.arn == p.execution_arn) {
-                push_event(e, event);
+            if st.pending.contains_key(&token) {
+                if let Some(approve) = st.colleague.take() {
+                    let colleague = if approve {
+                        json!({"output": "{}"})
+                    } else {
+                        json!({"error": "Rejected", "cause": "rejected by a colleague"})
+                    };
+                    answer_task(&mut st, &token, approve, &colleague);
+                }
             }
-            let _ = p.reply.send(answer);
-            (200, json!({}))
+            answer_task(&mut st, &token, op == "SendTaskSuccess", body)
         }
         other => client_error(
             "UnknownOperationException",
             format!("the stand-in does not implement {other}"),
         ),
     }
+}
+
+/// SendTaskSuccess (`success`) or SendTaskFailure of `token`, with the
+/// request's `output`, or `error` and `cause`.
+fn answer_task(st: &mut State, token: &str, success: bool, body: &Value) -> Reply {
+    let s = |k: &str| body[k].as_str().unwrap_or("").to_string();
+    let Some(p) = st.pending.remove(token) else {
+        return client_error("TaskDoesNotExist", "Task Does Not Exist");
+    };
+    let resource = json!({"resourceType": "sns", "resource": "publish.waitForTaskToken"});
+    let (event, answer) = if success {
+        let text = body["output"].as_str().unwrap_or("");
+        let output: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => {
+                st.pending.insert(token.to_string(), p);
+                return client_error("InvalidOutput", "output is not JSON");
+            }
+        };
+        let mut details = resource;
+        details["output"] = json!(text);
+        (
+            json!({"type": "TaskSucceeded", "taskSucceededEventDetails": details}),
+            json!({"output": output}),
+        )
+    } else {
+        let mut details = resource;
+        details["error"] = json!(s("error"));
+        details["cause"] = json!(s("cause"));
+        (
+            json!({"type": "TaskFailed", "taskFailedEventDetails": details}),
+            json!({"error": s("error"), "cause": s("cause")}),
+        )
+    };
+    if let Some(e) = st.executions.iter_mut().find(|e| e.arn == p.execution_arn) {
+        push_event(e, event);
+    }
+    let _ = p.reply.send(answer);
+    (200, json!({}))
 }
 
 /// Appends one history event, numbered and stamped as AWS does.

@@ -4,11 +4,12 @@
 mod common;
 
 use common::*;
+use efs_dr_shared::domain::ids::FileSystemId;
 use efs_dr_shared::run::report::Status;
 use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::failback::{self, FailbackRequest};
 use efs_dr_shared::workflows::failover::{self, FailoverRequest};
-use efs_dr_shared::workflows::iac::{Iac, Topology};
+use efs_dr_shared::workflows::iac::{self, Iac, Topology};
 use efs_dr_testkit::hcl::{attr, imports, resource};
 use hcl::Body;
 use serde_json::json;
@@ -89,7 +90,26 @@ async fn the_advice_follows_the_pair_through_failover_and_failback() {
     let mid = failback::run(&platform, &w.config(), &failback(json!({})), None)
         .await
         .expect("failback, reverse sync");
-    let reversed = mid.results[0].iac.clone().expect("iac mid-failback");
+    assert!(
+        mid.results[0].iac.is_none(),
+        "a run in transition carries no advice"
+    );
+    // What efs-dr iac prints meanwhile.
+    let now = iac::observe(
+        &platform,
+        iac::FsAt {
+            id: FileSystemId::parse(&src).expect("id"),
+            region: region(EAST),
+        },
+        iac::FsAt {
+            id: FileSystemId::parse(&dst).expect("id"),
+            region: region(WEST),
+        },
+        true,
+    )
+    .await
+    .expect("observe");
+    let reversed = iac::render(&now, &iac::Addresses::for_pair(0, 1));
     assert_eq!(
         reversed.topology,
         Topology::Reversed,

@@ -271,6 +271,10 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
             )
             .await;
         assert_eq!(runs[0].name, "efs-dr-failover");
+        println!(
+            "{errors:?}: failover step: {} invocations of {INVOCATION:?}",
+            runs[0].invocations
+        );
         assert_eq!(
             runs[0].function_arn.as_deref(),
             Some(function_arn("failover").as_str())
@@ -316,6 +320,10 @@ async fn activating_the_dr_region_fails_over_and_activating_the_primary_fails_ba
             .play(EAST, &back, errors, UngracefulReading::SkipEveryLambdaBlock)
             .await;
         assert_eq!(runs[0].name, "efs-dr-failback");
+        println!(
+            "{errors:?}: failback step: {} invocations of {INVOCATION:?}",
+            runs[0].invocations
+        );
         assert_eq!(
             runs[0].function_arn.as_deref(),
             Some(function_arn("failback").as_str())

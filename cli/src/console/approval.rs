@@ -3,15 +3,17 @@
 //! execution history as the stack's PendingApprovalsCommand reads them, their
 //! plans shown, and answered: approve is SendTaskSuccess with output `{}`,
 //! reject is SendTaskFailure with error `Rejected`, which the machines catch
-//! and end in their Rejected state with nothing changed.
+//! and end in their Rejected state: a failover before anything is changed, a
+//! failback before its cutover (after the reverse sync has run).
 
 use super::history::{self, Event};
 use super::report;
-use super::{aws_failure, confirm, stdin_is_terminal, Console, Out, Target, Workflow};
+use super::{ask, aws_failure, stdin_is_terminal, Asked, Console, Out, Target, Workflow};
 use crate::error::{CliError, CliResult};
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::Value;
+use std::time::Duration;
 
 pub(crate) const NO_TERMINAL: &str =
     "no terminal to confirm on: read the plan above and run again with --yes";
@@ -186,6 +188,51 @@ where
     }
 }
 
+/// Resolves, with the reason, once `r` no longer waits: answered elsewhere,
+/// expired, or its execution ended. Looks every `poll`; a look that fails is
+/// no answer, and the question stays.
+pub(crate) async fn gone(console: &Console, r: &Request, poll: Duration) -> String {
+    loop {
+        tokio::time::sleep(poll).await;
+        if let Ok(after) = history::events_after(&console.sfn, &r.execution_arn, r.event_id).await {
+            if let Some(why) = history::answer_after(&after, r.event_id) {
+                return why;
+            }
+        }
+        // An end the history does not show (yet) is an end too.
+        if let Ok(d) = console
+            .sfn
+            .describe_execution()
+            .execution_arn(&r.execution_arn)
+            .send()
+            .await
+        {
+            if *d.status() != ExecutionStatus::Running {
+                return format!(
+                    "the execution ended ({})",
+                    d.status().as_str().to_lowercase()
+                );
+            }
+        }
+    }
+}
+
+/// What a rejection of `workflow` at its approval leaves, for a person.
+pub(crate) fn rejection_leaves(workflow: Workflow) -> &'static [&'static str] {
+    match workflow {
+        Workflow::Failover => &["nothing was changed: rejected at the approval step, before the promotion"],
+        Workflow::Failback => &[
+            "rejected at the cutover approval: the cutover was not made, but the reverse sync ran",
+            "the original is a read-only destination of the reverse replication, kept in sync with the replica (anything only it held was preserved before it was overwritten)",
+            "the original direction was not restored: the replica stays the writable primary; keep clients on it",
+            "to fail back later: efs-dr failback again (it finds the pair in sync and asks for the cutover again)",
+        ],
+    }
+}
+
+/// How long `efs-dr approve` waits between looks at the execution it asks about.
+const APPROVE_POLL: Duration = Duration::from_secs(2);
+
 /// `efs-dr approve` / `efs-dr reject`.
 #[derive(Clone, Debug, Default)]
 pub struct AnswerOptions {
@@ -287,9 +334,18 @@ pub async fn answer(approve: bool, opts: AnswerOptions) -> CliResult<bool> {
         if !stdin_is_terminal() {
             return Err(CliError::Console(NO_TERMINAL.into()));
         }
-        if !confirm(r.workflow.question()).await? {
-            out.line("not approved: the execution still waits (efs-dr reject to end it)");
-            return Ok(false);
+        match ask(r.workflow.question(), gone(&console, r, APPROVE_POLL)).await? {
+            Asked::Yes => {}
+            Asked::No => {
+                out.line("not approved: the execution still waits (efs-dr reject to end it)");
+                return Ok(false);
+            }
+            Asked::Gone(why) => {
+                out.line(format!(
+                    "{why}: not asking any more, nothing was sent (follow it in the Step Functions console)"
+                ));
+                return Ok(false);
+            }
         }
     }
     let cause = match &opts.reason {
@@ -307,12 +363,13 @@ pub async fn answer(approve: bool, opts: AnswerOptions) -> CliResult<bool> {
         }
         Sent::Done => {
             out.line(format!(
-                "rejected: {name} ends in its Rejected state, nothing is changed"
+                "rejected: {name} ends in its Rejected state; {}",
+                rejection_leaves(r.workflow).join("; ")
             ));
             Ok(true)
         }
         Sent::Gone(why) => Err(CliError::Console(format!(
-            "{name} no longer waits for this approval ({why}): answered by someone else, or expired"
+            "{name} no longer waits for this approval ({why}): answered by someone else, or expired: this answer was not delivered"
         ))),
     }
 }

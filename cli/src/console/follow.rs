@@ -9,9 +9,10 @@ use super::history::{self, Event};
 use super::progress::Progress;
 use super::report;
 use super::{
-    aws_failure, confirm, human, stamp, stdin_is_terminal, Console, Out, Target, Workflow,
+    ask, aws_failure, human, stamp, stdin_is_terminal, Asked, Console, Out, Target, Workflow,
 };
 use crate::error::{CliError, CliResult};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     pub target: Target,
-    /// Approve every approval step without asking.
+    /// Approve every approval step without asking (a failback: start it too).
     pub yes: bool,
     pub reason: Option<String>,
     /// Request fields (a JSON object) over the stack's configured request.
@@ -39,12 +40,21 @@ enum Policy {
     NoTerminal,
 }
 
+/// What became of the console's answer to one approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// Delivered: approved (true) or rejected (false).
+    Delivered(bool),
+    /// Not given, or not delivered: answered elsewhere, expired, or the execution ended.
+    NotDelivered,
+}
+
 /// How the execution ended.
 struct Outcome {
     arn: String,
     /// The execution's status: SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
     status: String,
-    /// completed, rejected, or the status in lower case.
+    /// completed, rejected, unknown, or the status in lower case.
     result: String,
     output: Option<Value>,
     error: Option<String>,
@@ -52,9 +62,21 @@ struct Outcome {
     seconds: f64,
     /// The last pass's report, for an execution that ended without output.
     last: Option<Value>,
+    /// The console itself rejected, for want of a terminal.
     unconfirmed: bool,
-    declined: bool,
 }
+
+impl Outcome {
+    /// Only a SUCCEEDED execution whose report says completed counts.
+    fn completed(&self) -> bool {
+        self.status == "SUCCEEDED" && self.result == "completed"
+    }
+}
+
+/// The question before a failback starts.
+const START_FAILBACK: &str = "Start the failback? type yes: ";
+
+const NO_TERMINAL_FAILBACK: &str = "no terminal to confirm on and no --yes: the failback was not started, nothing was changed. It overwrites the original (after preserving what only it holds) long before its cutover approval, so it starts only when confirmed: read the above, plan it with the stack's PlanFailbackCommand, and run again with --yes";
 
 pub async fn run(workflow: Workflow, opts: RunOptions) -> CliResult<bool> {
     // Bad input is refused before anything is started.
@@ -67,6 +89,20 @@ pub async fn run(workflow: Workflow, opts: RunOptions) -> CliResult<bool> {
     }
     input.extend(extra);
     let pair = pair_text(&input);
+    let mut out = Out::new(opts.json);
+    let policy = if opts.yes {
+        Policy::Yes
+    } else if stdin_is_terminal() {
+        Policy::Ask
+    } else {
+        Policy::NoTerminal
+    };
+    if workflow == Workflow::Failback
+        && !failback_confirmed(&mut out, &input, &pair, policy).await?
+    {
+        out.line("not started: nothing was changed");
+        return Ok(false);
+    }
     let started = console
         .sfn
         .start_execution()
@@ -76,7 +112,6 @@ pub async fn run(workflow: Workflow, opts: RunOptions) -> CliResult<bool> {
         .await
         .map_err(|e| aws_failure("Step Functions StartExecution", &e))?;
     let arn = started.execution_arn().to_string();
-    let mut out = Out::new(opts.json);
     out.line(format!(
         "{} of {pair} started (stack {}, {}): {arn}",
         workflow.title(),
@@ -84,23 +119,69 @@ pub async fn run(workflow: Workflow, opts: RunOptions) -> CliResult<bool> {
         console.stack.region
     ));
     out.line("Ctrl-C stops this console, not the execution.");
-    let policy = if opts.yes {
-        Policy::Yes
-    } else if stdin_is_terminal() {
-        Policy::Ask
-    } else {
-        Policy::NoTerminal
-    };
     let poll = Duration::from_millis(opts.poll_ms.max(10));
     let outcome = follow(&console, &mut out, workflow, &arn, policy, poll).await?;
     report(&mut out, workflow, &outcome, opts.json);
-    if outcome.unconfirmed {
+    // Worded from how it ended: a rejection the console sent for want of a
+    // terminal asks for --yes; an answer given elsewhere is reported as such.
+    if outcome.unconfirmed && outcome.result == "rejected" {
         return Err(CliError::Console(NO_TERMINAL.into()));
     }
-    if outcome.declined {
-        out.line("not approved: the execution was rejected, nothing was changed");
+    Ok(outcome.completed())
+}
+
+/// What a failback will do before its only approval, the cutover, as the
+/// request's strategy has it.
+fn failback_preview(input: &Map<String, Value>, pair: &str) -> Vec<String> {
+    let field = |k: &str, default: &str| {
+        input
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let original = field("original_file_system_id", "(the stack's original)");
+    let replica = field("replica_file_system_id", "(the stack's replica)");
+    let mut lines = vec![format!("Failback of {pair}, in this order:")];
+    match field("strategy", "keep_changes").as_str() {
+        "discard_changes" => lines.extend([
+            format!("  1. the original {original} is replicated into the replica {replica} at once: what the replica took since the failover is overwritten (preserved first, unless preserve is never)"),
+            "  2. no cutover approval: this is the only confirmation".to_string(),
+        ]),
+        "new_file_system" => lines.extend([
+            format!("  1. the replica {replica} is replicated into a new file system in the original's Region and kept in sync: minutes for little data, hours for a lot; the replica stays the writable primary"),
+            "  2. the cutover approval, asked again once in sync: approving switches the pair to the new original".to_string(),
+        ]),
+        _ => lines.extend([
+            format!("  1. the reverse replication into the original {original}: what only the original holds is preserved first, then it is overwritten with the replica's data and kept in sync; this starts at once and lasts minutes for little data, hours for a lot, while the replica {replica} stays the writable primary"),
+            "  2. the cutover approval, asked again once in sync: approving switches the pair back to the original; rejecting leaves the original a read-only copy of the replica".to_string(),
+        ]),
     }
-    Ok(outcome.result == "completed")
+    lines
+}
+
+/// A failback overwrites the original (after preserving what only it holds)
+/// long before its only approval, the cutover: it starts only when confirmed.
+async fn failback_confirmed(
+    out: &mut Out,
+    input: &Map<String, Value>,
+    pair: &str,
+    policy: Policy,
+) -> CliResult<bool> {
+    for line in failback_preview(input, pair) {
+        out.line(line);
+    }
+    match policy {
+        Policy::Yes => {
+            out.line("starting (--yes)");
+            Ok(true)
+        }
+        Policy::NoTerminal => Err(CliError::Console(NO_TERMINAL_FAILBACK.into())),
+        Policy::Ask => {
+            out.close();
+            Ok(ask(START_FAILBACK, std::future::pending::<String>()).await? == Asked::Yes)
+        }
+    }
 }
 
 fn extra_fields(input: Option<&str>) -> CliResult<Map<String, Value>> {
@@ -146,36 +227,36 @@ async fn follow(
     let mut events: Vec<Event> = Vec::new();
     let mut progress = Progress::new(workflow);
     let mut answered: HashSet<i64> = HashSet::new();
-    let (mut unconfirmed, mut declined) = (false, false);
+    let mut unconfirmed = false;
     let mut failures = 0;
     loop {
         let after = events.last().map_or(0, |e| e.id);
-        let fresh = match history::events_after(&console.sfn, arn, after).await {
-            Ok(fresh) => fresh,
-            Err(e) => {
-                tolerate(out, &mut failures, e)?;
-                tokio::time::sleep(poll.max(RETRY_PAUSE)).await;
-                continue;
+        let unread = match history::events_after(&console.sfn, arn, after).await {
+            Ok(fresh) => {
+                for e in fresh {
+                    if let Some(note) = progress.apply(&e) {
+                        out.line(note);
+                    }
+                    events.push(e);
+                }
+                match approval::request(workflow, arn, &events) {
+                    Some(Ok(r)) if answered.insert(r.event_id) => {
+                        let answer = decide(console, out, &r, policy, poll).await?;
+                        unconfirmed |=
+                            answer == Answer::Delivered(false) && policy == Policy::NoTerminal;
+                        // The answer moves the execution on: look again at once.
+                        continue;
+                    }
+                    // One the console cannot answer would keep it waiting for nothing.
+                    Some(Err(why)) => return Err(CliError::Console(why)),
+                    _ => {}
+                }
+                None
             }
+            // Counted below, after DescribeExecution: an execution that has
+            // ended is reported even when its history cannot be read.
+            Err(e) => Some(e),
         };
-        for e in fresh {
-            if let Some(note) = progress.apply(&e) {
-                out.line(note);
-            }
-            events.push(e);
-        }
-        match approval::request(workflow, arn, &events) {
-            Some(Ok(r)) if answered.insert(r.event_id) => {
-                let approved = decide(console, out, &r, policy).await?;
-                unconfirmed |= policy == Policy::NoTerminal;
-                declined |= !approved && policy == Policy::Ask;
-                // The answer moves the execution on: look again at once.
-                continue;
-            }
-            // One the console cannot answer would keep it waiting for nothing.
-            Some(Err(why)) => return Err(CliError::Console(why)),
-            _ => {}
-        }
         let d = match console
             .sfn
             .describe_execution()
@@ -191,46 +272,78 @@ async fn follow(
                 continue;
             }
         };
-        failures = 0;
         if *d.status() != ExecutionStatus::Running {
-            let after = events.last().map_or(0, |e| e.id);
-            for e in history::events_after(&console.sfn, arn, after).await? {
+            return Ok(finish(console, out, &mut progress, &events, &d, begun, unconfirmed).await);
+        }
+        if let Some(e) = unread {
+            tolerate(out, &mut failures, e)?;
+            tokio::time::sleep(poll.max(RETRY_PAUSE)).await;
+            continue;
+        }
+        failures = 0;
+        let (live, stable) = progress.line();
+        out.progress(&stamp(begun.elapsed().as_secs_f64()), &live, &stable);
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The outcome of an execution that has ended: the rest of its history for
+/// the last notes when it can be read, the result from DescribeExecution.
+async fn finish(
+    console: &Console,
+    out: &mut Out,
+    progress: &mut Progress,
+    events: &[Event],
+    d: &DescribeExecutionOutput,
+    begun: Instant,
+    unconfirmed: bool,
+) -> Outcome {
+    let arn = d.execution_arn();
+    let after = events.last().map_or(0, |e| e.id);
+    match history::events_after(&console.sfn, arn, after).await {
+        Ok(rest) => {
+            for e in rest {
                 if let Some(note) = progress.apply(&e) {
                     out.line(note);
                 }
             }
-            out.close();
-            let status = d.status().as_str().to_string();
-            let output: Option<Value> = d.output().and_then(|o| serde_json::from_str(o).ok());
-            let result = match (&output, status.as_str()) {
-                (Some(o), "SUCCEEDED") if o["status"] == "rejected" => "rejected".to_string(),
-                (Some(o), "SUCCEEDED") => o["step"]["summary"]["status"]
-                    .as_str()
-                    .unwrap_or("completed")
-                    .to_string(),
-                (None, "SUCCEEDED") => "completed".to_string(),
-                (_, other) => other.to_lowercase(),
-            };
-            let seconds = d
-                .stop_date()
-                .map(|s| s.as_secs_f64() - d.start_date().as_secs_f64())
-                .unwrap_or_else(|| begun.elapsed().as_secs_f64());
-            return Ok(Outcome {
-                arn: arn.to_string(),
-                status,
-                result,
-                output,
-                error: d.error().map(str::to_string),
-                cause: d.cause().map(str::to_string),
-                seconds,
-                last: progress.take_last(),
-                unconfirmed,
-                declined,
-            });
         }
-        let (live, stable) = progress.line();
-        out.progress(&stamp(begun.elapsed().as_secs_f64()), &live, &stable);
-        tokio::time::sleep(poll).await;
+        Err(e) => out.line(format!(
+            "could not read the end of the history ({e}): the outcome below is DescribeExecution's"
+        )),
+    }
+    out.close();
+    let status = d.status().as_str().to_string();
+    let output: Option<Value> = d.output().and_then(|o| serde_json::from_str(o).ok());
+    let seconds = d
+        .stop_date()
+        .map(|s| s.as_secs_f64() - d.start_date().as_secs_f64())
+        .unwrap_or_else(|| begun.elapsed().as_secs_f64());
+    Outcome {
+        arn: arn.to_string(),
+        result: result_of(&status, output.as_ref()),
+        status,
+        output,
+        error: d.error().map(str::to_string),
+        cause: d.cause().map(str::to_string),
+        seconds,
+        last: progress.take_last(),
+        unconfirmed,
+    }
+}
+
+/// The result an ended execution reports: rejected, its report's status
+/// (completed, ...), `unknown` when a SUCCEEDED execution's output has no
+/// report status (or is not JSON), else its status in lower case.
+fn result_of(status: &str, output: Option<&Value>) -> String {
+    match (status, output) {
+        ("SUCCEEDED", Some(o)) if o["status"] == "rejected" => "rejected".to_string(),
+        ("SUCCEEDED", Some(o)) => o["step"]["summary"]["status"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+        ("SUCCEEDED", None) => "unknown".to_string(),
+        (other, _) => other.to_lowercase(),
     }
 }
 
@@ -251,38 +364,58 @@ fn tolerate(out: &mut Out, failures: &mut u32, e: CliError) -> CliResult<()> {
     Ok(())
 }
 
-/// Shows the plan, gets the answer the policy gives, and sends it; true when approved.
-async fn decide(console: &Console, out: &mut Out, r: &Request, policy: Policy) -> CliResult<bool> {
+/// Shows the plan, gets the answer the policy gives (on a terminal: until
+/// it is typed, or the approval no longer waits) and sends it.
+async fn decide(
+    console: &Console,
+    out: &mut Out,
+    r: &Request,
+    policy: Policy,
+    poll: Duration,
+) -> CliResult<Answer> {
     approval::show(out, r);
     let approve = match policy {
-        Policy::Yes => {
-            out.line(match r.workflow {
-                Workflow::Failover => "approved (--yes)",
-                Workflow::Failback => "approved (--yes): the cutover mark is now; stop writes to the replica if they have not stopped",
-            });
-            true
-        }
+        Policy::Yes => true,
         Policy::Ask => {
             out.close();
-            let yes = confirm(r.workflow.question()).await?;
-            out.line(if yes {
-                "approved"
-            } else {
-                "not approved: rejecting, nothing is changed"
-            });
-            yes
+            match ask(r.workflow.question(), approval::gone(console, r, poll)).await? {
+                Asked::Yes => true,
+                Asked::No => false,
+                Asked::Gone(why) => {
+                    out.line(format!(
+                        "{why}: not asking any more; following the execution to its end"
+                    ));
+                    return Ok(Answer::NotDelivered);
+                }
+            }
         }
         Policy::NoTerminal => {
-            out.line("no terminal to confirm on and no --yes: rejecting, so that the execution does not wait (nothing is changed)");
+            out.line(
+                "no terminal to confirm on and no --yes: rejecting, so that the execution does not wait",
+            );
             false
         }
     };
-    if let Sent::Gone(why) = approval::send(console, r, approve, "rejected by an operator").await? {
-        out.line(format!(
-            "this approval was already answered or has expired ({why}); following on"
-        ));
+    match approval::send(console, r, approve, "rejected by an operator").await? {
+        // Said only once the answer is in.
+        Sent::Done => {
+            out.line(match (approve, policy, r.workflow) {
+                (true, Policy::Yes, Workflow::Failover) => "approved (--yes)",
+                (true, Policy::Yes, Workflow::Failback) => "approved (--yes): the cutover mark is now; stop writes to the replica if they have not stopped",
+                (true, _, Workflow::Failover) => "approved",
+                (true, _, Workflow::Failback) => "approved: the cutover mark is now",
+                (false, _, Workflow::Failover) => "rejected",
+                (false, _, Workflow::Failback) => "rejected: the cutover will not be made",
+            });
+            Ok(Answer::Delivered(approve))
+        }
+        Sent::Gone(why) => {
+            out.line(format!(
+                "this answer was not delivered: the approval was already answered elsewhere or has expired ({why}); following the execution to its end"
+            ));
+            Ok(Answer::NotDelivered)
+        }
     }
-    Ok(approve)
 }
 
 fn report(out: &mut Out, workflow: Workflow, o: &Outcome, as_json: bool) {
@@ -298,20 +431,28 @@ fn report(out: &mut Out, workflow: Workflow, o: &Outcome, as_json: bool) {
         .filter_map(|k| o.output.as_ref().map(|v| &v[*k]["summary"]))
         .filter(|s| s.is_object())
         .collect();
-    let lines: Vec<String> = if o.result == "rejected" {
-        vec!["nothing was changed: rejected at the approval step".to_string()]
+    let mut lines: Vec<String> = Vec::new();
+    if o.result == "rejected" {
+        lines.extend(
+            approval::rejection_leaves(workflow)
+                .iter()
+                .map(|l| l.to_string()),
+        );
+    }
+    if o.result == "unknown" {
+        lines.push(format!(
+            "the execution SUCCEEDED but its output carries no report status (step.summary.status): read it (aws stepfunctions describe-execution --execution-arn {}) and the alerts topic before relying on it",
+            o.arn
+        ));
+    }
+    if o.result == "rejected" && workflow == Workflow::Failover {
+        // Nothing ran after the plan: no report to show.
     } else if reports.is_empty() {
         // Ended without output (failed): what the last pass reported.
-        o.last
-            .iter()
-            .flat_map(|s| report::lines(s, false))
-            .collect()
+        lines.extend(o.last.iter().flat_map(|s| report::lines(s, false)));
     } else {
-        reports
-            .iter()
-            .flat_map(|s| report::lines(s, false))
-            .collect()
-    };
+        lines.extend(reports.iter().flat_map(|s| report::lines(s, false)));
+    }
     for line in lines {
         out.line(format!("  {line}"));
     }
@@ -356,5 +497,59 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(pair_text(&pair), "fs-1 -> fs-2");
+    }
+
+    #[test]
+    fn only_a_completed_report_is_completed() {
+        let report = |status: &str| json!({"step": {"summary": {"status": status}}});
+        assert_eq!(
+            result_of("SUCCEEDED", Some(&report("completed"))),
+            "completed"
+        );
+        assert_eq!(
+            result_of("SUCCEEDED", Some(&json!({"status": "rejected"}))),
+            "rejected"
+        );
+        // No report status, or no JSON output: not a success.
+        assert_eq!(
+            result_of("SUCCEEDED", Some(&json!({"step": {}}))),
+            "unknown"
+        );
+        assert_eq!(result_of("SUCCEEDED", None), "unknown");
+        assert_eq!(result_of("FAILED", None), "failed");
+        let outcome = |status: &str, result: &str| Outcome {
+            arn: "arn".into(),
+            status: status.into(),
+            result: result.into(),
+            output: None,
+            error: None,
+            cause: None,
+            seconds: 1.0,
+            last: None,
+            unconfirmed: false,
+        };
+        assert!(outcome("SUCCEEDED", "completed").completed());
+        assert!(!outcome("SUCCEEDED", "unknown").completed());
+        assert!(!outcome("FAILED", "completed").completed());
+    }
+
+    #[test]
+    fn a_failback_says_what_it_overwrites_before_it_starts() {
+        let input: Map<String, Value> = serde_json::from_str(
+            r#"{"original_file_system_id": "fs-1", "replica_file_system_id": "fs-2"}"#,
+        )
+        .unwrap_or_default();
+        let lines = failback_preview(&input, "fs-1 -> fs-2").join("\n");
+        assert!(
+            lines.contains("reverse replication into the original fs-1")
+                && lines.contains("preserved first")
+                && lines.contains("cutover approval, asked again"),
+            "{lines}"
+        );
+        let mut discard = input.clone();
+        discard.insert("strategy".into(), json!("discard_changes"));
+        assert!(failback_preview(&discard, "p")
+            .join("\n")
+            .contains("no cutover approval"));
     }
 }

@@ -96,32 +96,59 @@ pub(crate) async fn events_after(
     Ok(newest_first)
 }
 
+/// The events that end a wait for an answer: the task's answer (success,
+/// failure, time-out), the state's exit, or the execution's end.
+const ANSWERS: [&str; 10] = [
+    "TaskSucceeded",
+    "TaskFailed",
+    "TaskTimedOut",
+    "TaskSubmitFailed",
+    "TaskStartFailed",
+    "TaskStateExited",
+    "ExecutionSucceeded",
+    "ExecutionFailed",
+    "ExecutionTimedOut",
+    "ExecutionAborted",
+];
+
 /// The approval an execution waits for: the last task-token request with no
 /// answer after it (success, failure, time-out or the state's exit).
 pub(crate) fn waiting(events: &[Event]) -> Option<&Event> {
     let at = events.iter().rposition(|e| {
         e.kind == "TaskScheduled" && e.resource.as_deref() == Some("publish.waitForTaskToken")
     })?;
-    let answered = events[at + 1..].iter().any(|e| {
-        matches!(
-            e.kind.as_str(),
-            "TaskSucceeded"
-                | "TaskFailed"
-                | "TaskTimedOut"
-                | "TaskSubmitFailed"
-                | "TaskStartFailed"
-                | "TaskStateExited"
-                | "ExecutionSucceeded"
-                | "ExecutionFailed"
-                | "ExecutionTimedOut"
-                | "ExecutionAborted"
-        )
-    });
+    let answered = events[at + 1..]
+        .iter()
+        .any(|e| ANSWERS.contains(&e.kind.as_str()));
     if answered {
         None
     } else {
         events.get(at)
     }
+}
+
+/// What ended the wait of the request `request_id`, for a person, from the
+/// events after it; none while it still waits.
+pub(crate) fn answer_after(events: &[Event], request_id: i64) -> Option<String> {
+    let e = events
+        .iter()
+        .find(|e| e.id > request_id && ANSWERS.contains(&e.kind.as_str()))?;
+    Some(match e.kind.as_str() {
+        "TaskSucceeded" => "the approval was answered elsewhere: approved".to_string(),
+        "TaskFailed" if e.error.as_deref() == Some("Rejected") => {
+            "the approval was answered elsewhere: rejected".to_string()
+        }
+        "TaskTimedOut" => "the approval expired (nobody answered in time)".to_string(),
+        "TaskFailed" | "TaskSubmitFailed" | "TaskStartFailed" => format!(
+            "the approval request failed ({})",
+            e.error.as_deref().unwrap_or("no error given")
+        ),
+        "TaskStateExited" => "the approval step was left".to_string(),
+        other => format!(
+            "the execution ended ({})",
+            other.trim_start_matches("Execution").to_lowercase()
+        ),
+    })
 }
 
 /// The state an event belongs to: the last state entered at or before it.
@@ -162,6 +189,21 @@ mod tests {
             Some("publish.waitForTaskToken"),
         ));
         assert!(waiting(&events).is_none());
+        assert_eq!(
+            answer_after(&events, 3).as_deref(),
+            Some("the approval was answered elsewhere: approved")
+        );
+        assert!(answer_after(&events[..3], 3).is_none());
+        let rejected = Event {
+            id: 4,
+            kind: "TaskFailed".into(),
+            error: Some("Rejected".into()),
+            ..Event::default()
+        };
+        assert_eq!(
+            answer_after(&[rejected], 3).as_deref(),
+            Some("the approval was answered elsewhere: rejected")
+        );
         // A Lambda task is no approval.
         let lambda = vec![ev(1, "TaskScheduled", None, Some("invoke"))];
         assert!(waiting(&lambda).is_none());

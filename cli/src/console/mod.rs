@@ -19,7 +19,11 @@ pub use watch::{watch, WatchOptions};
 
 use crate::error::{CliError, CliResult};
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::future::Future;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::oneshot;
 
 /// The stack `samconfig.toml` deploys when none is named.
 const DEFAULT_STACK: &str = "efs-dr";
@@ -57,7 +61,7 @@ impl Workflow {
     }
 
     /// What approving does, as the confirmation asks it.
-    fn question(self) -> &'static str {
+    pub(crate) fn question(self) -> &'static str {
         match self {
             Workflow::Failover => "Promote? type yes: ",
             Workflow::Failback => "Cut over? type yes: ",
@@ -219,18 +223,89 @@ impl Out {
     }
 }
 
-/// Asks on the terminal; true only for "yes". No terminal is the caller's case.
-pub(crate) async fn confirm(question: &'static str) -> CliResult<bool> {
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut e = std::io::stderr().lock();
-        let _ = e.write_all(question.as_bytes());
-        let _ = e.flush();
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map(|_| line)
+/// A person's answer to a question, or why it is no longer asked.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    Yes,
+    /// Anything but "yes", or the end of the input.
+    No,
+    /// What the question was about went away while it waited (answered
+    /// elsewhere, expired, the execution ended): nobody answered it here.
+    Gone(String),
+}
+
+/// One line read from the terminal, and when it came.
+struct Typed {
+    at: Instant,
+    line: std::io::Result<String>,
+}
+
+/// A read of the terminal that a question gave up on, kept for the next one.
+static PENDING_READ: Mutex<Option<oneshot::Receiver<Typed>>> = Mutex::new(None);
+
+/// The read under way, or a new one. Each read is a thread of its own, not a
+/// `spawn_blocking` task: a read of stdin cannot be cancelled, and the runtime
+/// waits for its blocking tasks when it shuts down, so an abandoned question
+/// would keep the console from exiting until Enter is pressed.
+fn terminal_read() -> oneshot::Receiver<Typed> {
+    let pending = PENDING_READ
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    pending.unwrap_or_else(|| {
+        let (tx, rx) = oneshot::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::stdin().read_line(&mut line).map(|_| line);
+            let _ = tx.send(Typed {
+                at: Instant::now(),
+                line: read,
+            });
+        });
+        rx
     })
-    .await
-    .map_err(|e| CliError::Console(format!("reading the answer: {e}")))??;
-    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
+fn prompt(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
+/// Asks on the terminal until a line is typed or `gone` says the question
+/// no longer stands (then it stops asking: `Asked::Gone`). Only "yes" is yes.
+/// No terminal is the caller's case.
+pub(crate) async fn ask(question: &str, gone: impl Future<Output = String>) -> CliResult<Asked> {
+    prompt(question);
+    let shown = Instant::now();
+    tokio::pin!(gone);
+    loop {
+        let mut read = terminal_read();
+        tokio::select! {
+            typed = &mut read => {
+                let typed = typed
+                    .map_err(|_| CliError::Console("reading the answer: the terminal reader stopped".into()))?;
+                // A line typed at a question that was given up on answers nothing asked now.
+                if typed.at < shown {
+                    continue;
+                }
+                let line = typed
+                    .line
+                    .map_err(|e| CliError::Console(format!("reading the answer: {e}")))?;
+                return Ok(if line.trim().eq_ignore_ascii_case("yes") {
+                    Asked::Yes
+                } else {
+                    Asked::No
+                });
+            }
+            why = &mut gone => {
+                *PENDING_READ.lock().unwrap_or_else(|p| p.into_inner()) = Some(read);
+                // The question's line ends here: nothing will be typed after it.
+                prompt("\n");
+                return Ok(Asked::Gone(why));
+            }
+        }
+    }
 }
 
 pub(crate) fn stdin_is_terminal() -> bool {

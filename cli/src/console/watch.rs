@@ -2,8 +2,10 @@
 //! with what the stack's alarms watch: the replication lag's recent history
 //! (the probe's EfsDr/ReplicationLagSeconds, else AWS/EFS TimeSinceLastSync),
 //! the replica's readiness (EfsDr/Ready) and the states of the stack's alarms
-//! on the pair (named efs-dr-<what>-<replica id> by template.yaml).
+//! on the pair (named efs-dr-<what>-<replica id> by template.yaml). Like
+//! `efs-dr status`, it reads the configured pairs (EFS_DR_PAIRS), not a stack.
 
+use super::human;
 use crate::error::{CliError, CliResult};
 use crate::status;
 use efs_dr_shared::aws::{AwsContext, CloudWatchMetrics};
@@ -22,6 +24,8 @@ const ALARM_PREFIX: &str = "efs-dr-";
 const LAG_WINDOW_SECONDS: f64 = 600.0;
 /// The readiness check runs every 15 minutes: the last two.
 const READY_WINDOW_SECONDS: f64 = 1800.0;
+/// A lag sample older than this (three of the probe's minutes) is stale.
+const STALE_LAG_SECONDS: f64 = 180.0;
 
 #[derive(Clone, Debug)]
 pub struct WatchOptions {
@@ -132,6 +136,14 @@ async fn extend(aws: &AwsContext, row: &mut Value) {
             }
         }
     }
+    // How old the last sample is: a stopped probe leaves the last value standing.
+    if let Some(t) = lag["points"]
+        .as_array()
+        .and_then(|p| p.last())
+        .and_then(|p| p[0].as_f64())
+    {
+        lag["age_seconds"] = json!((now - t).max(0.0).round());
+    }
     row["lag_history"] = lag;
     let ready_dims = vec![("FileSystemId".to_string(), dst.clone())];
     row["readiness"] = match metrics
@@ -222,8 +234,15 @@ fn extra_lines(row: &Value) -> Vec<String> {
                     1 => "the last sample".to_string(),
                     n => format!("the last {n} samples"),
                 };
+                let age = match lag["age_seconds"].as_f64() {
+                    Some(a) if a > STALE_LAG_SECONDS => {
+                        format!(" (sample {} old: stale)", human(a))
+                    }
+                    Some(a) => format!(" (sample {} old)", human(a)),
+                    None => String::new(),
+                };
                 lines.push(format!(
-                    "lag {last:.0} s  {}  ({samples} of {}, per minute; highest {max:.0} s)",
+                    "lag {last:.0} s{age}  {}  ({samples} of {}, per minute; highest {max:.0} s)",
                     sparkline(&values),
                     lag["metric"].as_str().unwrap_or("?")
                 ));
@@ -285,13 +304,13 @@ mod tests {
     fn extra_lines_show_lag_readiness_and_alarms() {
         let row = json!({
             "destination": "fs-2",
-            "lag_history": {"metric": "EfsDr/ReplicationLagSeconds", "points": [[0.0, 30.0], [60.0, 42.0]]},
+            "lag_history": {"metric": "EfsDr/ReplicationLagSeconds", "points": [[0.0, 30.0], [60.0, 42.0]], "age_seconds": 65.0},
             "readiness": {"ready": null, "at": null},
             "alarms": [["replication-lag", "OK"], ["not-ready", "ALARM"]],
         });
         let lines = extra_lines(&row);
         assert!(
-            lines[0].starts_with("lag 42 s  ▆█  (the last 2 samples"),
+            lines[0].starts_with("lag 42 s (sample 1 min 05 s old)  ▆█  (the last 2 samples"),
             "{lines:?}"
         );
         assert!(
@@ -299,5 +318,13 @@ mod tests {
             "{lines:?}"
         );
         assert_eq!(lines[2], "alarms: replication-lag OK, not-ready ALARM");
+        // A probe that stopped leaves its last value: said to be stale.
+        let stale =
+            json!({"lag_history": {"metric": "m", "points": [[0.0, 42.0]], "age_seconds": 600.0}});
+        assert!(
+            extra_lines(&stale)[0].starts_with("lag 42 s (sample 10 min 00 s old: stale)"),
+            "{:?}",
+            extra_lines(&stale)
+        );
     }
 }

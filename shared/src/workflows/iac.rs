@@ -371,11 +371,9 @@ pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_s
     if report.mode == crate::domain::modes::Mode::Plan {
         return;
     }
-    // Advice for a pair in transition would be wrong a moment later, except
-    // a failback's reverse sync, which says to wait.
-    let settled = report.status == Status::Completed
-        || (!primary_is_source && report.status == Status::InProgress);
-    if !settled {
+    // Advice for a pair in transition would be wrong a moment later (and
+    // during a failback's reverse sync it is only "wait": efs-dr iac says so).
+    if report.status != Status::Completed {
         return;
     }
     let (p, r) = if primary_is_source {
