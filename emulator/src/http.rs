@@ -88,6 +88,23 @@ pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
+/// The operation of an RPC-style request: the last part of `X-Amz-Target`
+/// (awsJson, as botocore sends it), else what follows `/operation/` in the
+/// path (smithy RPC v2 CBOR, as the Rust SDK sends it).
+pub fn rpc_operation(path: &str, headers: &[(String, String)]) -> String {
+    let target = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        .and_then(|(_, v)| v.rsplit('.').next());
+    match target {
+        Some(t) => t.to_string(),
+        None => path
+            .rsplit_once("/operation/")
+            .map(|(_, op)| op.to_string())
+            .unwrap_or_else(|| "Unknown".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,6 @@ mod common;
 
 use common::stack::*;
 use common::*;
-use efs_dr_emulator::ReplicationFault;
 use efs_dr_harness::step_functions::{Execution, StepFunctions};
 use efs_dr_harness::target_bin_dir;
 use efs_dr_shared::domain::ids::RegionName;
@@ -405,28 +404,8 @@ async fn the_console_fails_over_and_back_with_what_the_stack_outputs_name() {
     );
 
     // Healthy: the probe every emulated minute until the lag alarm is OK.
-    let probe = lambda.function("lag-alarm-handler").expect("handler");
-    let ticker = tokio::spawn(async move {
-        let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        loop {
-            let _ = probe.invoke(scheduled.clone()).await;
-            tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
-        }
-    });
-    let lag_alarm = alarm_path::lag_alarm_name(&dst);
-    until(
-        "the lag alarm OK while replication is healthy",
-        120,
-        async || {
-            env.emu
-                .shared
-                .world()
-                .region("us-west-2")
-                .and_then(|r| r.alarms.get(&lag_alarm))
-                .is_some_and(|a| a.state == "OK")
-        },
-    )
-    .await;
+    let (ticker, _) = probe_every_minute(&lambda);
+    until_lag_alarm_ok(&env, &dst).await;
 
     // 5. status --watch: two blocks, each with the pair, its replication,
     // the lag's history from the probe's metric, and the alarm states.
@@ -459,18 +438,7 @@ async fn the_console_fails_over_and_back_with_what_the_stack_outputs_name() {
     ticker.abort();
 
     // The source Region fails.
-    for s in [&src, &src2, &src3, &src4] {
-        env.emu
-            .shared
-            .set_replication_fault(s, ReplicationFault::Stalled)
-            .expect("stall");
-    }
-    env.emu
-        .shared
-        .set_faults(
-            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
-        )
-        .expect("outage");
+    source_region_fails(&env, &[&src, &src2, &src3, &src4]);
 
     // 2. No terminal and no --yes: the plan is shown, the execution is
     // rejected (it ends in Rejected instead of waiting an hour), nothing

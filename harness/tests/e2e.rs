@@ -4,12 +4,9 @@
 mod common;
 
 use common::*;
-use efs_dr_emulator::ReplicationFault;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
-use std::sync::Arc;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_invoke_failover_runs_the_binary_under_the_runtime_api() {
@@ -79,30 +76,8 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
         .await
         .expect("subscriptions and alarm");
     // The Region fails; the schedule keeps invoking the probe every emulated minute.
-    env.emu
-        .shared
-        .set_replication_fault(&src, ReplicationFault::Stalled)
-        .expect("stall");
-    env.emu
-        .shared
-        .set_faults(
-            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
-        )
-        .expect("outage");
-    let probe = lambda.function("lag-alarm-handler").expect("handler");
-    let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    let probed: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
-    let ticker = {
-        let (probe, probed) = (probe.clone(), probed.clone());
-        tokio::spawn(async move {
-            loop {
-                if let Ok(v) = probe.invoke(scheduled.clone()).await {
-                    probed.lock().unwrap().push(v);
-                }
-                tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
-            }
-        })
-    };
+    source_region_fails(&env, &[&src]);
+    let (ticker, probed) = probe_every_minute(&lambda);
     until("the replica promoted by the alarm path", 120, async || {
         env.protection(&dst).await == "ENABLED"
             && lambda

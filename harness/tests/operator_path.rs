@@ -10,7 +10,6 @@ mod common;
 
 use common::stack::*;
 use common::*;
-use efs_dr_emulator::ReplicationFault;
 use efs_dr_harness::step_functions::StepFunctions;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_testkit::alarm_path;
@@ -182,46 +181,12 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
     // The stack runs healthy first: the probe every minute, until the lag
     // alarm has data and is OK (a new alarm on a metric without data starts
     // in breach), so that the page below is the outage's.
-    let probe = lambda.function("lag-alarm-handler").expect("handler");
-    let ticker = {
-        let probe = probe.clone();
-        let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        tokio::spawn(async move {
-            loop {
-                let _ = probe.invoke(scheduled.clone()).await;
-                tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
-            }
-        })
-    };
-    let lag_alarm = alarm_path::lag_alarm_name(&dst);
-    until(
-        "the lag alarm OK while replication is healthy",
-        120,
-        async || {
-            env.emu
-                .shared
-                .world()
-                .region("us-west-2")
-                .and_then(|r| r.alarms.get(&lag_alarm))
-                .is_some_and(|a| a.state == "OK")
-        },
-    )
-    .await;
+    let (ticker, _) = probe_every_minute(&lambda);
+    until_lag_alarm_ok(&env, &dst).await;
     let before_outage = env.emu.shared.world().messages.len();
 
     // The source Region fails.
-    for s in [&src, &src2, &src3] {
-        env.emu
-            .shared
-            .set_replication_fault(s, ReplicationFault::Stalled)
-            .expect("stall");
-    }
-    env.emu
-        .shared
-        .set_faults(
-            &serde_json::from_value(json!({"region": "us-east-1", "outage": true})).expect("fault"),
-        )
-        .expect("outage");
+    source_region_fails(&env, &[&src, &src2, &src3]);
     // Two pages, as the template's defaults send them: the region detector's
     // within minutes, then the lag alarm's once the replica is more than
     // LagThresholdSeconds behind (and beyond the default max_rpo_seconds).

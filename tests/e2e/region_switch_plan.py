@@ -13,9 +13,7 @@ numbers the API wants. Tags and DependsOn are CloudFormation's, left out.
 import json
 import sys
 
-import yaml
-
-from stack_outputs import CfnLoader, holds, resolve
+from stack_outputs import holds, load, resolve
 
 NUMBERS = {"retryIntervalMinutes": float, "timeoutMinutes": int,
            "recoveryTimeObjectiveMinutes": int}
@@ -40,13 +38,7 @@ def render(value, names, conditions):
 
 
 def main():
-    template_path, given = sys.argv[1], json.loads(sys.argv[2])
-    with open(template_path, encoding="utf-8") as f:
-        template = yaml.load(f, Loader=CfnLoader)
-    names = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()
-             if "Default" in p}
-    names.update(given)
-    conditions = template.get("Conditions", {})
+    template, names, conditions = load(sys.argv[1], json.loads(sys.argv[2]))
     plans = [(k, r) for k, r in template["Resources"].items()
              if r["Type"] == "AWS::ARCRegionSwitch::Plan"]
     if len(plans) != 1:

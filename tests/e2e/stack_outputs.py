@@ -90,15 +90,20 @@ def holds(condition, conditions, names):
     raise ValueError(f"cannot evaluate the condition {condition!r}")
 
 
-def main():
-    template_path, given = sys.argv[1], json.loads(sys.argv[2])
+def load(template_path, given):
+    """The template, the names (parameter defaults, then what is given) and
+    its conditions."""
     with open(template_path, encoding="utf-8") as f:
         template = yaml.load(f, Loader=CfnLoader)
     names = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()
              if "Default" in p}
     names.update(given)
+    return template, names, template.get("Conditions", {})
+
+
+def main():
+    template, names, conditions = load(sys.argv[1], json.loads(sys.argv[2]))
     outputs, unknown = {}, {}
-    conditions = template.get("Conditions", {})
     for key, output in template.get("Outputs", {}).items():
         if "Condition" in output and not holds(output["Condition"], conditions, names):
             continue

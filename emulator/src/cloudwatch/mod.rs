@@ -19,20 +19,8 @@ use alarms::{delete_alarms, describe_alarms, put_metric_alarm, set_alarm_state};
 use metrics::{get_metric_data, get_metric_statistics, put_metric_data};
 use protocol::{decode_body, to_json_reply};
 
-const PATH_PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
-
 pub fn operation(path: &str, headers: &[(String, String)]) -> (String, bool) {
-    let target = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
-        .and_then(|(_, v)| v.rsplit('.').next());
-    let op = match target {
-        Some(t) => t.to_string(),
-        None => path
-            .strip_prefix(PATH_PREFIX)
-            .unwrap_or("Unknown")
-            .to_string(),
-    };
+    let op = crate::http::rpc_operation(path, headers);
     let mutating = matches!(
         op.as_str(),
         "PutMetricData" | "PutMetricAlarm" | "SetAlarmState" | "DeleteAlarms"

@@ -61,17 +61,7 @@ const TERMINAL: [&str; 6] = [
 ];
 
 pub fn operation(path: &str, headers: &[(String, String)]) -> (String, bool) {
-    let target = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
-        .and_then(|(_, v)| v.rsplit('.').next());
-    let op = match target {
-        Some(t) => t.to_string(),
-        None => path
-            .rsplit_once("/operation/")
-            .map(|(_, op)| op.to_string())
-            .unwrap_or_else(|| "Unknown".into()),
-    };
+    let op = crate::http::rpc_operation(path, headers);
     // GetPlan reads; the rest of this list changes state.
     let mutating = matches!(
         op.as_str(),

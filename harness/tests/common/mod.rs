@@ -90,3 +90,64 @@ pub async fn until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) 
     }
     panic!("timed out waiting for {what}");
 }
+
+/// The probe on its schedule: the lag-alarm-handler every emulated minute,
+/// its results kept, until the returned task is aborted.
+pub fn probe_every_minute(
+    lambda: &Lambda,
+) -> (
+    tokio::task::JoinHandle<()>,
+    Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let probe = lambda.function("lag-alarm-handler").expect("handler");
+    let scheduled = serde_json::json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let probed: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let kept = probed.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            if let Ok(v) = probe.invoke(scheduled.clone()).await {
+                if let Ok(mut p) = kept.lock() {
+                    p.push(v);
+                }
+            }
+            tokio::time::sleep(Duration::from_secs_f64(60.0 / SCALE)).await;
+        }
+    });
+    (ticker, probed)
+}
+
+/// Until the replica's lag alarm is OK: a new alarm on a metric without data
+/// starts in breach, so a page after this is the outage's.
+pub async fn until_lag_alarm_ok(env: &Env, replica: &str) {
+    let lag_alarm = efs_dr_testkit::alarm_path::lag_alarm_name(replica);
+    until(
+        "the lag alarm OK while replication is healthy",
+        120,
+        async || {
+            env.emu
+                .shared
+                .world()
+                .region("us-west-2")
+                .and_then(|r| r.alarms.get(&lag_alarm))
+                .is_some_and(|a| a.state == "OK")
+        },
+    )
+    .await;
+}
+
+/// us-east-1 fails: its API unreachable, the named sources' replication stalled.
+pub fn source_region_fails(env: &Env, sources: &[&str]) {
+    for s in sources {
+        env.emu
+            .shared
+            .set_replication_fault(s, efs_dr_emulator::ReplicationFault::Stalled)
+            .expect("stall");
+    }
+    env.emu
+        .shared
+        .set_faults(
+            &serde_json::from_value(serde_json::json!({"region": "us-east-1", "outage": true}))
+                .expect("fault"),
+        )
+        .expect("outage");
+}

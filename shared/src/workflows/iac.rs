@@ -315,10 +315,10 @@ fn cloudformation(
     );
     match destination {
         None => {
-            let leftover = if pair.primary_side_left == Some(true) {
-                "# Its side of the replication is still there (a LOCAL_CONFIGURATION_ONLY failover): the failback\n# deletes it first, and so would this update."
-            } else {
-                "# The replication is already deleted, so the update changes nothing in AWS; it ends the drift."
+            let leftover = match pair.primary_side_left {
+                Some(true) => "# Its side of the replication is still there (a LOCAL_CONFIGURATION_ONLY failover): the failback\n# deletes it first, and so would this update.",
+                Some(false) => "# The replication is already deleted, so the update changes nothing in AWS; it ends the drift.",
+                None => "# Whether its side of the replication is still there is unknown (its Region did not answer): after a\n# LOCAL_CONFIGURATION_ONLY failover it is, the failback deletes it first, and so would this update.",
             };
             let _ = writeln!(
                 cfn,
@@ -358,14 +358,25 @@ fn resource_name(address: &str) -> &str {
     address.rsplit('.').next().unwrap_or(address)
 }
 
-/// How long `attach` may read, in real time.
+/// How long the advice of one run may read, for all its pairs, in real time:
+/// the run's own deadline margin comes first.
 const ADVICE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// When the advice reads of a run starting now must end.
+pub fn advice_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + ADVICE_BUDGET
+}
 
 /// Adds `iac` to an executed failover or failback report whose two file
 /// systems are known. `primary_is_source`: the report's source is the configured primary
 /// (failover), else its destination is (failback). A read that fails leaves
 /// the report without it, with a warning: it is advice, not the outcome.
-pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_source: bool) {
+pub async fn attach<P: Platform>(
+    platform: &P,
+    report: &mut Report,
+    primary_is_source: bool,
+    deadline: tokio::time::Instant,
+) {
     // A plan changes nothing: the advice is for after a change, and would only
     // lengthen the approval message that carries the plan.
     if report.mode == crate::domain::modes::Mode::Plan {
@@ -394,8 +405,8 @@ pub async fn attach<P: Platform>(platform: &P, report: &mut Report, primary_is_s
     };
     let primary_answers = report.source_region_reachable != Some(false);
     // The run's own deadline comes first: the advice gets a few seconds.
-    let read = tokio::time::timeout(
-        ADVICE_BUDGET,
+    let read = tokio::time::timeout_at(
+        deadline,
         observe(platform, primary, replica, primary_answers),
     )
     .await;

@@ -164,14 +164,28 @@ pub fn decide(role: Role, execution: &PlanExecution, dr_region: &RegionName) -> 
 /// overwritten, never lost.
 pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -> Value {
     let mark = execution.mark(invocation.step_name.as_deref());
+    let step_started = invocation
+        .step_name
+        .as_deref()
+        .is_some_and(|n| execution.step_starts.iter().any(|(s, _)| s == n));
     let mut r = Map::new();
     r.insert("mode".into(), Value::from("execute"));
     r.insert("run_mode".into(), Value::from("to_completion"));
     r.insert(
         "reason".into(),
         Value::from(format!(
-            "Region switch {} of {} ({} mode), execution {}",
-            execution.action, execution.region, execution.mode, invocation.execution_id
+            "Region switch {} of {} ({} mode), execution {}; mark {} ({})",
+            execution.action,
+            execution.region,
+            execution.mode,
+            invocation.execution_id,
+            mark.map(crate::domain::time::iso8601)
+                .unwrap_or_else(|| "none".into()),
+            if step_started {
+                "when this step began"
+            } else {
+                "the execution's start: Region switch reported no start for this step"
+            }
         )),
     );
     match (role, mark) {
@@ -222,7 +236,7 @@ pub async fn resolve<P: Platform>(
         }
     }
     let mut found = None;
-    let mut last_error = None;
+    let mut first_error = None;
     for region in &regions {
         match platform
             .region_switch(region)
@@ -233,14 +247,17 @@ pub async fn resolve<P: Platform>(
                 found = Some(e);
                 break;
             }
-            Err(e) if e.code.as_deref() == Some("ResourceNotFoundException") => {
-                last_error = Some(e)
+            // Which error another Region gives for an execution it does not
+            // serve is not documented: any refusal moves on; a transient
+            // error is raised, and Region switch invokes the step again.
+            Err(e) if !e.kind.is_transient() => {
+                first_error.get_or_insert(e);
             }
             Err(e) => return Err(e.into()),
         }
     }
     let Some(execution) = found else {
-        return Err(match last_error {
+        return Err(match first_error {
             Some(e) => e.into(),
             None => Error::Topology("no Region to read the Region switch execution in".into()),
         });

@@ -660,7 +660,8 @@ pub async fn run<P: Platform>(
     let mut wf = Failback::new(platform, target);
     drive(&mut wf, platform.clock(), &limits).await;
     let mark = wf.needs_completion_mark && wf.report.status == Status::Completed;
-    crate::workflows::iac::attach(platform, &mut wf.report, false).await;
+    let advice_deadline = crate::workflows::iac::advice_deadline();
+    crate::workflows::iac::attach(platform, &mut wf.report, false, advice_deadline).await;
     let (original, replica) = (wf.report.destination.clone(), wf.report.source.clone());
     let summary = RunSummary::new("failback", vec![wf.into_report()]);
     let points = |r: &Report| {

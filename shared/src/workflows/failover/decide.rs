@@ -10,6 +10,9 @@ use crate::domain::modes::Mode;
 use crate::domain::tags;
 use crate::domain::time::iso8601;
 
+/// How far ahead of the clock a `synced_after` may be (clock skew).
+pub const SYNCED_AFTER_SLACK_SECONDS: f64 = 300.0;
+
 /// The destination as one pass read it from the DR Region.
 #[derive(Clone, Debug)]
 pub struct Observed {
@@ -267,18 +270,49 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         }
     }
     if let Some(mark) = target.synced_after {
+        // A mark further ahead than clock skew can explain is a mistake
+        // (milliseconds for seconds, a wrong offset): it would never be met.
+        if mark > now + SYNCED_AFTER_SLACK_SECONDS {
+            return Err(Error::InvalidInput(format!(
+                "synced_after {} is in the future (now {}): give the moment writers stopped, in epoch seconds or ISO 8601",
+                iso8601(mark),
+                iso8601(now)
+            )));
+        }
         let last = r.last_replicated;
         if last.is_none_or(|l| l < mark) {
             let last_text = last.map(iso8601).unwrap_or_else(|| "never".into());
-            if seen.source_silent == Some(true) {
-                // No sync can complete while the source is silent: waiting
-                // would only keep the replica read-only.
-                warnings.push(format!(
-                    "no sync completed after synced_after {} (the last: {last_text}); {} does not answer, so none can: promoting without it",
-                    iso8601(mark),
-                    r.source_region
-                ));
+            let waiting_for = format!(
+                "no sync has completed after synced_after {} (the last: {last_text})",
+                iso8601(mark)
+            );
+            // Only an ENABLED replication completes syncs: a wait for one
+            // from a paused or failed replication would never end.
+            let can_sync = r.status == ReplicationStatus::Enabled;
+            if !can_sync {
+                guard(
+                    force,
+                    &mut warnings,
+                    "NoSyncCanComplete",
+                    format!(
+                        "{waiting_for}, and the replication is {:?}: none will",
+                        r.status
+                    ),
+                    "resume the replication, leave synced_after out, or set force: true to promote without the writes since the last sync".into(),
+                )?;
+            } else if force {
+                warnings.push(format!("{waiting_for}: promoting without it (force)"));
             } else if target.mode == Mode::Execute {
+                // Waits even while the source is silent: synced_after is asked
+                // for a planned move, where a silence is more likely a blip
+                // than a lost Region. The way out is force, or (Region
+                // switch) switching the execution to ungraceful.
+                if seen.source_silent == Some(true) {
+                    warnings.push(format!(
+                        "{waiting_for}; {} does not answer now, so none can until it does: set force: true (or switch a Region switch execution to ungraceful) to promote without it",
+                        r.source_region
+                    ));
+                }
                 return Ok(Decision {
                     action: Action::AwaitSync {
                         mark,
@@ -287,10 +321,7 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
                     warnings,
                 });
             } else {
-                warnings.push(format!(
-                    "execute waits for a sync completed after synced_after {} (the last: {last_text})",
-                    iso8601(mark)
-                ));
+                warnings.push(format!("{waiting_for}: execute waits for one"));
             }
         }
     }

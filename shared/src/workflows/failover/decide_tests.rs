@@ -410,30 +410,42 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
     }
 }
 
-#[test]
-fn synced_after_waits_for_a_later_sync_unless_the_source_is_silent() {
-    let target = |mode, mark| FailoverTarget {
+fn synced_target(mode: Mode, mark: f64, force: bool) -> FailoverTarget {
+    FailoverTarget {
         source_id: id(SOURCE),
         source_region: region("us-east-1"),
         destination_id: Some(id(REPLICA)),
         destination_region: region("us-west-2"),
         mode,
         max_rpo_seconds: 900,
-        force: false,
+        force,
         mount_targets: vec![],
         reason: None,
         deletion_mode: None,
         max_promotion_wait_seconds: 600,
         synced_after: Some(mark),
-    };
-    let seen = |silent: bool| Observed {
+    }
+}
+
+fn synced_seen(status: ReplicationStatus, last: Option<f64>, silent: bool) -> Observed {
+    Observed {
         destination: replica(Protection::Replicating, &[]),
-        replication: replication(SOURCE, REPLICA, Enabled, Some(NOW - 60.0)),
+        replication: replication(SOURCE, REPLICA, status, last),
         source_reachable: Some(!silent),
         source_silent: Some(silent),
-    };
+    }
+}
+
+#[test]
+fn synced_after_waits_for_a_later_sync() {
+    let seen = |silent| synced_seen(Enabled, Some(NOW - 60.0), silent);
     // The last sync (NOW - 60) is before the mark: wait for the next one.
-    let d = decide(&target(Mode::Execute, NOW - 30.0), &seen(false), NOW).unwrap();
+    let d = decide(
+        &synced_target(Mode::Execute, NOW - 30.0, false),
+        &seen(false),
+        NOW,
+    )
+    .unwrap();
     assert_eq!(
         d.action,
         Action::AwaitSync {
@@ -442,17 +454,82 @@ fn synced_after_waits_for_a_later_sync_unless_the_source_is_silent() {
         }
     );
     // A sync after the mark: promote.
-    let d = decide(&target(Mode::Execute, NOW - 90.0), &seen(false), NOW).unwrap();
+    let d = decide(
+        &synced_target(Mode::Execute, NOW - 90.0, false),
+        &seen(false),
+        NOW,
+    )
+    .unwrap();
     assert!(matches!(d.action, Action::Promote { .. }), "{d:?}");
-    // The source is silent: no sync can come; promote and say so.
-    let d = decide(&target(Mode::Execute, NOW - 30.0), &seen(true), NOW).unwrap();
+    // Silent now: still wait (a planned move; a blip is likelier), saying how out.
+    let d = decide(
+        &synced_target(Mode::Execute, NOW - 30.0, false),
+        &seen(true),
+        NOW,
+    )
+    .unwrap();
+    assert!(matches!(d.action, Action::AwaitSync { .. }), "{d:?}");
+    assert!(d.warnings.iter().any(|w| w.contains("force")), "{d:?}");
+    // force: promote without it, and say so.
+    let d = decide(
+        &synced_target(Mode::Execute, NOW - 30.0, true),
+        &seen(false),
+        NOW,
+    )
+    .unwrap();
     assert!(matches!(d.action, Action::Promote { .. }), "{d:?}");
-    assert!(d.warnings.iter().any(|w| w.contains("none can")), "{d:?}");
+    assert!(d.warnings.iter().any(|w| w.contains("without it")), "{d:?}");
     // Plan mode says execute will wait.
-    let d = decide(&target(Mode::Plan, NOW - 30.0), &seen(false), NOW).unwrap();
+    let d = decide(
+        &synced_target(Mode::Plan, NOW - 30.0, false),
+        &seen(false),
+        NOW,
+    )
+    .unwrap();
     assert!(matches!(d.action, Action::Plan { .. }), "{d:?}");
     assert!(
         d.warnings.iter().any(|w| w.contains("execute waits")),
         "{d:?}"
     );
+    // A paused replication completes no sync: refused, not an endless wait.
+    let paused = synced_seen(Paused, Some(NOW - 60.0), false);
+    match decide(
+        &synced_target(Mode::Execute, NOW - 30.0, false),
+        &paused,
+        NOW,
+    ) {
+        Err(Error::Refused(r)) => assert_eq!(r.guardrail, "NoSyncCanComplete"),
+        other => panic!("{other:?}"),
+    }
+    // A mark in the future (milliseconds for seconds) would never be met.
+    let future = decide(
+        &synced_target(Mode::Execute, NOW * 1000.0, false),
+        &seen(false),
+        NOW,
+    );
+    assert!(matches!(future, Err(Error::InvalidInput(_))), "{future:?}");
+}
+
+#[test]
+fn an_unmet_mark_never_promotes_without_force() {
+    let lasts = [None, Some(NOW - 600.0), Some(NOW - 60.0), Some(NOW - 5.0)];
+    let marks = [NOW - 900.0, NOW - 100.0, NOW - 30.0, NOW, NOW + 200.0];
+    for status in [Enabled, Paused, InError] {
+        for last in lasts {
+            for mark in marks {
+                for silent in [false, true] {
+                    let seen = synced_seen(status.clone(), last, silent);
+                    let target = synced_target(Mode::Execute, mark, false);
+                    let unmet = last.is_none_or(|l| l < mark);
+                    if let Ok(d) = decide(&target, &seen, NOW) {
+                        let promotes = matches!(d.action, Action::Promote { .. });
+                        assert!(
+                            !(unmet && promotes),
+                            "{status:?} last {last:?} mark {mark} silent {silent}: {d:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -617,8 +617,9 @@ pub async fn run<P: Platform>(
         .await;
     let mut marks = Vec::new();
     let mut reports = Vec::new();
+    let advice_deadline = crate::workflows::iac::advice_deadline();
     for mut wf in finished {
-        crate::workflows::iac::attach(platform, &mut wf.report, true).await;
+        crate::workflows::iac::attach(platform, &mut wf.report, true, advice_deadline).await;
         if wf.needs_completion_mark && wf.report.status == Status::Completed {
             if let Some(fs) = &wf.destination_fs {
                 marks.push((fs.id.clone(), wf.target.destination_region.clone()));
