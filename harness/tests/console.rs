@@ -5,7 +5,7 @@
 //! and follows the real definitions whose Lambda tasks run the built
 //! functions, all against the emulator. Mostly no terminal: stdin is
 //! closed, so a confirmation needs --yes. Where a person answers at a
-//! prompt, util-linux `script` gives the console a pseudo-terminal, and the
+//! prompt, a pseudo-terminal (tests/e2e/pty_run.py) gives the console, and the
 //! test types into it or answers the approval elsewhere while it waits.
 
 mod common;
@@ -133,13 +133,10 @@ fn says_approved(text: &str) -> bool {
     screen_lines(text).iter().any(|l| l.starts_with("approved"))
 }
 
-fn sh_quote(arg: &str) -> String {
-    format!("'{}'", arg.replace('\'', "'\\''"))
-}
 
-/// The built `efs-dr` on a pseudo-terminal (util-linux `script`), as a person
-/// runs it: what it prints (stdout and stderr, as the terminal shows them),
-/// and a keyboard.
+/// The built `efs-dr` on a pseudo-terminal (`tests/e2e/pty_run.py`, with
+/// the project's Python), as a person runs it: what it prints (stdout and
+/// stderr, as the terminal shows them), and a keyboard.
 struct Terminal {
     child: tokio::process::Child,
     keys: tokio::process::ChildStdin,
@@ -151,17 +148,16 @@ impl Terminal {
     fn start(vars: &[(String, String)], args: &[&str]) -> Terminal {
         let bin = target_bin_dir().join("efs-dr");
         assert!(bin.exists(), "{} is built", bin.display());
-        let script = ["/usr/bin/script", "/bin/script"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("util-linux script, for a pseudo-terminal");
-        let command: Vec<String> = std::iter::once(bin.display().to_string())
-            .chain(args.iter().map(|a| a.to_string()))
-            .map(|a| sh_quote(&a))
-            .collect();
-        let mut cmd = tokio::process::Command::new(script);
-        // -e: its exit code is the console's; -f: what it prints, at once.
-        cmd.args(["-qefc", &command.join(" "), "/dev/null"])
+        let python = root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: scripts/test.sh sets up the venv",
+            python.display()
+        );
+        let mut cmd = tokio::process::Command::new(python);
+        cmd.arg(root().join("tests/e2e/pty_run.py"))
+            .arg(&bin)
+            .args(args)
             .env_remove("EFS_DR_STACK")
             .env_remove("AWS_PROFILE")
             .env_remove("COLUMNS")
@@ -170,7 +166,7 @@ impl Terminal {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("script runs");
+        let mut child = cmd.spawn().expect("the pseudo-terminal runs");
         let keys = child.stdin.take().expect("stdin");
         let mut stdout = child.stdout.take().expect("stdout");
         let screen = Arc::new(Mutex::new(String::new()));
@@ -223,7 +219,7 @@ impl Terminal {
     async fn ends(mut self, secs: u64) -> Run {
         let status = match tokio::time::timeout(Duration::from_secs(secs), self.child.wait()).await
         {
-            Ok(status) => status.expect("script ends"),
+            Ok(status) => status.expect("the pseudo-terminal ends"),
             Err(_) => panic!(
                 "{} did not end within {secs} s:\n{}",
                 self.what,
