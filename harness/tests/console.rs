@@ -14,8 +14,6 @@ use common::stack::*;
 use common::*;
 use efs_dr_harness::step_functions::{Execution, StepFunctions};
 use efs_dr_harness::target_bin_dir;
-use efs_dr_shared::domain::ids::RegionName;
-use efs_dr_testkit::alarm_path;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::process::Stdio;
@@ -132,7 +130,6 @@ fn screen_lines(text: &str) -> Vec<String> {
 fn says_approved(text: &str) -> bool {
     screen_lines(text).iter().any(|l| l.starts_with("approved"))
 }
-
 
 /// The built `efs-dr` on a pseudo-terminal (`tests/e2e/pty_run.py`, with
 /// the project's Python), as a person runs it: what it prints (stdout and
@@ -295,44 +292,13 @@ async fn the_console_fails_over_and_back_with_what_the_stack_outputs_name() {
             .expect("write");
     }
     env.emu.shared.advance(120.0);
-    let west = RegionName::parse("us-west-2").expect("region");
-    let topics = alarm_path::create_topics(&env.sdk, &west)
-        .await
-        .expect("topics");
-    let (outputs, parameters) = stack(&src, &dst, &topics);
-    let param = |k: &str| {
-        parameters[k]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| parameters[k].to_string())
-    };
-    let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
-    let lambda = functions(
-        &env,
-        &[
-            ("EFS_DR_PAIRS", pairs.clone()),
-            ("EFS_DR_ALERTS_TOPIC_ARN", topics.alerts_topic_arn.clone()),
-            (
-                "EFS_DR_FAILOVER_TOPIC_ARN",
-                topics.failover_topic_arn.clone(),
-            ),
-            ("EFS_DR_ALARM_POLICY", param("AlarmPolicy")),
-            ("EFS_DR_ALARM_MIN_SECONDS", param("AlarmMinSeconds")),
-            ("EFS_DR_COOLDOWN_SECONDS", param("CooldownSeconds")),
-            ("EFS_DR_MAX_RPO_SECONDS", param("MaxRpoSeconds")),
-            (
-                "EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS",
-                param("AutoFailoverMaxRpoSeconds"),
-            ),
-            ("EFS_DR_WATCHED_ALARMS", alarm_path::lag_alarm_name(&dst)),
-            ("EFS_DR_FAILOVER_FUNCTION_NAME", "failover".into()),
-        ],
-    )
-    .await;
-    let account_id = env.emu.shared.world().account_id.clone();
-    alarm_path::connect(&env.sdk, &west, &account_id, &topics, &src, &dst)
-        .await
-        .expect("subscriptions and alarm");
+    let Deployed {
+        topics,
+        outputs,
+        lambda,
+        pairs,
+        ..
+    } = deploy(&env, &src, &dst).await;
     let sfn = step_functions(
         &lambda.url,
         &topics,

@@ -11,8 +11,6 @@ mod common;
 use common::stack::*;
 use common::*;
 use efs_dr_harness::step_functions::StepFunctions;
-use efs_dr_shared::domain::ids::RegionName;
-use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -142,38 +140,15 @@ async fn every_printed_command_works_during_the_outage_that_raised_the_alarm() {
             .expect("write");
     }
     env.emu.shared.advance(120.0);
-    let west = RegionName::parse("us-west-2").expect("region");
-    let topics = alarm_path::create_topics(&env.sdk, &west)
-        .await
-        .expect("topics");
-    let (outputs, parameters) = stack(&src, &dst, &topics);
-    let param = |k: &str| {
-        parameters[k]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| parameters[k].to_string())
-    };
     // The functions' environment as the template sets it, from its defaults.
-    let lambda = functions(
-        &env,
-        &[
-            ("EFS_DR_PAIRS", json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string()),
-            ("EFS_DR_ALERTS_TOPIC_ARN", topics.alerts_topic_arn.clone()),
-            ("EFS_DR_FAILOVER_TOPIC_ARN", topics.failover_topic_arn.clone()),
-            ("EFS_DR_ALARM_POLICY", param("AlarmPolicy")),
-            ("EFS_DR_ALARM_MIN_SECONDS", param("AlarmMinSeconds")),
-            ("EFS_DR_COOLDOWN_SECONDS", param("CooldownSeconds")),
-            ("EFS_DR_MAX_RPO_SECONDS", param("MaxRpoSeconds")),
-            ("EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS", param("AutoFailoverMaxRpoSeconds")),
-            ("EFS_DR_WATCHED_ALARMS", alarm_path::lag_alarm_name(&dst)),
-            ("EFS_DR_FAILOVER_FUNCTION_NAME", "failover".into()),
-        ],
-    )
-    .await;
-    let account_id = env.emu.shared.world().account_id.clone();
-    alarm_path::connect(&env.sdk, &west, &account_id, &topics, &src, &dst)
-        .await
-        .expect("subscriptions and alarm");
+    let Deployed {
+        topics,
+        outputs,
+        parameters,
+        lambda,
+        ..
+    } = deploy(&env, &src, &dst).await;
+    let param = |k: &str| param(&parameters, k);
     let sfn = step_functions(&lambda.url, &topics, None).await;
     let workdir = std::env::temp_dir().join(format!("efs-dr-operator-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).expect("workdir");

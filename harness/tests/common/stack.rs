@@ -107,3 +107,66 @@ pub async fn ended(sfn: &StepFunctions, arn: &str) -> Execution {
     }
     panic!("{arn} did not end: {:?}", sfn.execution(arn));
 }
+
+/// The stack as deployed with the template's defaults for `src` -> `dst`:
+/// its topics, its Outputs and parameters, the four functions with the
+/// environment the template gives them, and the alarm path connected.
+pub struct Deployed {
+    pub topics: alarm_path::Topics,
+    pub outputs: Value,
+    pub parameters: Value,
+    pub lambda: efs_dr_harness::Lambda,
+    /// `EFS_DR_PAIRS` as the functions have it.
+    pub pairs: String,
+}
+
+/// A parameter's value as the template would pass it to an environment variable.
+pub fn param(parameters: &Value, key: &str) -> String {
+    parameters[key]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| parameters[key].to_string())
+}
+
+pub async fn deploy(env: &super::Env, src: &str, dst: &str) -> Deployed {
+    let west = efs_dr_shared::domain::ids::RegionName::parse("us-west-2").expect("region");
+    let topics = alarm_path::create_topics(&env.sdk, &west)
+        .await
+        .expect("topics");
+    let (outputs, parameters) = stack(src, dst, &topics);
+    let param = |key: &str| param(&parameters, key);
+    let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
+    let lambda = super::functions(
+        env,
+        &[
+            ("EFS_DR_PAIRS", pairs.clone()),
+            ("EFS_DR_ALERTS_TOPIC_ARN", topics.alerts_topic_arn.clone()),
+            (
+                "EFS_DR_FAILOVER_TOPIC_ARN",
+                topics.failover_topic_arn.clone(),
+            ),
+            ("EFS_DR_ALARM_POLICY", param("AlarmPolicy")),
+            ("EFS_DR_ALARM_MIN_SECONDS", param("AlarmMinSeconds")),
+            ("EFS_DR_COOLDOWN_SECONDS", param("CooldownSeconds")),
+            ("EFS_DR_MAX_RPO_SECONDS", param("MaxRpoSeconds")),
+            (
+                "EFS_DR_AUTO_FAILOVER_MAX_RPO_SECONDS",
+                param("AutoFailoverMaxRpoSeconds"),
+            ),
+            ("EFS_DR_WATCHED_ALARMS", alarm_path::lag_alarm_name(dst)),
+            ("EFS_DR_FAILOVER_FUNCTION_NAME", "failover".into()),
+        ],
+    )
+    .await;
+    let account_id = env.emu.shared.world().account_id.clone();
+    alarm_path::connect(&env.sdk, &west, &account_id, &topics, src, dst)
+        .await
+        .expect("subscriptions and alarm");
+    Deployed {
+        topics,
+        outputs,
+        parameters,
+        lambda,
+        pairs,
+    }
+}
