@@ -41,17 +41,13 @@ pub struct PlanExecution {
 }
 
 impl PlanExecution {
-    /// When the invoking step began (Region switch starts a step when the
-    /// steps before it, which stop writers, are done), else when the
-    /// execution did.
-    pub fn mark(&self, step: Option<&str>) -> Option<f64> {
-        step.and_then(|name| {
-            self.step_starts
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, t)| *t)
-        })
-        .or(self.start_time)
+    /// When the named step began, as Region switch reports it.
+    pub fn step_start(&self, step: Option<&str>) -> Option<f64> {
+        let name = step?;
+        self.step_starts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t)
     }
 }
 
@@ -163,11 +159,10 @@ pub fn decide(role: Role, execution: &PlanExecution, dr_region: &RegionName) -> 
 /// written after it is preserved in a backup before the replica is
 /// overwritten, never lost.
 pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -> Value {
-    let mark = execution.mark(invocation.step_name.as_deref());
-    let step_started = invocation
-        .step_name
-        .as_deref()
-        .is_some_and(|n| execution.step_starts.iter().any(|(s, _)| s == n));
+    // The mark: when this step began (Region switch starts a step once the
+    // steps before it, which stop writers, are done), else when the execution did.
+    let step_start = execution.step_start(invocation.step_name.as_deref());
+    let mark = step_start.or(execution.start_time);
     let mut r = Map::new();
     r.insert("mode".into(), Value::from("execute"));
     r.insert("run_mode".into(), Value::from("to_completion"));
@@ -181,7 +176,7 @@ pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -
             invocation.execution_id,
             mark.map(crate::domain::time::iso8601)
                 .unwrap_or_else(|| "none".into()),
-            if step_started {
+            if step_start.is_some() {
                 "when this step began"
             } else {
                 "the execution's start: Region switch reported no start for this step"
