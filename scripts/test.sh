@@ -4,8 +4,9 @@
 # checks, then the conformance tier (boto3 and the AWS CLI against the emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# One build cache outside the clone, reused across clones and CI runs.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/efs-dr/target}"
+# The same build cache as the README's drill (./target) unless CARGO_TARGET_DIR
+# says otherwise; CI points it outside the clone so that clones share it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -14,8 +15,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo build (binaries used by the end-to-end and conformance tiers)"
-cargo build --workspace --bins --locked
+step "cargo build (every target at once: the binaries the end-to-end and conformance tiers run, with the same features as the tests, so nothing compiles twice)"
+cargo build --workspace --all-targets --locked
 step "template checks: cfn-lint (serverless rules), checkov, asl-validator (installs the npm tools the state machine tests use)"
 scripts/template-checks.sh
 step "python venv (the AWS CLI that runs the printed operator commands, boto3, pytest)"
@@ -23,9 +24,12 @@ scripts/venv.sh
 step "cargo test"
 cargo test --workspace --locked
 step "cargo test, the workflow suites again under the unkind emulator profile (every behaviour AWS leaves open at its harder variant)"
-EFS_DR_EMULATOR_PROFILE=unkind cargo test --locked -p efs-dr-shared \
-  --test failover --test failback --test guardrails --test preserve --test unkind --test lag --test events \
-  --test detection --test region_switch --test iac
+# Through the workspace build, so that no crate is compiled again for other features.
+EFS_DR_EMULATOR_PROFILE=unkind cargo test --workspace --locked --test workflows -- \
+  failover:: failback:: guardrails:: preserve:: unkind:: lag:: events:: \
+  detection:: region_switch:: iac::
+step "the operator CLI installs as the README says, without the emulator or the test kit"
+scripts/check-install.sh
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
 step "region detection figures (emulated time)"

@@ -6,6 +6,7 @@ pub enum CliError {
     #[error(transparent)]
     Workflow(#[from] efs_dr_shared::Error),
     /// The embedded emulator or an SDK call of the drill's own setup.
+    #[cfg(feature = "drill")]
     #[error(transparent)]
     Kit(#[from] efs_dr_testkit::KitError),
     #[error(transparent)]
@@ -14,10 +15,13 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Config(String),
+    #[cfg(feature = "drill")]
     #[error("invalid identifier: {0}")]
     Id(String),
+    #[cfg(feature = "drill")]
     #[error("timed out waiting for {0}")]
     TimedOut(String),
+    #[cfg(feature = "drill")]
     #[error("{0}")]
     Drill(String),
     /// The operator console: the stack, a state machine, an execution or an

@@ -16,7 +16,7 @@
 //! point under every profile (slower: throttling refills and latency pass in
 //! real time).
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::run::report::Status;

@@ -4,7 +4,7 @@
 //! acknowledged write ends on the primary or in a recovery point that the
 //! emulator shows holding it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_emulator::ReplicationFault;

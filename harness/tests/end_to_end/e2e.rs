@@ -1,7 +1,7 @@
 //! End to end, as AWS runs it: the built function binaries under the Lambda
 //! Runtime API, invoked by the emulator's SNS through the Lambda Invoke API.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::ids::RegionName;

@@ -4,7 +4,7 @@
 //! delete that hangs while the source Region is down, a lost create answer,
 //! and a source Region that answers only with errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::model::DeletionMode;

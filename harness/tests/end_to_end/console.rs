@@ -8,7 +8,7 @@
 //! prompt, a pseudo-terminal (tests/e2e/pty_run.py) gives the console, and the
 //! test types into it or answers the approval elsewhere while it waits.
 
-mod common;
+use crate::common;
 
 use common::stack::*;
 use common::*;

@@ -1,7 +1,7 @@
 //! The failover workflow against the emulator, through the real SDK, with
 //! virtual time: guardrails, promotion paths, idempotency, crashes, faults.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::modes::RunMode;

@@ -1,6 +1,6 @@
 //! Failback against the emulator, through the real SDK, with virtual time.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::run::report::Status;

@@ -6,7 +6,7 @@
 //! defaults. Nothing is retyped: the commands are parsed from the
 //! notification body and rendered from template.yaml.
 
-mod common;
+use crate::common;
 
 use common::stack::*;
 use common::*;

@@ -1,6 +1,6 @@
 //! Every sample event in events/ runs through the function handlers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::config::PairConfig;

@@ -3,7 +3,7 @@
 //! against the emulator: failover with approval, failback with cutover
 //! approval, and a fleet failover under throttling.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared_free::iso;

@@ -1,7 +1,7 @@
 //! Emulated time: transitions fire at their own instants, however the clock
 //! is moved.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_emulator::EmulatorHandle;

@@ -4,7 +4,7 @@
 //! PAUSED, syncs that take time in proportion to the bytes, and what a
 //! configuration deleted mid-sync leaves behind.
 
-mod common;
+use crate::common;
 
 use aws_sdk_efs::types::DeletionMode;
 use common::*;

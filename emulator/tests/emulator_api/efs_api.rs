@@ -1,7 +1,7 @@
 //! The EFS API through the real aws-sdk-efs client: every operation, every
 //! state transition, every enforced rule with its error code and HTTP status.
 
-mod common;
+use crate::common;
 
 use aws_sdk_efs::types::{
     CreationInfo, DeletionMode, DestinationToCreate, PosixUser, ReplicationOverwriteProtection,

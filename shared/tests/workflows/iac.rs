@@ -1,7 +1,7 @@
 //! The `iac` advice of failover and failback reports, parsed with a real HCL
 //! parser, and every ID in it checked against the emulator's state.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::ids::FileSystemId;

@@ -1,7 +1,7 @@
 //! CloudWatch (RPC v2 CBOR) and SNS (Query) through the real SDK clients,
 //! and the alarm -> SNS -> Lambda path.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{

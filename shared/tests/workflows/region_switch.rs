@@ -5,7 +5,7 @@
 //! functions' handlers as the block would, under each reading of what AWS
 //! leaves undocumented.
 
-mod common;
+use crate::common;
 
 use aws_sdk_arcregionswitch as arc;
 use common::*;

@@ -1,7 +1,7 @@
 //! lag-alarm-handler against the emulator: the probe's metrics, the DR-side
 //! alarm firing through SNS to a Lambda endpoint, and the decisions.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use common::*;

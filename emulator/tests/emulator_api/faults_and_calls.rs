@@ -1,7 +1,7 @@
 //! Faults as the SDK experiences them, the call log, and requests without a
 //! SigV4 credential scope.
 
-mod common;
+use crate::common;
 
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use common::*;

@@ -2,7 +2,7 @@
 //! to touch, call a file system nobody promoted a completed failover, or
 //! report a recovery point that belongs to another failover.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_shared::domain::ids::FileSystemRef;

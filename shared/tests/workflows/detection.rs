@@ -9,7 +9,7 @@
 //!
 //! The figures go to target/tmp/detection.txt, printed by the test command.
 
-mod common;
+use crate::common;
 
 use common::*;
 use efs_dr_emulator::ReplicationFault;

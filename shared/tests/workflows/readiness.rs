@@ -1,6 +1,6 @@
 //! mount-target-ensure against the emulator, through the real SDK.
 
-mod common;
+use crate::common;
 
 use aws_sdk_efs::types::{PosixUser, RootDirectory, Tag};
 use common::*;
