@@ -11,6 +11,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "the project layout in docs/design.md against the tree"
+python3 scripts/check-layout.py
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"

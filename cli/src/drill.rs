@@ -3,8 +3,8 @@
 
 use crate::error::{CliError, CliResult};
 use crate::invoke::{self, Invocation, Log};
+use efs_dr_aws::{AwsContext, AwsSettings};
 use efs_dr_emulator::{ClockMode, EmulatorConfig, FaultUpdate, ReplicationFault};
-use efs_dr_shared::aws::{AwsContext, AwsSettings};
 use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
 use efs_dr_shared::domain::ids::{FileSystemRef, RegionName};
 use efs_dr_shared::domain::time::iso8601;

@@ -3,7 +3,7 @@
 //! carry), read from the DR Region.
 
 use crate::error::{CliError, CliResult};
-use efs_dr_shared::aws::AwsContext;
+use efs_dr_aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::domain::ports::CallBudget;
 use efs_dr_shared::domain::tags;

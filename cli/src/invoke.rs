@@ -1,11 +1,9 @@
 //! A Lambda Invoke API on loopback that runs the function handlers in
 //! process, so the emulator's SNS subscriptions reach them as they would in AWS.
 
-use efs_dr_shared::aws::AwsContext;
+use efs_dr_aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
-use efs_dr_shared::workflows::{
-    failback, failover, lag_alarm as lag, mount_target_ensure as readiness,
-};
+use efs_dr_shared::workflows::functions;
 use efs_dr_testkit::invoke_api::{function_name, serve_async_invokes};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -25,14 +23,10 @@ pub async fn dispatch(
     function: &str,
     event: Value,
 ) -> Result<Value, String> {
-    let r = match function {
-        "failover" => failover::handle_event(aws, config, event, None).await,
-        "failback" => failback::handle_event(aws, config, event, None).await,
-        "mount-target-ensure" => readiness::handle_event(aws, config, event, None).await,
-        "lag-alarm-handler" => lag::handle_event(aws, config, event).await,
-        other => return Err(format!("no function named {other}")),
-    };
-    r.map_err(|e| format!("{}: {e}", e.error_type()))
+    match functions::dispatch(aws, config, function, event, None).await {
+        Some(r) => r.map_err(|e| format!("{}: {e}", e.error_type())),
+        None => Err(format!("no function named {function}")),
+    }
 }
 
 /// Serves the Lambda Invoke API for the four handlers; returns its URL.

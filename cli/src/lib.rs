@@ -14,7 +14,7 @@ mod invoke;
 mod status;
 
 use clap::{Args, Parser, Subcommand};
-use efs_dr_shared::aws::AwsContext;
+use efs_dr_aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
 use std::process::ExitCode;
 

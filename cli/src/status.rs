@@ -2,7 +2,7 @@
 //! configured pairs, read from the DR Region (AWS, or the emulator through
 //! AWS_ENDPOINT_URL).
 
-use efs_dr_shared::aws::AwsContext;
+use efs_dr_aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::domain::ports::{CallBudget, Clock, Efs};
 use efs_dr_shared::domain::time::iso8601;

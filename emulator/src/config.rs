@@ -69,95 +69,10 @@ impl Default for Durations {
     }
 }
 
-/// What a completed recovery point reports as its `Status`: the model's
-/// documentation says `AVAILABLE`, the enum also has `COMPLETED`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecoveryPointDoneStatus {
-    #[default]
-    Completed,
-    Available,
-}
-
-impl RecoveryPointDoneStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecoveryPointDoneStatus::Completed => "COMPLETED",
-            RecoveryPointDoneStatus::Available => "AVAILABLE",
-        }
-    }
-}
-
-/// Which side of a deleted configuration finishes first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteOrder {
-    /// The replica is writable while the source's side is still DELETING.
-    #[default]
-    DestinationFirst,
-    SourceFirst,
-}
-
-/// A full DeleteReplicationConfiguration while the other side's Region (the
-/// source, during a failover) does not answer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceDownDelete {
-    /// An InternalServerError at once.
-    #[default]
-    FailFast,
-    /// 204, and the configuration stays DELETING until the peer returns.
-    AcceptAndHang,
-}
-
-/// Where a Region switch plan execution can be read with GetPlanExecution:
-/// AWS does not say whether outside the Region whose endpoint started it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanExecutionReads {
-    #[default]
-    AnyRegion,
-    /// Only through the Region that StartPlanExecution was called in.
-    StartingRegion,
-}
-
-/// The behaviours AWS leaves open. `kind` picks the defaults; `unkind` the
-/// variant harder on a client for each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Profile {
-    #[default]
-    Kind,
-    Unkind,
-}
-
-/// The selectable behaviour variants, all in one place.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Variants {
-    pub sparse_io_metrics: bool,
-    pub recovery_point_status: RecoveryPointDoneStatus,
-    pub delete_order: DeleteOrder,
-    pub delete_with_source_down: SourceDownDelete,
-    pub plan_execution_reads: PlanExecutionReads,
-}
-
-impl Variants {
-    pub fn of(profile: Profile) -> Variants {
-        match profile {
-            Profile::Kind => Variants::default(),
-            Profile::Unkind => Variants {
-                sparse_io_metrics: true,
-                recovery_point_status: RecoveryPointDoneStatus::Available,
-                delete_order: DeleteOrder::SourceFirst,
-                delete_with_source_down: SourceDownDelete::AcceptAndHang,
-                plan_execution_reads: PlanExecutionReads::StartingRegion,
-            },
-        }
-    }
-}
-
-/// Eventual consistency is a duration: the unkind profile turns it on.
-pub const UNKIND_DESCRIBE_LAG: f64 = 5.0;
+pub use crate::faults::variants::{
+    DeleteOrder, PlanExecutionReads, Profile, RecoveryPointDoneStatus, SourceDownDelete, Variants,
+    UNKIND_DESCRIBE_LAG,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -4,32 +4,22 @@
 use crate::config::{
     DeleteOrder, Profile, RecoveryPointDoneStatus, SourceDownDelete, Variants, UNKIND_DESCRIBE_LAG,
 };
-use crate::faults::FaultUpdate;
-use crate::http::Reply;
-use crate::shared::Shared;
-use crate::world::backup::ForcedOutcome;
+use crate::state::Shared;
 use crate::world::clock::iso8601;
 use crate::world::files::FileEntry;
 use crate::world::metrics::Datapoint;
-use crate::world::model::{ReplicationFault, World};
+use crate::world::model::World;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn error(status: u16, message: impl Into<String>) -> Reply {
-    Reply::json(status, &json!({ "error": message.into() }))
-}
+use crate::http::{control_error as error, parse_body as parse, Reply};
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, Reply> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(400, format!("invalid request body: {e}. Expected {shape}")))
 }
 
 #[derive(Deserialize)]
@@ -52,33 +42,10 @@ struct WriteRequest {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReplicationFaultRequest {
-    file_system_id: String,
-    fault: ReplicationFault,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ClientsRequest {
     region: String,
     file_system_id: String,
     connected: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackupFaultRequest {
-    #[serde(default)]
-    region: Option<String>,
-    file_system_id: String,
-    outcome: ForcedOutcome,
-    /// How many of the file system's next jobs end so; 0 clears. Default 1.
-    #[serde(default = "one")]
-    count: usize,
-}
-
-fn one() -> usize {
-    1
 }
 
 #[derive(Deserialize)]
@@ -152,6 +119,9 @@ pub fn handle(
     body: &[u8],
 ) -> Reply {
     let route = path.trim_start_matches("/_emulator").trim_end_matches('/');
+    if let Some(reply) = crate::faults::control::route(shared, method, route, body) {
+        return reply;
+    }
     let result = match (method, route) {
         ("GET", "/health") => Ok(Reply::json(200, &json!({"ok": true}))),
         ("GET", "/state") => Ok(state(shared)),
@@ -168,35 +138,6 @@ pub fn handle(
             } else {
                 error(400, "advance_seconds must be a positive number of seconds")
             }
-        }),
-        ("GET", "/faults") => {
-            let w = shared.world();
-            let faults: serde_json::Map<String, Value> = w
-                .regions
-                .iter()
-                .map(|(name, r)| (name.clone(), serde_json::to_value(&r.faults).unwrap_or(Value::Null)))
-                .collect();
-            Ok(Reply::json(200, &json!({ "regions": faults })))
-        }
-        ("POST", "/faults") => parse::<FaultUpdate>(
-            body,
-            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \"outage_seconds\": 30, \"outage_services\": [\"elasticfilesystem\"], \
-             \"throttle\": {\"rate\": 5, \"burst\": 10}|null, \"error_rate\": 0.05, \"latency_ms\": 100}",
-        )
-        .map(|u| match shared.set_faults(&u) {
-            Ok(()) => {
-                let w = shared.world();
-                Reply::json(200, &json!({ "region": u.region, "faults": w.region(&u.region).map(|r| &r.faults) }))
-            }
-            Err(e) => error(400, e),
-        }),
-        ("POST", "/replication-fault") => parse::<ReplicationFaultRequest>(
-            body,
-            "{\"file_system_id\": \"fs-...\", \"fault\": \"healthy\"|\"stalled\"|\"paused\"|\"error\"}",
-        )
-        .map(|r| match shared.set_replication_fault(&r.file_system_id, r.fault.clone()) {
-            Ok(()) => Reply::json(200, &json!({"file_system_id": r.file_system_id, "fault": r.fault})),
-            Err(e) => error(404, e),
         }),
         ("POST", "/writes") => parse::<WriteRequest>(
             body,
@@ -270,21 +211,6 @@ pub fn handle(
                 v.delete_with_source_down = mode;
             }
             Ok(config_reply(&w))
-        }),
-        ("POST", "/backup-fault") => parse::<BackupFaultRequest>(
-            body,
-            "{\"file_system_id\": \"fs-...\", \"outcome\": \"FAILED\"|\"ABORTED\"|\"EXPIRED\", \
-             \"count\": 1, \"region\": \"us-east-1\"}; count and region are optional",
-        )
-        .map(|r| {
-            let mut w = shared.world();
-            match w.force_backup_outcomes(r.region.as_deref(), &r.file_system_id, r.outcome, r.count) {
-                Ok((region, pending)) => Reply::json(
-                    200,
-                    &json!({"region": region, "file_system_id": r.file_system_id, "pending": pending}),
-                ),
-                Err(e) => error(404, e),
-            }
         }),
         _ => Err(error(
             404,

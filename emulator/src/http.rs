@@ -105,6 +105,41 @@ pub fn rpc_operation(path: &str, headers: &[(String, String)]) -> String {
     }
 }
 
+/// The two wire protocols of the smithy RPC services (CloudWatch, Region
+/// switch): the Rust SDK speaks RPC v2 CBOR, botocore picks awsJson1_0
+/// (`X-Amz-Target`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Cbor,
+    Json,
+}
+
+pub fn protocol(headers: &[(String, String)]) -> Protocol {
+    let json = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("x-amz-target")
+            || (k.eq_ignore_ascii_case("content-type") && v.contains("amz-json"))
+    });
+    if json {
+        Protocol::Json
+    } else {
+        Protocol::Cbor
+    }
+}
+
+/// A control API error: `{"error": message}`.
+pub fn control_error(status: u16, message: impl Into<String>) -> Reply {
+    Reply::json(status, &serde_json::json!({ "error": message.into() }))
+}
+
+/// A control API request body, or a 400 that shows the expected shape.
+pub fn parse_body<T: for<'de> serde::Deserialize<'de>>(
+    body: &[u8],
+    shape: &str,
+) -> Result<T, Reply> {
+    serde_json::from_slice(body)
+        .map_err(|e| control_error(400, format!("invalid request body: {e}. Expected {shape}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,13 @@
 //! there are no cycles:
 //! - `server`: the HTTP front, which picks the service and Region;
 //! - `control`: the control API under `/_emulator/`;
-//! - `shared`: `Shared`, the state the server, control API and callers share;
+//! - `faults`: every fault and behaviour variant in one place: `faults::control`
+//!   (their control routes) uses what follows, `faults::region` and
+//!   `faults::variants` are leaves;
+//! - `state`: `Shared`, the state the server, control API and callers share;
 //! - `efs`, `cloudwatch`, `sns`, `backup`, `region_switch`: the AWS APIs, a folder each;
 //! - `world`: the data model, emulated time and its agenda;
-//! - `config`, `faults`, `rng`, `cbor`, `http`, `error`, `arn`: leaves.
+//! - `config`, `rng`, `cbor`, `http`, `error`, `arn`: leaves.
 
 pub mod arn;
 pub mod backup;
@@ -26,8 +29,8 @@ pub mod http;
 pub mod region_switch;
 pub mod rng;
 pub mod server;
-pub mod shared;
 pub mod sns;
+pub mod state;
 pub mod world;
 
 /// `efs_dr_emulator::model::LifeCycle` and the other model paths, as before
@@ -39,5 +42,5 @@ pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultUpdate, OutageMode, Throttle};
 pub use model::ReplicationFault;
 pub use server::{start, EmulatorConfig, EmulatorHandle};
-pub use shared::Shared;
+pub use state::Shared;
 pub use world::clock::ClockMode;

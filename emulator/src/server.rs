@@ -6,7 +6,7 @@ use crate::config::Seed;
 use crate::error::{ApiError, EmulatorError};
 use crate::faults::OutageMode;
 use crate::http::{parse_query, Reply, ServiceRequest};
-use crate::shared::Shared;
+use crate::state::Shared;
 use crate::world::clock::{Clock, ClockMode};
 use crate::world::model::{CallRecord, World};
 use crate::{backup, cloudwatch, control, efs, region_switch, sns};

@@ -1,23 +1,16 @@
-//! efs-dr: the EFS disaster-recovery workflows shared by the four Lambda
-//! functions. The folders read like the architecture:
-//! - `domain`: identifiers, the model, errors, tags, the ports workflows talk
-//!   to, time, modes and configuration. Depends on nothing else here.
-//! - `run`: the run machinery: the runner (step or run to completion), the
-//!   report, the summary with its notification, event intake.
-//! - `workflows`: failover, failback, mount-target-ensure and the lag alarm
-//!   handler, each a pass of observe, decide, act.
-//! - `aws`: the aws-sdk adapters of the ports.
-//! - `lambda`: the Lambda runtime glue, behind the `lambda` feature.
+//! efs-dr's workflows, shared by the four Lambda functions: failover,
+//! failback, mount-target-ensure and the lag alarm handler, each a pass of
+//! observe, decide, act over the ports of `efs-dr-core`. The layers are crates:
+//! - `efs-dr-core` (re-exported here as `domain` and `run::report`):
+//!   identifiers, model, errors, tags, ports, time, configuration, reports.
+//! - this crate: `run` (the runner, the summary, event intake) and
+//!   `workflows`. It knows no AWS SDK: the adapters live in `efs-dr-aws`.
 
-pub mod aws;
-pub mod domain;
+pub use efs_dr_core::domain;
 pub mod run;
 pub mod workflows;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-#[cfg(feature = "lambda")]
-pub mod lambda;
-
-pub use domain::error::{Error, Result};
+pub use efs_dr_core::{Error, Result};

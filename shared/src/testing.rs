@@ -3,7 +3,7 @@
 //! after the k-th one, and a virtual clock.
 
 use crate::domain::error::{AwsError, AwsErrorKind};
-use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::ids::{FileSystemId, Location, RegionName, SecurityGroupId, SubnetId};
 use crate::domain::model::{
     AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
     MountTarget, Protection, Replication,
@@ -245,30 +245,31 @@ impl<P: Platform> Platform for TestPlatform<P> {
     type Clock = VirtualClock;
     type RegionSwitch = P::RegionSwitch;
 
-    fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs {
+    fn efs(&self, at: impl Into<Location>, budget: CallBudget) -> Self::Efs {
         CrashingEfs {
-            inner: self.inner.efs(region, budget),
+            inner: self.inner.efs(at, budget),
             budget: self.budget.clone(),
         }
     }
-    fn backup(&self, region: &RegionName) -> Self::Backup {
+    fn backup(&self, at: impl Into<Location>) -> Self::Backup {
+        let at = at.into();
         CrashingBackup {
-            inner: self.inner.backup(region),
-            region: region.clone(),
+            region: at.region.clone(),
+            inner: self.inner.backup(at),
             budget: self.budget.clone(),
         }
     }
-    fn notifier(&self, region: &RegionName) -> P::Notifier {
-        self.inner.notifier(region)
+    fn notifier(&self) -> P::Notifier {
+        self.inner.notifier()
     }
-    fn metrics(&self, region: &RegionName) -> P::Metrics {
-        self.inner.metrics(region)
+    fn metrics(&self, at: impl Into<Location>) -> P::Metrics {
+        self.inner.metrics(at)
     }
     fn clock(&self) -> &VirtualClock {
         &self.clock
     }
-    fn region_switch(&self, region: &RegionName) -> P::RegionSwitch {
-        self.inner.region_switch(region)
+    fn region_switch(&self, at: impl Into<Location>) -> P::RegionSwitch {
+        self.inner.region_switch(at)
     }
 }
 

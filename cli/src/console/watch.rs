@@ -8,7 +8,7 @@
 use super::human;
 use crate::error::{CliError, CliResult};
 use crate::status;
-use efs_dr_shared::aws::{AwsContext, CloudWatchMetrics};
+use efs_dr_aws::{AwsContext, CloudWatchMetrics};
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_shared::domain::ports::{Clock, Metrics};

@@ -8,25 +8,7 @@ use crate::error::ApiError;
 use crate::http::{Reply, ServiceRequest};
 use ciborium::value::Value;
 
-/// The two wire protocols clients use for CloudWatch: the Rust SDK speaks
-/// RPC v2 CBOR, botocore picks awsJson1_0 (`X-Amz-Target`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    Cbor,
-    Json,
-}
-
-pub fn protocol(headers: &[(String, String)]) -> Protocol {
-    let json = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("x-amz-target")
-            || (k.eq_ignore_ascii_case("content-type") && v.contains("amz-json"))
-    });
-    if json {
-        Protocol::Json
-    } else {
-        Protocol::Cbor
-    }
-}
+pub use crate::http::{protocol, Protocol};
 
 fn query_code(code: &str) -> (&'static str, &str) {
     // (fault type, query-compatible code) as the x-amzn-query-error header carries them.

@@ -3,7 +3,7 @@
 //! over (emulated) time.
 //!
 //! The data types live in files that import nothing else from the world
-//! (`clock`, `metrics`, `alarms`, `topics`, `files`) or only those
+//! (`clock`, `metrics`, `alarms`, `topics`, `files`, `plans`) or only those
 //! (`backup`); `model` gathers them into `World`; the files that change the
 //! world as time passes (`agenda`, `monitoring`, `fanout`, `backup_jobs`)
 //! build on `model`. The service handlers (`efs`, `cloudwatch`, `sns`,
@@ -20,4 +20,5 @@ pub mod files;
 pub mod metrics;
 pub mod model;
 pub mod monitoring;
+pub mod plans;
 pub mod topics;

@@ -379,7 +379,7 @@ pub struct World {
     /// The behaviours AWS leaves open, as chosen.
     pub variants: Variants,
     /// ARC Region switch plans and executions (global, as in AWS).
-    pub region_switch: crate::region_switch::RegionSwitchState,
+    pub region_switch: crate::world::plans::RegionSwitchState,
 }
 
 impl World {

@@ -3,10 +3,11 @@
 
 #![recursion_limit = "256"]
 
-use efs_dr_shared::aws::AwsContext;
+use efs_dr_aws::lambda;
+use efs_dr_aws::AwsContext;
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::workflows::failover;
-use efs_dr_shared::{lambda, Error};
+use efs_dr_shared::Error;
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -2,9 +2,9 @@
 //! failover under throttling, against the emulator, side by side with the
 //! seeds' Python failover Lambda. Writes results.json, results.md and plot.svg.
 
+use efs_dr_aws::{AwsContext, AwsSettings};
 use efs_dr_harness::error::{HarnessError, HarnessResult};
 use efs_dr_harness::{scaled_emulator, FunctionRuntime};
-use efs_dr_shared::aws::{AwsContext, AwsSettings};
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_shared::domain::time::Backoff;
@@ -16,12 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const FUNCTIONS: [&str; 4] = [
-    "failover",
-    "failback",
-    "mount-target-ensure",
-    "lag-alarm-handler",
-];
+use efs_dr_shared::workflows::functions::FUNCTIONS;
 
 struct Args {
     out: PathBuf,

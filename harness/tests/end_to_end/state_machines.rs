@@ -6,33 +6,14 @@
 use crate::common;
 
 use common::*;
-use efs_dr_shared_free::iso;
+use efs_dr_shared::domain::time::iso8601;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
-mod efs_dr_shared_free {
-    /// ISO 8601 of an epoch time, as the approver writes the cutover mark.
-    pub fn iso(epoch: f64) -> String {
-        let secs = epoch as i64;
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
-    }
+/// ISO 8601 of an epoch time to the second, as the approver writes the cutover mark.
+fn iso(epoch: f64) -> String {
+    iso8601(epoch.floor())
 }
 
 fn root() -> PathBuf {

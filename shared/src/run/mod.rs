@@ -2,6 +2,6 @@
 //! passes, the report of one file system and the summary of a run.
 
 pub mod intake;
-pub mod report;
+pub use efs_dr_core::report;
 pub mod runner;
 pub mod summary;

@@ -3,10 +3,9 @@
 
 use crate::domain::config::Config;
 use crate::domain::error::Error;
-use crate::domain::ids::topic_region;
 use crate::domain::model::MetricPoint;
 use crate::domain::modes::RunMode;
-use crate::domain::ports::{Metrics, Notifier, Platform};
+use crate::domain::ports::{Metrics, Notification, Notifier, Platform, Recipient};
 use crate::run::report::{Report, Status};
 use serde::Serialize;
 
@@ -143,11 +142,15 @@ pub async fn notify_and_measure<P: Platform>(
     }
     if summary.worth_notifying() {
         if let Some(topic) = &config.alerts_topic_arn {
-            match topic_region(topic) {
-                Some(region) => {
-                    let n = platform.notifier(&region);
+            match Recipient::sns_topic(topic) {
+                Some(to) => {
                     let body = summary.render_text();
-                    if let Some(w) = publish_best_effort(&n, topic, &summary.summary, &body).await {
+                    let n = Notification {
+                        to: &to,
+                        subject: &summary.summary,
+                        body: &body,
+                    };
+                    if let Some(w) = send_best_effort(&platform.notifier(), n).await {
                         warnings.push(w);
                     }
                 }
@@ -170,15 +173,10 @@ pub async fn notify_and_measure<P: Platform>(
     summary
 }
 
-async fn publish_best_effort<N: Notifier>(
-    n: &N,
-    topic: &str,
-    subject: &str,
-    body: &str,
-) -> Option<String> {
-    match n.publish(topic, subject, body).await {
+async fn send_best_effort<N: Notifier>(notifier: &N, n: Notification<'_>) -> Option<String> {
+    match notifier.send(n).await {
         Ok(()) => None,
-        Err(e) => Some(format!("notification to {topic} failed: {e}")),
+        Err(e) => Some(format!("notification to {} failed: {e}", n.to.address())),
     }
 }
 

@@ -82,11 +82,13 @@ pub fn discovered_pairs(
                 .or_else(|| promoted_from(fs))?;
             Some(PairConfig {
                 source_file_system_id: FileSystemRef {
+                    arn_account: None,
                     id: source.0,
                     arn_region: None,
                 },
                 source_region: Some(source.1),
                 destination_file_system_id: Some(FileSystemRef {
+                    arn_account: None,
                     id: fs.id.clone(),
                     arn_region: None,
                 }),

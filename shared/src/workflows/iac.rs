@@ -10,6 +10,7 @@
 use crate::domain::ids::{FileSystemId, RegionName};
 use crate::domain::model::{Protection, Replication};
 use crate::domain::ports::{AwsResult, CallBudget, Efs, Platform};
+pub use crate::run::report::{Iac, Topology};
 use crate::run::report::{Report, Status};
 use serde::Serialize;
 use std::fmt::Write;
@@ -36,33 +37,6 @@ pub struct PairNow {
     /// Whether the primary's Region still holds its side of a replication
     /// (a LOCAL_CONFIGURATION_ONLY failover); `None` while it does not answer.
     pub primary_side_left: Option<bool>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Topology {
-    /// primary -> replica, as configured.
-    Protected,
-    /// replica -> primary: a failback's reverse sync.
-    Reversed,
-    /// The replica replicates to or from a file system outside the pair.
-    Elsewhere,
-    /// No replication: the replica was promoted and is writable.
-    Standalone,
-}
-
-/// What an infrastructure-as-code user changes, as text they can paste.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Iac {
-    pub topology: Topology,
-    /// The pair's direction now, in words.
-    pub summary: String,
-    /// `terraform.tfvars` lines: the variables that carry source and destination.
-    pub terraform_tfvars: String,
-    /// `import`/`removed` blocks and the protection argument to set.
-    pub terraform: String,
-    /// What to change in a CloudFormation template, with the snippet.
-    pub cloudformation: String,
 }
 
 /// Terraform addresses the generated blocks use. Defaults name a root module

@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod failback;
 pub mod failover;
+pub mod functions;
 pub mod iac;
 pub mod lag_alarm;
 pub mod mount_target_ensure;

@@ -2,8 +2,8 @@
 //! Workflow tests run the real AWS adapters against an in-process emulator
 //! whose clock is virtual: every wait of a workflow moves emulated time.
 
+use efs_dr_aws::{AwsContext, AwsSettings};
 use efs_dr_emulator::EmulatorConfig;
-use efs_dr_shared::aws::{AwsContext, AwsSettings};
 use efs_dr_shared::domain::config::Config;
 use efs_dr_shared::domain::ids::RegionName;
 use efs_dr_shared::domain::time::Backoff;

@@ -2,9 +2,9 @@
 //! systems before replication overwrites them.
 
 use super::aws_error;
-use crate::domain::ids::RegionName;
-use crate::domain::model::{BackupJob, BackupJobRequest};
-use crate::domain::ports::{AwsResult, Backup};
+use efs_dr_core::domain::ids::RegionName;
+use efs_dr_core::domain::model::{BackupJob, BackupJobRequest};
+use efs_dr_core::domain::ports::{AwsResult, Backup};
 
 #[derive(Clone)]
 pub struct BackupClient {

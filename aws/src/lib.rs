@@ -9,15 +9,15 @@ mod efs;
 mod region_switch;
 mod sns;
 
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
 pub use backup::BackupClient;
 pub use cloudwatch::CloudWatchMetrics;
 pub use efs::EfsClient;
 pub use region_switch::RegionSwitchClient;
-pub use sns::SnsNotifier;
+pub use sns::{sns_subject, SnsNotifier};
 
-use crate::domain::error::{AwsError, AwsErrorKind};
-use crate::domain::ids::RegionName;
-use crate::domain::ports::{CallBudget, Clock, Platform};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
@@ -28,6 +28,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use efs_dr_core::domain::error::{AwsError, AwsErrorKind};
+use efs_dr_core::domain::ids::{AccountId, Location, RegionName};
+use efs_dr_core::domain::ports::{CallBudget, Clock, Platform};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -194,15 +197,18 @@ impl Intercept for ServerClockInterceptor {
     }
 }
 
-/// One loaded AWS configuration, from which clients for any Region are made.
+/// One loaded AWS configuration, from which clients for any location are
+/// made: the loaded credentials for the functions' own account, and the
+/// credentials registered for any other account (`with_account`).
 #[derive(Clone)]
 pub struct AwsContext {
     sdk: SdkConfig,
+    accounts: Arc<std::collections::HashMap<AccountId, SdkConfig>>,
     settings: AwsSettings,
     clock: AwsClock,
     /// One client (and connection pool) per Region and budget, shared by every
     /// workflow of a run instead of one per file system.
-    efs_clients: Arc<Mutex<std::collections::HashMap<(String, CallBudget), EfsClient>>>,
+    efs_clients: Arc<Mutex<std::collections::HashMap<(Location, CallBudget), EfsClient>>>,
 }
 
 impl AwsContext {
@@ -220,8 +226,24 @@ impl AwsContext {
                 ..AwsClock::default()
             },
             settings,
+            accounts: Arc::default(),
             efs_clients: Arc::default(),
         }
+    }
+
+    /// Calls to `account` use `sdk`'s credentials (an assumed role, say).
+    pub fn with_account(mut self, account: AccountId, sdk: SdkConfig) -> Self {
+        Arc::make_mut(&mut self.accounts).insert(account, sdk);
+        self.efs_clients = Arc::default();
+        self
+    }
+
+    /// The configuration whose credentials reach `at`.
+    fn sdk_for(&self, at: &Location) -> &SdkConfig {
+        at.account
+            .as_ref()
+            .and_then(|a| self.accounts.get(a))
+            .unwrap_or(&self.sdk)
     }
 
     /// The Region the functions run in (the DR Region).
@@ -272,8 +294,10 @@ impl AwsContext {
             .build()
     }
 
-    pub fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
-        let key = (region.to_string(), budget);
+    pub fn efs(&self, at: impl Into<Location>, budget: CallBudget) -> EfsClient {
+        let at = at.into();
+        let region = &at.region;
+        let key = (at.clone(), budget);
         if let Some(client) = self
             .efs_clients
             .lock()
@@ -282,7 +306,7 @@ impl AwsContext {
         {
             return client;
         }
-        let conf = aws_sdk_efs::config::Builder::from(&self.sdk)
+        let conf = aws_sdk_efs::config::Builder::from(self.sdk_for(&at))
             .region(aws_sdk_efs::config::Region::new(region.to_string()))
             .retry_config(self.retry(budget))
             .timeout_config(self.timeouts(budget))
@@ -295,18 +319,25 @@ impl AwsContext {
         client
     }
 
-    pub fn notifier(&self, region: &RegionName) -> SnsNotifier {
+    /// Notifications to any recipient; SNS clients are made per topic Region.
+    pub fn notifier(&self) -> SnsNotifier {
+        SnsNotifier::new(self.clone())
+    }
+
+    fn sns(&self, region: &RegionName) -> aws_sdk_sns::Client {
         let conf = aws_sdk_sns::config::Builder::from(&self.sdk)
             .region(aws_sdk_sns::config::Region::new(region.to_string()))
             .retry_config(self.retry(CallBudget::Normal))
             .timeout_config(self.timeouts(CallBudget::Normal))
             .interceptor(ServerClockInterceptor(self.clock.clone()))
             .build();
-        SnsNotifier::new(aws_sdk_sns::Client::from_conf(conf), region.clone())
+        aws_sdk_sns::Client::from_conf(conf)
     }
 
-    pub fn backup(&self, region: &RegionName) -> BackupClient {
-        let conf = aws_sdk_backup::config::Builder::from(&self.sdk)
+    pub fn backup(&self, at: impl Into<Location>) -> BackupClient {
+        let at = at.into();
+        let region = &at.region;
+        let conf = aws_sdk_backup::config::Builder::from(self.sdk_for(&at))
             .region(aws_sdk_backup::config::Region::new(region.to_string()))
             .retry_config(self.retry(CallBudget::Normal))
             .timeout_config(self.timeouts(CallBudget::Normal))
@@ -315,8 +346,10 @@ impl AwsContext {
         BackupClient::new(aws_sdk_backup::Client::from_conf(conf), region.clone())
     }
 
-    pub fn region_switch(&self, region: &RegionName) -> RegionSwitchClient {
-        let conf = aws_sdk_arcregionswitch::config::Builder::from(&self.sdk)
+    pub fn region_switch(&self, at: impl Into<Location>) -> RegionSwitchClient {
+        let at = at.into();
+        let region = &at.region;
+        let conf = aws_sdk_arcregionswitch::config::Builder::from(self.sdk_for(&at))
             .region(aws_sdk_arcregionswitch::config::Region::new(
                 region.to_string(),
             ))
@@ -330,8 +363,10 @@ impl AwsContext {
         )
     }
 
-    pub fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
-        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+    pub fn metrics(&self, at: impl Into<Location>) -> CloudWatchMetrics {
+        let at = at.into();
+        let region = &at.region;
+        let conf = aws_sdk_cloudwatch::config::Builder::from(self.sdk_for(&at))
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
             .retry_config(self.retry(CallBudget::Normal))
             .timeout_config(self.timeouts(CallBudget::Normal))
@@ -421,27 +456,27 @@ impl Platform for AwsContext {
     type Clock = AwsClock;
     type RegionSwitch = RegionSwitchClient;
 
-    fn efs(&self, region: &RegionName, budget: CallBudget) -> EfsClient {
-        AwsContext::efs(self, region, budget)
+    fn efs(&self, at: impl Into<Location>, budget: CallBudget) -> EfsClient {
+        AwsContext::efs(self, at, budget)
     }
 
-    fn backup(&self, region: &RegionName) -> BackupClient {
-        AwsContext::backup(self, region)
+    fn backup(&self, at: impl Into<Location>) -> BackupClient {
+        AwsContext::backup(self, at)
     }
 
-    fn notifier(&self, region: &RegionName) -> SnsNotifier {
-        AwsContext::notifier(self, region)
+    fn notifier(&self) -> SnsNotifier {
+        AwsContext::notifier(self)
     }
 
-    fn metrics(&self, region: &RegionName) -> CloudWatchMetrics {
-        AwsContext::metrics(self, region)
+    fn metrics(&self, at: impl Into<Location>) -> CloudWatchMetrics {
+        AwsContext::metrics(self, at)
     }
 
     fn clock(&self) -> &AwsClock {
         &self.clock
     }
 
-    fn region_switch(&self, region: &RegionName) -> RegionSwitchClient {
-        AwsContext::region_switch(self, region)
+    fn region_switch(&self, at: impl Into<Location>) -> RegionSwitchClient {
+        AwsContext::region_switch(self, at)
     }
 }

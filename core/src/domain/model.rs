@@ -276,3 +276,26 @@ impl BackupJob {
         )
     }
 }
+
+/// What GetPlanExecution says of an execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanExecution {
+    pub action: String,
+    pub region: String,
+    pub mode: String,
+    pub state: String,
+    pub start_time: Option<f64>,
+    /// When each step started, by name (the step states Region switch reports).
+    pub step_starts: Vec<(String, f64)>,
+}
+
+impl PlanExecution {
+    /// When the named step began, as Region switch reports it.
+    pub fn step_start(&self, step: Option<&str>) -> Option<f64> {
+        let name = step?;
+        self.step_starts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t)
+    }
+}

@@ -102,6 +102,9 @@ pub struct FileSystemRef {
     pub id: FileSystemId,
     /// Region named by the ARN, if an ARN was given.
     pub arn_region: Option<RegionName>,
+    /// Account named by the ARN, if an ARN was given: the owner, which may
+    /// not be the account the functions run in.
+    pub arn_account: Option<AccountId>,
 }
 
 /// Written as the ID it names, so that a request serialized (a failover
@@ -121,13 +124,15 @@ impl FileSystemRef {
             .and_then(|r| r.strip_prefix("elasticfilesystem:"));
         if let Some(rest) = in_partition {
             let parts: Vec<&str> = rest.splitn(3, ':').collect();
-            if let [region, _account, resource] = parts.as_slice() {
+            if let [region, account, resource] = parts.as_slice() {
                 if let Some(id) = resource.strip_prefix("file-system/") {
                     let id = FileSystemId::parse(id)?;
                     let region = RegionName::parse(region)?;
+                    let account = AccountId::parse(account)?;
                     return Ok(FileSystemRef {
                         id,
                         arn_region: Some(region),
+                        arn_account: Some(account),
                     });
                 }
             }
@@ -143,6 +148,7 @@ impl FileSystemRef {
         Ok(FileSystemRef {
             id: FileSystemId::parse(raw)?,
             arn_region: None,
+            arn_account: None,
         })
     }
 }
@@ -151,6 +157,64 @@ impl<'de> Deserialize<'de> for FileSystemRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A 12-digit AWS account ID.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(AccountId(raw.to_string()))
+        } else {
+            Err(format!("'{raw}' is not an AWS account ID (12 digits)"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a port works: an account and a Region. `account: None` is the
+/// account whose credentials the functions run with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub account: Option<AccountId>,
+    pub region: RegionName,
+}
+
+impl Location {
+    pub fn new(account: Option<AccountId>, region: RegionName) -> Self {
+        Location { account, region }
+    }
+}
+
+impl From<&RegionName> for Location {
+    fn from(region: &RegionName) -> Self {
+        Location::new(None, region.clone())
+    }
+}
+
+impl From<RegionName> for Location {
+    fn from(region: RegionName) -> Self {
+        Location::new(None, region)
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(at: &Location) -> Self {
+        at.clone()
     }
 }
 
@@ -164,6 +228,28 @@ pub fn topic_region(arn: &str) -> Option<RegionName> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arn_keeps_its_account() {
+        let r = FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0",
+        )
+        .unwrap();
+        assert_eq!(
+            r.arn_account.as_ref().map(AccountId::as_str),
+            Some("111122223333")
+        );
+        assert!(FileSystemRef::parse(
+            "arn:aws:elasticfilesystem:us-east-1:1111:file-system/fs-0123456789abcdef0"
+        )
+        .is_err());
+        assert_eq!(
+            FileSystemRef::parse("fs-0123456789abcdef0")
+                .unwrap()
+                .arn_account,
+            None
+        );
+    }
 
     #[test]
     fn accepts_aws_shapes() {

@@ -1,28 +1,28 @@
 //! The `Efs` port over aws-sdk-efs.
 
 use super::aws_error;
-use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
-use crate::domain::model::{
-    AccessPoint, AccessPointSpec, CreationInfo, DeletionMode, FileSystem, LifeCycle, MountTarget,
-    PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
-};
-use crate::domain::ports::{
-    AwsResult, CreateAccessPointOutcome, CreateMountTargetOutcome, CreateReplicationOutcome,
-    DeleteOutcome, Efs,
-};
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use aws_sdk_efs::types as t;
 use aws_sdk_efs::Client;
+use efs_dr_core::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use efs_dr_core::domain::model::{
+    AccessPoint, AccessPointSpec, CreationInfo, DeletionMode, FileSystem, LifeCycle, MountTarget,
+    PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
+};
+use efs_dr_core::domain::ports::{
+    AwsResult, CreateAccessPointOutcome, CreateMountTargetOutcome, CreateReplicationOutcome,
+    DeleteOutcome, Efs,
+};
 
 fn build_error(
     operation: &'static str,
     region: &RegionName,
     e: impl std::fmt::Display,
-) -> crate::domain::error::AwsError {
-    crate::domain::error::AwsError {
+) -> efs_dr_core::domain::error::AwsError {
+    efs_dr_core::domain::error::AwsError {
         operation,
         region: region.to_string(),
-        kind: crate::domain::error::AwsErrorKind::Other,
+        kind: efs_dr_core::domain::error::AwsErrorKind::Other,
         code: None,
         status: None,
         message: format!("the request could not be built: {e}"),

@@ -2,9 +2,9 @@
 //! execution asks of the Lambda block it invoked.
 
 use super::aws_error;
-use crate::domain::ids::RegionName;
-use crate::domain::ports::{AwsResult, RegionSwitch};
-use crate::workflows::region_switch::PlanExecution;
+use efs_dr_core::domain::ids::RegionName;
+use efs_dr_core::domain::model::PlanExecution;
+use efs_dr_core::domain::ports::{AwsResult, RegionSwitch};
 
 #[derive(Clone)]
 pub struct RegionSwitchClient {
@@ -54,10 +54,10 @@ impl RegionSwitch for RegionSwitchClient {
                 });
             }
         }
-        Err(crate::domain::error::AwsError {
+        Err(efs_dr_core::domain::error::AwsError {
             operation: "GetPlanExecution",
             region: self.region.to_string(),
-            kind: crate::domain::error::AwsErrorKind::Other,
+            kind: efs_dr_core::domain::error::AwsErrorKind::Other,
             code: None,
             status: None,
             message: "more than 20 pages of step states".into(),

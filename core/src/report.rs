@@ -8,20 +8,6 @@ use crate::domain::modes::Mode;
 use crate::domain::time::iso8601;
 use serde::{Deserialize, Serialize};
 
-/// SNS subjects: at most 100 printable ASCII characters, no line breaks.
-pub fn sns_subject(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if (' '..='~').contains(&c) { c } else { ' ' })
-        .collect();
-    let trimmed = clean.trim();
-    if trimmed.len() <= 100 {
-        trimmed.to_string()
-    } else {
-        format!("{}...", &trimmed[..97])
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -113,7 +99,7 @@ pub struct Report {
     pub next_steps: Vec<String>,
     /// What a Terraform or CloudFormation user changes for the pair as it is now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub iac: Option<crate::workflows::iac::Iac>,
+    pub iac: Option<Iac>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -343,16 +329,38 @@ impl Report {
     }
 }
 
+/// Infrastructure as code for a pair as it is now: the report's `iac`
+/// section (rendered by the iac workflow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// primary -> replica, as configured.
+    Protected,
+    /// replica -> primary: a failback's reverse sync.
+    Reversed,
+    /// The replica replicates to or from a file system outside the pair.
+    Elsewhere,
+    /// No replication: the replica was promoted and is writable.
+    Standalone,
+}
+
+/// What an infrastructure-as-code user changes, as text they can paste.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Iac {
+    pub topology: Topology,
+    /// The pair's direction now, in words.
+    pub summary: String,
+    /// `terraform.tfvars` lines: the variables that carry source and destination.
+    pub terraform_tfvars: String,
+    /// `import`/`removed` blocks and the protection argument to set.
+    pub terraform: String,
+    /// What to change in a CloudFormation template, with the snippet.
+    pub cloudformation: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subjects_fit_sns_limits() {
-        let long = "x".repeat(150);
-        assert_eq!(sns_subject(&long).len(), 100);
-        assert_eq!(sns_subject("a\nb"), "a b");
-    }
 
     #[test]
     fn waiting_steps_merge() {

@@ -2,7 +2,7 @@
 //! tests wrap them to inject crashes and count calls.
 
 use crate::domain::error::AwsError;
-use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::ids::{FileSystemId, Location, RegionName, SecurityGroupId, SubnetId};
 use crate::domain::model::{
     AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
     MetricPoint, MountTarget, Protection, Replication,
@@ -19,7 +19,9 @@ pub enum CallBudget {
     Short,
 }
 
-/// Where the workflows get their ports from: clients for any Region and a clock.
+/// Where the workflows get their ports from: clients for any location (an
+/// account and a Region; a bare Region means the functions' own account),
+/// a notifier and a clock.
 pub trait Platform: Send + Sync {
     type Efs: Efs;
     type Backup: Backup;
@@ -27,12 +29,12 @@ pub trait Platform: Send + Sync {
     type Metrics: Metrics;
     type Clock: Clock;
     type RegionSwitch: RegionSwitch;
-    fn efs(&self, region: &RegionName, budget: CallBudget) -> Self::Efs;
-    fn backup(&self, region: &RegionName) -> Self::Backup;
-    fn notifier(&self, region: &RegionName) -> Self::Notifier;
-    fn metrics(&self, region: &RegionName) -> Self::Metrics;
+    fn efs(&self, at: impl Into<Location>, budget: CallBudget) -> Self::Efs;
+    fn backup(&self, at: impl Into<Location>) -> Self::Backup;
+    fn notifier(&self) -> Self::Notifier;
+    fn metrics(&self, at: impl Into<Location>) -> Self::Metrics;
     fn clock(&self) -> &Self::Clock;
-    fn region_switch(&self, region: &RegionName) -> Self::RegionSwitch;
+    fn region_switch(&self, at: impl Into<Location>) -> Self::RegionSwitch;
 }
 
 /// ARC Region switch, as far as a plan's Lambda block needs it.
@@ -41,7 +43,7 @@ pub trait RegionSwitch: Send + Sync {
         &self,
         plan_arn: &str,
         execution_id: &str,
-    ) -> impl Future<Output = AwsResult<crate::workflows::region_switch::PlanExecution>> + Send;
+    ) -> impl Future<Output = AwsResult<crate::domain::model::PlanExecution>> + Send;
 }
 
 /// Answer to DeleteReplicationConfiguration.
@@ -174,14 +176,42 @@ pub trait Efs: Send + Sync {
     fn probe(&self) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
+/// Where a notification goes. SNS is the one channel today; the workflows
+/// say who hears, the adapter knows how to reach them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    SnsTopic { arn: String, region: RegionName },
+}
+
+impl Recipient {
+    /// `None` when `arn` is not an SNS topic ARN.
+    pub fn sns_topic(arn: &str) -> Option<Recipient> {
+        let region = crate::domain::ids::topic_region(arn)?;
+        Some(Recipient::SnsTopic {
+            arn: arn.to_string(),
+            region,
+        })
+    }
+
+    /// The address, as an operator reads it in a warning.
+    pub fn address(&self) -> &str {
+        match self {
+            Recipient::SnsTopic { arn, .. } => arn,
+        }
+    }
+}
+
+/// A message to people or to another function.
+#[derive(Clone, Copy, Debug)]
+pub struct Notification<'a> {
+    pub to: &'a Recipient,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
 /// Notifications to people and to other functions.
 pub trait Notifier: Send + Sync {
-    fn publish(
-        &self,
-        topic_arn: &str,
-        subject: &str,
-        message: &str,
-    ) -> impl Future<Output = AwsResult<()>> + Send;
+    fn send(&self, notification: Notification<'_>) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// An alarm's current state as CloudWatch reports it.

@@ -2,7 +2,7 @@
 //! event loop, and the local mode that runs one event from a file or
 //! standard input when the binary is started outside Lambda.
 
-use crate::domain::error::Error;
+use efs_dr_core::domain::error::Error;
 use serde_json::Value;
 use std::future::Future;
 use std::io::Read;
@@ -66,7 +66,7 @@ where
     F: Future<Output = Result<Value, Error>> + Send,
 {
     init_tracing();
-    let time_scale = crate::aws::AwsSettings::from_env().time_scale;
+    let time_scale = crate::AwsSettings::from_env().time_scale;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let handler = &handler;
         let service = lambda_runtime::service_fn(

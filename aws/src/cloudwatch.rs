@@ -1,13 +1,13 @@
 //! The `Metrics` port over aws-sdk-cloudwatch.
 
 use super::aws_error;
-use crate::domain::ids::RegionName;
-use crate::domain::model::MetricPoint;
-use crate::domain::ports::{AlarmStatus, AwsResult, Metrics, SeriesQuery};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit,
 };
+use efs_dr_core::domain::ids::RegionName;
+use efs_dr_core::domain::model::MetricPoint;
+use efs_dr_core::domain::ports::{AlarmStatus, AwsResult, Metrics, SeriesQuery};
 
 pub const NAMESPACE: &str = "EfsDr";
 

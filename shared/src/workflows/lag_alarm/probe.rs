@@ -1,0 +1,362 @@
+//! The scheduled probe: each pair's replication read from the DR Region,
+//! the source Region probed, the lag and health metrics published, then the
+//! region detector and the alarm path run over what was seen.
+
+use super::*;
+
+/// One protected pair as seen from the DR Region.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairHealth {
+    pub source_file_system_id: FileSystemId,
+    pub source_region: RegionName,
+    pub destination_file_system_id: Option<FileSystemId>,
+    pub destination_region: RegionName,
+    /// Replication status as the DR Region reports it, or `NONE`.
+    pub status: String,
+    pub lag_seconds: Option<f64>,
+    pub last_replicated: Option<String>,
+    pub healthy: bool,
+    pub source_region_reachable: bool,
+    /// Last failover or failback recorded in the replica's tags (epoch seconds).
+    #[serde(skip)]
+    pub last_dr_event: Option<f64>,
+    #[serde(skip)]
+    pub failover_requested_at: Option<f64>,
+    /// The alarm state change and decision the alerts topic was last told about.
+    #[serde(skip)]
+    pub last_notified: Option<String>,
+    /// The detector's memory, from the replica's tag: (since, failed probes).
+    #[serde(skip)]
+    pub unreachable_mark: Option<(f64, u32)>,
+    /// `efs-dr:maintenance` on the replica.
+    #[serde(skip)]
+    pub maintenance: bool,
+    /// LastReplicatedTimestamp as read (epoch seconds): the detector judges
+    /// the stall from it, not from a lag measured earlier in the run.
+    #[serde(skip)]
+    pub last_replicated_epoch: Option<f64>,
+    /// When a failover request was sent for the failure the mark names.
+    #[serde(skip)]
+    pub failover_request_sent_at: Option<f64>,
+    /// The detector's last page: `SOURCE_REGION SINCE DECISION`.
+    #[serde(skip)]
+    pub detector_notified: Option<String>,
+}
+
+pub(super) fn pair_regions(p: &PairConfig, config: &Config) -> Result<(RegionName, RegionName)> {
+    let source = p
+        .source_file_system_id
+        .arn_region
+        .clone()
+        .or_else(|| p.source_region.clone())
+        .or_else(|| config.source_region.clone())
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "the configured pair of {} has no source_region",
+                p.source_file_system_id.id
+            ))
+        })?;
+    let dest = p
+        .destination_region
+        .clone()
+        .or_else(|| config.destination_region.clone())
+        .ok_or_else(|| {
+            Error::InvalidInput(
+                "the DR Region is not configured (EFS_DR_DESTINATION_REGION or AWS_REGION)".into(),
+            )
+        })?;
+    Ok((source, dest))
+}
+
+/// Reads one pair's replication from the DR Region and probes the source Region.
+pub(super) async fn observe<P: Platform>(
+    platform: &P,
+    config: &Config,
+    p: &PairConfig,
+    reachability: &mut BTreeMap<String, bool>,
+) -> Result<PairHealth> {
+    let (source_region, dest_region) = pair_regions(p, config)?;
+    let efs = platform.efs(&dest_region, CallBudget::Normal);
+    let now = platform.clock().now();
+    let mut dest = p.destination_file_system_id.as_ref().map(|d| d.id.clone());
+    if dest.is_none() {
+        dest = efs
+            .list_replications()
+            .await?
+            .into_iter()
+            .find(|r| {
+                r.source_file_system_id == p.source_file_system_id.id
+                    && r.source_region == source_region
+            })
+            .map(|r| r.destination_file_system_id);
+    }
+    let (replication, fs) = match &dest {
+        // Only a configuration into the replica: after a failback the replica
+        // may be the source of one, which is not this pair's protection.
+        Some(d) => (
+            efs.describe_replication(d)
+                .await?
+                .filter(|r| &r.destination_file_system_id == d),
+            efs.describe_file_system(d).await?,
+        ),
+        None => (None, None),
+    };
+    let reachable = match reachability.get(source_region.as_str()) {
+        Some(r) => *r,
+        None => {
+            let r =
+                crate::domain::ports::reachable(&platform.efs(&source_region, CallBudget::Short))
+                    .await;
+            reachability.insert(source_region.to_string(), r);
+            r
+        }
+    };
+    let num = |k: &str| {
+        fs.as_ref()
+            .and_then(|f| f.tag(k))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    // `FAILURE_START [SENT_AT]`: which failure a request was for, and when it went out.
+    let requested = fs
+        .as_ref()
+        .and_then(|f| f.tag(tags::FAILOVER_REQUESTED_AT))
+        .and_then(parse_requested_mark);
+    let last_dr_event = [
+        tags::PROMOTED_AT,
+        tags::FAILOVER_COMPLETED_AT,
+        tags::FAILBACK_COMPLETED_AT,
+    ]
+    .iter()
+    .filter_map(|k| num(k))
+    .reduce(f64::max);
+    let (status, lrt) = match &replication {
+        Some(r) => (
+            match &r.status {
+                ReplicationStatus::Other(s) => s.clone(),
+                s => serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            },
+            r.last_replicated,
+        ),
+        None => ("NONE".to_string(), None),
+    };
+    Ok(PairHealth {
+        source_file_system_id: p.source_file_system_id.id.clone(),
+        source_region,
+        destination_file_system_id: dest,
+        destination_region: dest_region,
+        healthy: status == "ENABLED" && lrt.is_some(),
+        lag_seconds: lrt.map(|t| ((now - t).max(0.0) * 10.0).round() / 10.0),
+        last_replicated: lrt.map(iso8601),
+        status,
+        source_region_reachable: reachable,
+        last_dr_event,
+        failover_requested_at: requested.map(|(since, _)| since),
+        failover_request_sent_at: requested.map(|(since, sent)| sent.unwrap_or(since)),
+        last_replicated_epoch: lrt,
+        detector_notified: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::DETECTOR_NOTIFIED))
+            .map(str::to_string),
+        last_notified: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::LAST_NOTIFIED))
+            .map(str::to_string),
+        unreachable_mark: fs
+            .as_ref()
+            .and_then(|f| f.tag(tags::SOURCE_UNREACHABLE_SINCE))
+            .and_then(parse_unreachable_mark),
+        maintenance: fs
+            .as_ref()
+            .is_some_and(|f| f.tag(tags::MAINTENANCE).is_some()),
+    })
+}
+
+pub(super) fn health_points(h: &PairHealth) -> Vec<MetricPoint> {
+    let mut points = vec![MetricPoint {
+        name: REACHABLE_METRIC,
+        value: if h.source_region_reachable { 1.0 } else { 0.0 },
+        unit: "None",
+        dimensions: vec![("SourceRegion".to_string(), h.source_region.to_string())],
+    }];
+    // Without a replica there is no FileSystemId to publish under; an empty
+    // dimension value would be a metric that no alarm watches, or worse.
+    let Some(dest) = &h.destination_file_system_id else {
+        return points;
+    };
+    let dims = vec![
+        ("FileSystemId".to_string(), dest.to_string()),
+        (
+            "SourceFileSystemId".to_string(),
+            h.source_file_system_id.to_string(),
+        ),
+    ];
+    points.push(MetricPoint {
+        name: HEALTHY_METRIC,
+        value: if h.healthy { 1.0 } else { 0.0 },
+        unit: "None",
+        dimensions: dims.clone(),
+    });
+    if let Some(lag) = h.lag_seconds {
+        points.push(MetricPoint {
+            name: LAG_METRIC,
+            value: lag,
+            unit: "Seconds",
+            dimensions: dims,
+        });
+    }
+    points
+}
+
+/// Our own Region's EFS API must answer cleanly: a throttled or failing DR
+/// side says nothing about the source.
+pub(super) async fn dr_health<P: Platform>(
+    platform: &P,
+    region: &RegionName,
+) -> std::result::Result<(), String> {
+    platform
+        .efs(region, CallBudget::Short)
+        .probe()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The longest lag the pair showed in the 3 hours before `until`: its own
+/// cadence of syncs, as this probe has been publishing it.
+pub(super) async fn learned_sync_gap<P: Platform>(
+    platform: &P,
+    region: &RegionName,
+    h: &PairHealth,
+    until: f64,
+) -> Option<f64> {
+    let dest = h.destination_file_system_id.as_ref()?;
+    let dims = vec![
+        ("FileSystemId".to_string(), dest.to_string()),
+        (
+            "SourceFileSystemId".to_string(),
+            h.source_file_system_id.to_string(),
+        ),
+    ];
+    let points = platform
+        .metrics(region)
+        .recent(NAMESPACE, LAG_METRIC, &dims, 3.0 * 3600.0, until)
+        .await
+        .ok()?;
+    // Minutes that ended before the failure: a later one may hold lag taken after it.
+    points
+        .into_iter()
+        .filter(|(t, _)| *t + 60.0 <= until)
+        .map(|(_, v)| v)
+        .reduce(f64::max)
+}
+
+/// The scheduled probe: observe every configured pair, publish the metrics.
+pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> {
+    if config.pairs.is_empty() {
+        return Err(Error::InvalidInput(
+            "no protected pairs configured (EFS_DR_PAIRS): nothing to probe".into(),
+        ));
+    }
+    let started = platform.clock().now();
+    let mut reachability = BTreeMap::new();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_error = None;
+    for p in &config.pairs {
+        // One pair that cannot be read must not silence the others: their
+        // alarms treat missing data as breaching.
+        match observe(platform, config, p, &mut reachability).await {
+            Ok(h) => results.push(h),
+            Err(e) => {
+                tracing::error!(source_file_system_id = %p.source_file_system_id.id, error = %e, "probe of one pair failed");
+                errors.push(json!({
+                    "source_file_system_id": p.source_file_system_id.id,
+                    "error": e.error_type(),
+                    "message": e.to_string(),
+                }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if results.is_empty() {
+        if let Some(e) = first_error {
+            // Nothing could be read at all (this Region's own API failing?): an
+            // error, so that the invocation is retried and its failure counted.
+            return Err(e);
+        }
+    }
+    let region = config
+        .destination_region
+        .clone()
+        .or_else(|| results.first().map(|r| r.destination_region.clone()));
+    let mut points: Vec<MetricPoint> = results
+        .iter()
+        .flat_map(health_points)
+        .filter(|p| p.name != REACHABLE_METRIC)
+        .collect();
+    if let Some(region) = &region {
+        if let Err(e) = platform.metrics(region).put(&points).await {
+            tracing::error!(error = %e, "replication metrics not published");
+        }
+    }
+    // Several probes a minute: the schedule runs once a minute, so the run
+    // itself probes the source Regions again, spaced, before judging.
+    let mut samples: BTreeMap<String, Vec<(f64, bool)>> = reachability
+        .iter()
+        .map(|(r, ok)| (r.clone(), vec![(started, *ok)]))
+        .collect();
+    for _ in 1..config.detector.probes_per_run.max(1) {
+        platform.clock().sleep(config.detector.probe_spacing).await;
+        for (source_region, seen) in samples.iter_mut() {
+            let Ok(r) = RegionName::parse(source_region) else {
+                continue;
+            };
+            let ok = crate::domain::ports::reachable(&platform.efs(&r, CallBudget::Short)).await;
+            seen.push((platform.clock().now(), ok));
+        }
+    }
+    // One SourceRegionReachable datapoint per Region and run: 1 when any probe answered.
+    points = samples
+        .iter()
+        .map(|(r, seen)| MetricPoint {
+            name: REACHABLE_METRIC,
+            value: if seen.iter().any(|(_, ok)| *ok) {
+                1.0
+            } else {
+                0.0
+            },
+            unit: "None",
+            dimensions: vec![("SourceRegion".to_string(), r.clone())],
+        })
+        .collect();
+    for h in results.iter_mut() {
+        h.source_region_reachable = samples
+            .get(h.source_region.as_str())
+            .is_some_and(|seen| seen.iter().any(|(_, ok)| *ok));
+    }
+    let detections = match &region {
+        Some(region) => {
+            // A metric that cannot be published must not stop the judgement.
+            if let Err(e) = platform.metrics(region).put(&points).await {
+                tracing::error!(error = %e, "SourceRegionReachable not published");
+            }
+            if config.detector.enabled {
+                detect(platform, config, &results, &samples, region).await?
+            } else {
+                Vec::new()
+            }
+        }
+        None => Vec::new(),
+    };
+    let rechecked = match &config.destination_region {
+        Some(region) => recheck_watched_alarms(platform, config, region).await?,
+        None => Vec::new(),
+    };
+    let status = if errors.is_empty() { "ok" } else { "partial" };
+    let out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors,
+                     "detections": detections, "decisions": rechecked});
+    tracing::info!(record = %out, "replication probe");
+    Ok(out)
+}
