@@ -35,8 +35,11 @@ def workspace_binaries():
 
 def variables_the_code_reads():
     found = set()
-    for src in (ROOT / "shared" / "src").rglob("*.rs"):
-        found.update(re.findall(r'"((?:EFS_DR|AWS_LAMBDA)_[A-Z_]+)"', src.read_text()))
+    # The layers the functions link: the core (configuration), the workflows
+    # and the adapters (Lambda glue, AWS settings).
+    for crate in ("core", "shared", "aws"):
+        for src in (ROOT / crate / "src").rglob("*.rs"):
+            found.update(re.findall(r'"((?:EFS_DR|AWS_LAMBDA)_[A-Z_]+)"', src.read_text()))
     return found
 
 
