@@ -604,44 +604,18 @@ async fn every_crash_point_under_every_fault_converges() {
     let mut rows: Vec<(String, PathFigures)> = Vec::new();
     // EFS_DR_FAULT_MATRIX_ONLY=Path[:Profile] runs one cell, to watch a deliberate break get caught.
     let only = std::env::var("EFS_DR_FAULT_MATRIX_ONLY").unwrap_or_default();
-    // Each path has its own emulators: they run side by side on the runtime's
-    // workers, and the rows keep the order of PATHS.
-    let mut tasks = Vec::new();
     for path in PATHS {
         if !only.is_empty() && !only.starts_with(&format!("{path:?}")) {
             continue;
         }
-        tasks.push((
-            format!("{path:?}"),
-            tokio::spawn(async move {
-                let mut fig = PathFigures::default();
-                scenarios_of(path, &mut fig).await;
-                fig
-            }),
-        ));
+        let mut fig = PathFigures::default();
+        scenarios_of(path, &mut fig).await;
+        rows.push((format!("{path:?}"), fig));
     }
     if only.is_empty() {
-        tasks.push((
-            "ConcurrentDuplicates".into(),
-            tokio::spawn(async move {
-                let mut dup = PathFigures::default();
-                concurrent_duplicates(&mut dup).await;
-                dup
-            }),
-        ));
-    }
-    for (name, task) in tasks {
-        match task.await {
-            Ok(fig) => rows.push((name, fig)),
-            Err(e) => {
-                let fig = PathFigures {
-                    scenarios: 1,
-                    violations: vec![format!("{name}: the path's task failed: {e}")],
-                    ..PathFigures::default()
-                };
-                rows.push((name, fig));
-            }
-        }
+        let mut dup = PathFigures::default();
+        concurrent_duplicates(&mut dup).await;
+        rows.push(("ConcurrentDuplicates".into(), dup));
     }
     for (name, fig) in &rows {
         let _ = writeln!(
