@@ -76,6 +76,7 @@ impl Metrics for CloudWatchMetrics {
                 .or(a.state_updated_timestamp())
                 .map(|t| t.as_secs_f64())
                 .unwrap_or(0.0),
+            treat_missing_data: a.treat_missing_data().map(str::to_string),
         }))
     }
 

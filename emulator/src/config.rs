@@ -206,6 +206,7 @@ impl Seed {
                 delete_order: self.delete_order,
                 delete_with_source_down: self.delete_with_source_down,
                 plan_execution_reads: self.plan_execution_reads,
+                ..Variants::default()
             },
         }
     }

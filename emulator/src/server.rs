@@ -384,9 +384,6 @@ async fn handle(
                 // or the Region comes back (then still drop: the request was lost).
                 for _ in 0..1200 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    if !shared.world().region_mut(&region).faults.outage {
-                        break;
-                    }
                     if !shared
                         .world()
                         .region_mut(&region)

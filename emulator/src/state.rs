@@ -68,12 +68,26 @@ impl Shared {
     pub fn set_faults(&self, update: &FaultUpdate) -> Result<(), String> {
         let mut w = self.world();
         let now = w.now;
+        let was_partitioned_from = w.region_mut(&update.region).faults.partitioned_from.clone();
         w.region_mut(&update.region).faults.apply(update, now)?;
         if update.outage == Some(true) {
             w.fail_backup_jobs_for_outage(&update.region);
         }
         if update.outage == Some(false) {
             w.resume_hung_deletes(&update.region);
+        }
+        let healed: Vec<String> = {
+            let now_from = &w.region_mut(&update.region).faults.partitioned_from;
+            was_partitioned_from
+                .into_iter()
+                .filter(|r| !now_from.contains(r))
+                .collect()
+        };
+        if !healed.is_empty() {
+            w.resume_hung_deletes(&update.region);
+            for r in &healed {
+                w.resume_hung_deletes(r);
+            }
         }
         Ok(())
     }

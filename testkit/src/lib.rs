@@ -17,6 +17,8 @@ use std::net::SocketAddr;
 
 pub const EAST: &str = "us-east-1";
 pub const WEST: &str = "us-west-2";
+/// A third Region, neither source nor DR: where the witness runs.
+pub const THIRD: &str = "eu-west-1";
 /// The role AWS Backup assumes for efs-dr's preservation jobs, as tests configure it.
 pub const BACKUP_ROLE: &str = "arn:aws:iam::123456789012:role/efs-dr-backup";
 /// The Region the SDK configuration defaults to: the DR Region of every pair the kit makes.
@@ -194,6 +196,45 @@ impl Kit {
                 .region(Region::new(region.to_string()))
                 .build(),
         )
+    }
+
+    /// A witness for `source_region`: a canary in `THIRD` that checks the
+    /// application on the source's data plane, and the alarm on it that the
+    /// region detector reads (as docs/deploy.md sets it up). Returns the
+    /// alarm's ARN, for `EFS_DR_WITNESS_ALARM_ARN`.
+    pub async fn witness(&self, source_region: &str) -> Result<String> {
+        let name = format!("efs-dr-witness-{source_region}");
+        self.emu
+            .shared
+            .world()
+            .set_witness(efs_dr_emulator::world::witness::WitnessRequest {
+                name: name.clone(),
+                kind: Default::default(),
+                region: Some(THIRD.to_string()),
+                target_region: source_region.to_string(),
+                watches: Default::default(),
+                delay_seconds: None,
+                stopped: false,
+            })
+            .map_err(KitError::Start)?;
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+        self.cloudwatch(THIRD)
+            .put_metric_alarm()
+            .alarm_name(&name)
+            .namespace("CloudWatchSynthetics")
+            .metric_name("SuccessPercent")
+            .dimensions(Dimension::builder().name("CanaryName").value(&name).build())
+            .statistic(Statistic::Average)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(100.0)
+            .comparison_operator(ComparisonOperator::LessThanThreshold)
+            .treat_missing_data("missing")
+            .send()
+            .await
+            .map_err(|e| KitError::sdk("PutMetricAlarm", e))?;
+        let account = self.emu.shared.world().account_id.clone();
+        Ok(format!("arn:aws:cloudwatch:{THIRD}:{account}:alarm:{name}"))
     }
 
     /// Moves emulated time forward.

@@ -105,6 +105,39 @@ pub struct Config {
     /// tag key is a protected pair too (fleets beyond the 4 KB environment).
     pub discover_tag_key: Option<String>,
     pub detector: DetectorSettings,
+    /// The alarm that says, from outside both Regions, whether the source
+    /// Region serves: `EFS_DR_WITNESS_ALARM_ARN`. Without it, policy
+    /// auto_failover runs as notify.
+    pub witness_alarm: Option<WitnessAlarm>,
+    /// While a Region stays lost and the replica unpromoted, a refusal or a
+    /// doubt is paged again at most this often: `EFS_DR_REPAGE_SECONDS`.
+    pub repage_seconds: f64,
+    /// A requested failover not done within this long is requested again:
+    /// `EFS_DR_REQUEST_TIMEOUT_SECONDS`.
+    pub request_timeout_seconds: f64,
+}
+
+/// A CloudWatch alarm by ARN: `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WitnessAlarm {
+    pub region: RegionName,
+    pub name: String,
+}
+
+impl WitnessAlarm {
+    pub fn parse(arn: &str) -> std::result::Result<WitnessAlarm, String> {
+        let parts: Vec<&str> = arn.splitn(7, ':').collect();
+        match parts.as_slice() {
+            ["arn", _, "cloudwatch", region, _, "alarm", name] if !name.is_empty() => {
+                Ok(WitnessAlarm {
+                    region: RegionName::parse(region)
+                        .map_err(|e| format!("'{arn}' names no valid Region: {e}"))?,
+                    name: (*name).to_string(),
+                })
+            }
+            _ => Err(format!("'{arn}' is not a CloudWatch alarm ARN")),
+        }
+    }
 }
 
 impl Default for Config {
@@ -131,6 +164,9 @@ impl Default for Config {
             backup_role_arn: None,
             discover_tag_key: None,
             detector: DetectorSettings::default(),
+            witness_alarm: None,
+            repage_seconds: 1800.0,
+            request_timeout_seconds: 900.0,
         }
     }
 }
@@ -320,6 +356,20 @@ impl Config {
                     "off" => Ok(false),
                     other => Err(format!("'{other}' is not on or off")),
                 })?;
+        }
+        if let Some(v) = lookup("EFS_DR_WITNESS_ALARM_ARN") {
+            c.witness_alarm = Some(parse_env(
+                "EFS_DR_WITNESS_ALARM_ARN",
+                &v,
+                "the ARN of the alarm that watches the source Region from a third Region, arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME",
+                WitnessAlarm::parse,
+            )?);
+        }
+        if let Some(s) = seconds("EFS_DR_REPAGE_SECONDS")? {
+            c.repage_seconds = s.max(60.0);
+        }
+        if let Some(s) = seconds("EFS_DR_REQUEST_TIMEOUT_SECONDS")? {
+            c.request_timeout_seconds = s.max(60.0);
         }
         if let Some(s) = seconds("EFS_DR_DETECT_CONFIRM_SECONDS")? {
             c.detector.confirm_seconds = s;

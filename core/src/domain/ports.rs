@@ -220,6 +220,8 @@ pub struct AlarmStatus {
     pub state: String,
     /// When it entered that state (epoch seconds).
     pub since: f64,
+    /// `breaching`, `notBreaching`, `ignore` or `missing` (absent: missing).
+    pub treat_missing_data: Option<String>,
 }
 
 /// Our own metrics (namespace `EfsDr`) and the alarms on them.

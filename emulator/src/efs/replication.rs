@@ -115,7 +115,7 @@ pub(super) fn create_replication(
             format!("File system '{source_id}' is already part of a replication configuration."),
         ));
     }
-    if !world.is_reachable(&dest_region) {
+    if !world.reaches(region, &dest_region) {
         return Err(peer_unreachable(&dest_region));
     }
     let az = str_field(dest, "AvailabilityZoneName").map(str::to_string);
@@ -347,7 +347,7 @@ pub(super) fn delete_replication(
         ));
     }
     let delete_peer = !local_only && peer == SideState::Present;
-    let hang = delete_peer && !world.is_reachable(&peer_region);
+    let hang = delete_peer && !world.reaches(region, &peer_region);
     if hang && variants.delete_with_source_down == SourceDownDelete::FailFast {
         return Err(peer_unreachable(&peer_region));
     }

@@ -7,6 +7,7 @@ use crate::http::{control_error as error, parse_body as parse, Reply};
 use crate::state::Shared;
 use crate::world::backup::ForcedOutcome;
 use crate::world::model::ReplicationFault;
+use crate::world::witness::WitnessRequest;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -47,7 +48,7 @@ pub fn route(shared: &Shared, method: &str, route: &str, body: &[u8]) -> Option<
         }
         ("POST", "/faults") => parse::<FaultUpdate>(
             body,
-            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \"outage_seconds\": 30, \"outage_services\": [\"elasticfilesystem\"], \
+            "{\"region\": \"us-east-1\", \"outage\": true, \"outage_mode\": \"refuse\"|\"blackhole\", \"outage_seconds\": 30, \"outage_services\": [\"elasticfilesystem\"], \"partitioned_from\": [\"us-west-2\"], \
              \"throttle\": {\"rate\": 5, \"burst\": 10}|null, \"error_rate\": 0.05, \"latency_ms\": 100}",
         )
         .map(|u| match shared.set_faults(&u) {
@@ -56,6 +57,18 @@ pub fn route(shared: &Shared, method: &str, route: &str, body: &[u8]) -> Option<
                 Reply::json(200, &json!({ "region": u.region, "faults": w.region(&u.region).map(|r| &r.faults) }))
             }
             Err(e) => error(400, e),
+        }),
+        ("GET", "/witnesses") => Ok(Reply::json(200, &json!({"witnesses": shared.world().witnesses}))),
+        ("POST", "/witnesses") => parse::<WitnessRequest>(
+            body,
+            "{\"name\": \"app-canary\", \"kind\": \"canary\"|\"route53\", \"region\": \"eu-west-1\", \"target_region\": \"us-east-1\",              \"watches\": \"data_plane\"|\"api\", \"delay_seconds\": 60, \"stopped\": false}",
+        )
+        .map(|r| {
+            let mut w = shared.world();
+            match w.set_witness(r) {
+                Ok(witness) => Reply::json(200, &json!({"witness": witness})),
+                Err(e) => error(400, e),
+            }
         }),
         ("POST", "/replication-fault") => parse::<ReplicationFaultRequest>(
             body,

@@ -35,6 +35,11 @@ pub struct RegionFaults {
     /// `monitoring`, `sns`, `backup`); empty: the whole Region, replication
     /// included. A partial outage leaves replication running.
     pub outage_services: Vec<String>,
+    /// A network partition between this Region and these: its API does not
+    /// answer (every API caller of the emulator stands on the far side, in
+    /// the DR Region) and replication between them stops, while the Region
+    /// itself keeps serving its own clients and answers a witness outside.
+    pub partitioned_from: Vec<String>,
     pub throttle: Option<Throttle>,
     /// Share of requests answered with a 500, in [0, 1].
     pub error_rate: f64,
@@ -59,6 +64,8 @@ pub struct FaultUpdate {
     pub outage_seconds: Option<f64>,
     /// With `outage: true`: only these services fail (empty or absent: all).
     pub outage_services: Option<Vec<String>>,
+    /// Partitioned from these Regions (empty: no partition).
+    pub partitioned_from: Option<Vec<String>>,
     /// `null` switches throttling off.
     #[serde(default, deserialize_with = "double_option")]
     pub throttle: Option<Option<Throttle>>,
@@ -79,6 +86,12 @@ where
 impl RegionFaults {
     /// Whether a call to `service` fails for the outage.
     pub fn down_for(&self, service: &str) -> bool {
+        !self.partitioned_from.is_empty() || self.down_outside(service)
+    }
+
+    /// Whether `service` fails for a caller outside any partition (a
+    /// witness's vantage point).
+    pub fn down_outside(&self, service: &str) -> bool {
         self.outage
             && (self.outage_services.is_empty()
                 || self.outage_services.iter().any(|s| s == service))
@@ -146,6 +159,15 @@ impl RegionFaults {
         }
         if let Some(ms) = update.latency_ms {
             self.latency_ms = ms;
+        }
+        if let Some(regions) = &update.partitioned_from {
+            if regions.iter().any(|r| r == &update.region) {
+                return Err(format!(
+                    "partitioned_from: a Region cannot be partitioned from itself ({})",
+                    update.region
+                ));
+            }
+            self.partitioned_from = regions.clone();
         }
         Ok(())
     }

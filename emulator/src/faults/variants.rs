@@ -66,13 +66,30 @@ pub enum Profile {
 }
 
 /// The selectable behaviour variants, all in one place.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Variants {
     pub sparse_io_metrics: bool,
     pub recovery_point_status: RecoveryPointDoneStatus,
     pub delete_order: DeleteOrder,
     pub delete_with_source_down: SourceDownDelete,
     pub plan_execution_reads: PlanExecutionReads,
+    /// How late a witness reports a change: a Route 53 check every 30 s with
+    /// a failure threshold of 3 says so after about 90 s; a canary each
+    /// minute, with its alarm on 2 of 2 datapoints, after about 120.
+    pub witness_delay_seconds: f64,
+}
+
+impl Default for Variants {
+    fn default() -> Self {
+        Variants {
+            sparse_io_metrics: false,
+            recovery_point_status: Default::default(),
+            delete_order: Default::default(),
+            delete_with_source_down: Default::default(),
+            plan_execution_reads: Default::default(),
+            witness_delay_seconds: 60.0,
+        }
+    }
 }
 
 impl Variants {
@@ -85,6 +102,7 @@ impl Variants {
                 delete_order: DeleteOrder::SourceFirst,
                 delete_with_source_down: SourceDownDelete::AcceptAndHang,
                 plan_execution_reads: PlanExecutionReads::StartingRegion,
+                witness_delay_seconds: 120.0,
             },
         }
     }

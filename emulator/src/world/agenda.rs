@@ -232,8 +232,7 @@ impl World {
             && !rep.orphaned
             && rep.fault == ReplicationFault::Healthy
             && dest_ready
-            && self.is_reachable(&rep.source_region)
-            && self.is_reachable(&rep.destination_region)
+            && self.reaches(&rep.source_region, &rep.destination_region)
     }
 
     fn step_sync(&mut self, i: usize, now: f64) {

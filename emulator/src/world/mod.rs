@@ -22,3 +22,4 @@ pub mod model;
 pub mod monitoring;
 pub mod plans;
 pub mod topics;
+pub mod witness;

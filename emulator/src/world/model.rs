@@ -380,6 +380,8 @@ pub struct World {
     pub variants: Variants,
     /// ARC Region switch plans and executions (global, as in AWS).
     pub region_switch: crate::world::plans::RegionSwitchState,
+    /// Vantage points outside both Regions (see `witness`).
+    pub witnesses: Vec<crate::world::witness::Witness>,
 }
 
 impl World {
@@ -411,6 +413,7 @@ impl World {
             file_system_limit: 1_000,
             variants: seed.variants(),
             region_switch: Default::default(),
+            witnesses: Vec::new(),
         }
     }
 
@@ -439,6 +442,16 @@ impl World {
         self.regions
             .get(region)
             .is_none_or(|r| !r.faults.region_down())
+    }
+
+    /// Whether traffic between two Regions flows: both up, no partition between them.
+    pub fn reaches(&self, a: &str, b: &str) -> bool {
+        let cut = |x: &str, y: &str| {
+            self.regions
+                .get(x)
+                .is_some_and(|r| r.faults.partitioned_from.iter().any(|p| p == y))
+        };
+        self.is_reachable(a) && self.is_reachable(b) && !cut(a, b) && !cut(b, a)
     }
 
     pub fn fs_arn(&self, region: &str, id: &str) -> String {

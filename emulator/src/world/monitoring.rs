@@ -72,6 +72,7 @@ pub fn on_minute(world: &mut World, t: f64) {
     for (region, d) in points {
         publish(world, &region, d);
     }
+    world.publish_witnesses(t);
     evaluate_alarms(world, t);
 }
 

@@ -13,7 +13,7 @@ use crate::common;
 
 use common::*;
 use efs_dr_emulator::ReplicationFault;
-use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig, WitnessAlarm};
 use efs_dr_shared::domain::ids::FileSystemRef;
 use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::failover;
@@ -49,6 +49,8 @@ async fn setup(w: &World, token: &str) -> Setup {
     config.alarm_policy = AlarmPolicy::AutoFailover;
     // The template's detector: 3 probes a minute, confirmed after 2 minutes.
     config.detector = Default::default();
+    let witness = w.witness(EAST).await.expect("witness");
+    config.witness_alarm = Some(WitnessAlarm::parse(&witness).expect("witness ARN"));
     Setup {
         config,
         src,
@@ -410,7 +412,9 @@ fn true_failures() -> Vec<TrueFailure> {
     vec![
         TrueFailure {
             name: "source Region unreachable (connection refused)",
-            start: vec![Step::Faults(json!({"region": EAST, "outage": true, "outage_mode": "refuse"}))],
+            start: vec![Step::Faults(
+                json!({"region": EAST, "outage": true, "outage_mode": "refuse"}),
+            )],
         },
         TrueFailure {
             name: "source Region unreachable 5 s after a sync completed",
@@ -418,18 +422,13 @@ fn true_failures() -> Vec<TrueFailure> {
         },
         TrueFailure {
             name: "source Region unreachable (black hole: probes time out)",
-            start: vec![Step::Faults(json!({"region": EAST, "outage": true, "outage_mode": "blackhole"}))],
+            start: vec![Step::Faults(
+                json!({"region": EAST, "outage": true, "outage_mode": "blackhole"}),
+            )],
         },
         TrueFailure {
             name: "replication stalled, the source Region unreachable",
             start: vec![Step::Replication(ReplicationFault::Stalled), outage()],
-        },
-        TrueFailure {
-            name: "partial outage: the source's EFS API down and replication stalled, its other APIs answering",
-            start: vec![
-                Step::Replication(ReplicationFault::Stalled),
-                Step::Faults(json!({"region": EAST, "outage": true, "outage_services": ["elasticfilesystem"]})),
-            ],
         },
     ]
 }

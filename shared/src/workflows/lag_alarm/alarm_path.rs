@@ -109,8 +109,9 @@ pub(super) async fn observe_and_decide<P: Platform>(
 /// failover has answered yet and that is younger than the cool-down: the
 /// other path must not request a second one for the same failure.
 pub(super) fn outstanding_request(h: &PairHealth, config: &Config, now: f64) -> bool {
-    h.failover_request_sent_at
-        .is_some_and(|t| now - t < config.cooldown_seconds && h.last_dr_event.is_none_or(|e| t > e))
+    h.failover_request_sent_at.is_some_and(|t| {
+        now - t < config.request_timeout_seconds && h.last_dr_event.is_none_or(|e| t > e)
+    })
 }
 
 pub(super) async fn publish<P: Platform>(

@@ -95,6 +95,18 @@ pub fn decide(
                     ));
                 }
             }
+            match &h.witness {
+                detector::WitnessSignal::Down { .. } => {}
+                detector::WitnessSignal::NotConfigured => blockers.push(
+                    "no witness is configured (EFS_DR_WITNESS_ALARM_ARN): from this Region alone a lost Region cannot be told from a partition".into(),
+                ),
+                detector::WitnessSignal::Serving { detail } => blockers.push(format!(
+                    "the witness sees the source serve ({detail}): a partition or an API outage, not a lost Region"
+                )),
+                detector::WitnessSignal::Unknown { detail } => {
+                    blockers.push(format!("the witness cannot confirm the loss: {detail}"))
+                }
+            }
             if h.maintenance {
                 blockers.push(
                     "the pair is in a maintenance window (efs-dr:maintenance on the replica)"

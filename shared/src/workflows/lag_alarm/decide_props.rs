@@ -92,11 +92,19 @@ fn case() -> BoxedStrategy<Case> {
                 maintenance,
                 last_replicated_epoch: last_replicated,
                 detector_notified: None,
+                witness: super::detector::WitnessSignal::Down {
+                    since: NOW - 600.0,
+                    detail: "ALARM".into(),
+                },
             },
         );
     let status = proptest::option::weighted(
         0.9,
-        (state(), time()).prop_map(|(state, since)| AlarmStatus { state, since }),
+        (state(), time()).prop_map(|(state, since)| AlarmStatus {
+            state,
+            since,
+            treat_missing_data: None,
+        }),
     );
     (config, alarm, health, status)
         .prop_map(|(config, alarm, health, status)| Case {

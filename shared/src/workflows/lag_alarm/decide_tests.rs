@@ -43,6 +43,10 @@ fn lost_source() -> PairHealth {
         last_replicated_epoch: Some(NOW - 1_200.0),
         failover_request_sent_at: None,
         detector_notified: None,
+        witness: super::detector::WitnessSignal::Down {
+            since: NOW - 600.0,
+            detail: "ALARM".into(),
+        },
     }
 }
 
@@ -61,6 +65,7 @@ fn held(seconds: f64) -> Option<AlarmStatus> {
     Some(AlarmStatus {
         state: "ALARM".into(),
         since: NOW - seconds,
+        treat_missing_data: None,
     })
 }
 
@@ -162,6 +167,7 @@ fn failover_is_requested_only_when_every_signal_agrees() {
             Some(AlarmStatus {
                 state: "OK".into(),
                 since: NOW - 10.0,
+                treat_missing_data: None,
             }),
             "not_failing_over",
             "late or repeated",

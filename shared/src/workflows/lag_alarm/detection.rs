@@ -62,68 +62,124 @@ pub struct Detection {
     pub decision: &'static str,
 }
 
-/// Publishes one failover request for the failure that began at
-/// `failure_start`, unless one is already out for it: the replica's mark is
-/// read again just before (another probe run, or the other path, may have
-/// sent one since this run read it), set first, and restored if the publish
-/// fails, so that a lost request never blocks the next attempt. Returns
-/// whether a request went out.
-pub(super) async fn request_failover<P: Platform>(
+/// What the witness alarm says now. Read once per run: it is one alarm for
+/// every pair of the source Region.
+pub(super) async fn witness_signal<P: Platform>(
     platform: &P,
     config: &Config,
+) -> detector::WitnessSignal {
+    use detector::WitnessSignal;
+    let Some(w) = &config.witness_alarm else {
+        return WitnessSignal::NotConfigured;
+    };
+    let named = format!("witness alarm {} in {}", w.name, w.region);
+    match platform.metrics(&w.region).alarm(&w.name).await {
+        Err(e) => WitnessSignal::Unknown {
+            detail: format!("the {named} cannot be read ({e})"),
+        },
+        Ok(None) => WitnessSignal::Unknown {
+            detail: format!("there is no {named} (EFS_DR_WITNESS_ALARM_ARN)"),
+        },
+        // A witness that stops reporting would then read as a lost Region.
+        Ok(Some(s)) if s.treat_missing_data.as_deref() == Some("breaching") => {
+            WitnessSignal::Unknown {
+                detail: format!("the {named} treats missing data as breaching, so a stopped witness looks like a lost Region: set TreatMissingData to missing"),
+            }
+        }
+        Ok(Some(s)) => match s.state.as_str() {
+            "ALARM" => WitnessSignal::Down {
+                since: s.since,
+                detail: format!("the {named} is in ALARM since {}", iso8601(s.since)),
+            },
+            "OK" => WitnessSignal::Serving {
+                detail: format!("the {named} is OK since {}", iso8601(s.since)),
+            },
+            other => WitnessSignal::Unknown {
+                detail: format!("the {named} is {other} since {}", iso8601(s.since)),
+            },
+        },
+    }
+}
+
+/// A request still being worked on: for this failure (or a later one),
+/// sent within the request timeout, and no failover or failback since. Past
+/// the timeout an unpromoted replica is requested again.
+pub(super) fn request_pending(
     h: &PairHealth,
     failure_start: f64,
-    reason: &str,
-) -> Result<bool> {
-    let Some(dest) = &h.destination_file_system_id else {
-        return Ok(false);
-    };
+    config: &Config,
+    now: f64,
+) -> bool {
+    h.failover_requested_at.is_some_and(|t| t >= failure_start)
+        && outstanding_request(h, config, now)
+}
+
+/// One pair a failover is requested for in this run.
+pub(super) struct Wanted<'a> {
+    pub health: &'a PairHealth,
+    pub failure_start: f64,
+    pub reason: String,
+    /// Requested before for this failure and not done in time.
+    pub again: bool,
+}
+
+/// Publishes one failover request for every pair in `wanted` (the `pairs`
+/// form past one, so that a lost Region is one message the queue cannot
+/// expire pair by pair), then marks each replica. Publish first, mark
+/// after: a run that dies in between leaves no mark, and the next run
+/// requests again (the failover is idempotent) instead of going silent.
+/// Each replica's mark is read again just before: another probe run, or the
+/// alarm path, may have sent one since this run read it. Returns the pairs
+/// requested.
+pub(super) async fn request_failovers<'a, P: Platform>(
+    platform: &P,
+    config: &Config,
+    wanted: Vec<Wanted<'a>>,
+) -> Result<Vec<Wanted<'a>>> {
     let topic = config.failover_topic_arn.clone().ok_or_else(|| {
         Error::InvalidInput(
             "policy auto_failover needs EFS_DR_FAILOVER_TOPIC_ARN (the failover-requests topic)"
                 .into(),
         )
     })?;
-    let efs = platform.efs(&h.destination_region, CallBudget::Normal);
     let now = platform.clock().now();
-    let previous = efs
-        .describe_file_system(dest)
-        .await?
-        .and_then(|f| f.tag(tags::FAILOVER_REQUESTED_AT).map(str::to_string));
-    let fresh = PairHealth {
-        failover_requested_at: previous
-            .as_deref()
-            .and_then(parse_requested_mark)
-            .map(|(since, _)| since),
-        failover_request_sent_at: previous
-            .as_deref()
-            .and_then(parse_requested_mark)
-            .map(|(since, sent)| sent.unwrap_or(since)),
-        ..h.clone()
-    };
-    if fresh
-        .failover_requested_at
-        .is_some_and(|t| failure_start <= t)
-        || outstanding_request(&fresh, config, now)
-    {
-        return Ok(false);
+    let mut still = Vec::new();
+    for w in wanted {
+        let Some(dest) = &w.health.destination_file_system_id else {
+            continue;
+        };
+        let efs = platform.efs(&w.health.destination_region, CallBudget::Normal);
+        let mark = efs.describe_file_system(dest).await?.and_then(|f| {
+            f.tag(tags::FAILOVER_REQUESTED_AT)
+                .and_then(parse_requested_mark)
+        });
+        let fresh = PairHealth {
+            failover_requested_at: mark.map(|(since, _)| since),
+            failover_request_sent_at: mark.map(|(since, sent)| sent.unwrap_or(since)),
+            ..w.health.clone()
+        };
+        if !request_pending(&fresh, w.failure_start, config, now) {
+            still.push(w);
+        }
     }
-    efs.tag_file_system(
-        dest,
-        &[(
-            tags::FAILOVER_REQUESTED_AT.to_string(),
-            requested_mark_value(failure_start, now),
-        )],
-    )
-    .await?;
-    let mut request = json!({
-        "source_file_system_id": h.source_file_system_id,
-        "source_region": h.source_region,
-        "destination_file_system_id": dest,
-        "destination_region": h.destination_region,
-        "mode": "execute",
-        "reason": reason,
-    });
+    if still.is_empty() {
+        return Ok(still);
+    }
+    let one = |w: &Wanted| {
+        json!({
+            "source_file_system_id": w.health.source_file_system_id,
+            "source_region": w.health.source_region,
+            "destination_file_system_id": w.health.destination_file_system_id,
+            "destination_region": w.health.destination_region,
+        })
+    };
+    let mut request = if still.len() == 1 {
+        one(&still[0])
+    } else {
+        json!({"pairs": still.iter().map(one).collect::<Vec<_>>()})
+    };
+    request["mode"] = json!("execute");
+    request["reason"] = json!(still[0].reason);
     // The region detector has confirmed the source silent: a full delete
     // would fail, or (as AWS may do) be accepted and hang until the Region
     // returns, and end in a local-only delete either way, minutes later.
@@ -133,28 +189,52 @@ pub(super) async fn request_failover<P: Platform>(
     if config.detector.enabled {
         request["deletion_mode"] = json!("LOCAL_CONFIGURATION_ONLY");
     }
-    if let Err(e) = publish(
+    publish(
         platform,
         &Some(topic),
         "efs-dr failover request",
         &request.to_string(),
     )
-    .await
-    {
-        let restore = previous.unwrap_or_else(|| tags::NONE.to_string());
-        if let Err(e2) = efs
-            .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), restore)])
+    .await?;
+    for w in &still {
+        let Some(dest) = &w.health.destination_file_system_id else {
+            continue;
+        };
+        let mark = requested_mark_value(w.failure_start, now);
+        if let Err(e) = platform
+            .efs(&w.health.destination_region, CallBudget::Normal)
+            .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), mark)])
             .await
         {
-            tracing::error!(error = %e2, "could not take back the failover-requested mark after a failed publish");
+            // The request is out; without the mark the next run sends it again.
+            tracing::warn!(error = %e, file_system_id = %dest, "failover requested, but the mark was not written");
         }
-        return Err(e);
     }
-    Ok(true)
+    Ok(still)
+}
+
+/// The alarm path's single-pair request (see `request_failovers`).
+pub(super) async fn request_failover<P: Platform>(
+    platform: &P,
+    config: &Config,
+    h: &PairHealth,
+    failure_start: f64,
+    reason: &str,
+) -> Result<bool> {
+    let wanted = vec![Wanted {
+        health: h,
+        failure_start,
+        reason: reason.to_string(),
+        again: false,
+    }];
+    Ok(!request_failovers(platform, config, wanted)
+        .await?
+        .is_empty())
 }
 
 /// Judges every observed pair from this run's probes, and acts on a verdict
-/// of a lost Region once per failure.
+/// of a lost Region once per failure: one failover request for every pair
+/// that gets one, pages for the rest.
 pub(super) async fn detect<P: Platform>(
     platform: &P,
     config: &Config,
@@ -165,6 +245,7 @@ pub(super) async fn detect<P: Platform>(
     let dr = dr_health(platform, dr_region).await;
     let now = platform.clock().now();
     let mut out = Vec::new();
+    let mut wanted = Vec::new();
     let mut plans_left = MAX_PLANS_PER_RUN;
     for h in results {
         let mut source = fold_samples(
@@ -187,6 +268,7 @@ pub(super) async fn detect<P: Platform>(
             dr_region,
             now,
             &mut plans_left,
+            &mut wanted,
         )
         .await
         {
@@ -205,19 +287,108 @@ pub(super) async fn detect<P: Platform>(
                 )
             }
         };
-        let d = Detection {
+        out.push(Detection {
             source_file_system_id: h.source_file_system_id.clone(),
             source_region: h.source_region.clone(),
             destination_file_system_id: h.destination_file_system_id.clone(),
             judgement,
             decision,
-        };
-        if d.judgement.verdict != detector::Verdict::Healthy {
-            tracing::info!(record = %serde_json::to_string(&d).unwrap_or_default(), "region detector");
+        });
+    }
+    if !wanted.is_empty() {
+        let sent = request_failovers(platform, config, wanted).await?;
+        let sent_ids: Vec<&FileSystemId> = sent
+            .iter()
+            .map(|w| &w.health.source_file_system_id)
+            .collect();
+        for d in out.iter_mut() {
+            if d.decision == "failover_requested" && !sent_ids.contains(&&d.source_file_system_id) {
+                d.decision = "none";
+            }
         }
-        out.push(d);
+        if !sent.is_empty() {
+            page_requested(platform, config, &sent, &out, now).await?;
+        }
+    }
+    for d in &out {
+        if d.judgement.verdict != detector::Verdict::Healthy {
+            tracing::info!(record = %serde_json::to_string(d).unwrap_or_default(), "region detector");
+        }
     }
     Ok(out)
+}
+
+/// One page for the failover requests of a run, however many pairs.
+async fn page_requested<P: Platform>(
+    platform: &P,
+    config: &Config,
+    sent: &[Wanted<'_>],
+    detections: &[Detection],
+    now: f64,
+) -> Result<()> {
+    let first = sent[0].health;
+    let again = sent.iter().filter(|w| w.again).count();
+    let mut body = format!(
+        "The source Region {} looks lost, as seen from {} at {}.\n",
+        first.source_region,
+        first.destination_region,
+        iso8601(now)
+    );
+    if let Some(d) = detections
+        .iter()
+        .find(|d| d.source_file_system_id == first.source_file_system_id)
+    {
+        body.push_str(&format!(
+            "{}\n\nSignals:\n{}\n",
+            d.judgement.reason,
+            signals_text(&d.judgement)
+        ));
+    }
+    body.push_str(&format!(
+        "\nPolicy auto_failover: one failover request for {} pair(s) was published; the failover function is running it.\n",
+        sent.len()
+    ));
+    if again > 0 {
+        body.push_str(&format!(
+            "{again} of them were requested before for this failure and are still not promoted after {:.0} s: requested again. If this repeats, fail over by hand (commands below).\n",
+            config.request_timeout_seconds
+        ));
+    }
+    for w in sent {
+        body.push_str(&format!(
+            "  {} ({}) -> {} ({}); by hand: {}\n",
+            w.health.source_file_system_id,
+            w.health.source_region,
+            w.health
+                .destination_file_system_id
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            w.health.destination_region,
+            failover_command(config, w.health, "execute")
+        ));
+    }
+    let what = if sent.len() == 1 {
+        first
+            .destination_file_system_id
+            .as_ref()
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    } else {
+        format!("{} pairs", sent.len())
+    };
+    let subject = if again > 0 {
+        format!(
+            "efs-dr: {} still looks lost, automatic failover of {what} requested again",
+            first.source_region
+        )
+    } else {
+        format!(
+            "efs-dr: {} looks lost, automatic failover of {what} started",
+            first.source_region
+        )
+    };
+    publish(platform, &config.alerts_topic_arn, &subject, &body).await
 }
 
 /// A failover plan per page makes a probe run longer (it probes the silent
@@ -225,15 +396,16 @@ pub(super) async fn detect<P: Platform>(
 pub(super) const MAX_PLANS_PER_RUN: usize = 10;
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn judge_and_act<P: Platform>(
+pub(super) async fn judge_and_act<'a, P: Platform>(
     platform: &P,
     config: &Config,
-    h: &PairHealth,
+    h: &'a PairHealth,
     source: &mut detector::SourceSignal,
     dr: std::result::Result<(), String>,
     dr_region: &RegionName,
     now: f64,
     plans_left: &mut usize,
+    wanted: &mut Vec<Wanted<'a>>,
 ) -> Result<(detector::Judgement, &'static str)> {
     let stored = h
         .unreachable_mark
@@ -263,18 +435,23 @@ pub(super) async fn judge_and_act<P: Platform>(
                 .await?;
         }
     }
-    let learned = match source.unreachable_since {
-        Some(since) => learned_sync_gap(platform, dr_region, h, since).await,
-        None => None,
+    let (learned, history_error) = match source.unreachable_since {
+        Some(since) => match learned_sync_gap(platform, dr_region, h, since).await {
+            Ok(gap) => (gap, None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
     };
     let pair = detector::PairSignal {
         status: h.status.clone(),
         last_replicated: h.last_replicated_epoch,
         learned_sync_gap: learned,
+        history_error,
         maintenance: h.maintenance,
     };
-    let judgement = detector::judge(now, dr, source, &pair, &config.detector);
-    let decision = act_on_detection(platform, config, h, &judgement, now, plans_left).await?;
+    let judgement = detector::judge(now, dr, source, &pair, &h.witness, &config.detector);
+    let decision =
+        act_on_detection(platform, config, h, &judgement, now, plans_left, wanted).await?;
     Ok((judgement, decision))
 }
 
@@ -296,22 +473,38 @@ pub(super) fn signals_text(j: &detector::Judgement) -> String {
         .join("\n")
 }
 
-/// A lost Region: request the failover (auto_failover) or tell a person with
-/// the plan (notify); a suppressed one is told once. Marks make each happen
-/// once per failure, however many probe runs see it.
-pub(super) async fn act_on_detection<P: Platform>(
+/// A lost Region: request the failover (auto_failover, collected into
+/// `wanted` and sent as one request per run) or tell a person with the plan.
+/// A refusal or a doubt (suppressed, vetoed, unconfirmed, cannot judge) is
+/// told again every `repage_seconds` while it lasts and the replica stays
+/// unpromoted; a request not done in `request_timeout_seconds` is sent again.
+pub(super) async fn act_on_detection<'a, P: Platform>(
     platform: &P,
     config: &Config,
-    h: &PairHealth,
+    h: &'a PairHealth,
     j: &detector::Judgement,
     now: f64,
     plans_left: &mut usize,
+    wanted: &mut Vec<Wanted<'a>>,
 ) -> Result<&'static str> {
     use detector::Verdict;
-    let (Some(dest), Some(since)) = (&h.destination_file_system_id, j.since) else {
+    // Our own side failing while the source was already silent: no verdict,
+    // but a person hears that the detector is blind.
+    let since = match j.verdict {
+        Verdict::DrUnhealthy => h.unreachable_mark.map(|(since, _)| since),
+        _ => j.since,
+    };
+    let (Some(dest), Some(since)) = (&h.destination_file_system_id, since) else {
         return Ok("none");
     };
-    if !matches!(j.verdict, Verdict::RegionLost | Verdict::Suppressed) {
+    if !matches!(
+        j.verdict,
+        Verdict::RegionLost
+            | Verdict::Suppressed
+            | Verdict::Vetoed
+            | Verdict::Unconfirmed
+            | Verdict::DrUnhealthy
+    ) {
         return Ok("none");
     }
     // Already failed over (or back) since this failure began: nothing to do.
@@ -340,54 +533,69 @@ pub(super) async fn act_on_detection<P: Platform>(
         && !in_cooldown
         && !beyond_cap;
     if auto {
-        if h.failover_requested_at.is_some_and(|t| t >= since)
-            || outstanding_request(h, config, now)
-        {
+        if request_pending(h, since, config, now) {
             return Ok("none");
         }
-        let reason = format!("region detector: {}", j.reason);
-        if !request_failover(platform, config, h, since, &reason).await? {
-            return Ok("none");
-        }
-        body.push_str("\nPolicy auto_failover: a failover request was published; the failover function is running it.\n");
-        publish(
-            platform,
-            &config.alerts_topic_arn,
-            &format!(
-                "efs-dr: {} looks lost, automatic failover of {fs} started",
-                h.source_region
-            ),
-            &body,
-        )
-        .await?;
+        wanted.push(Wanted {
+            health: h,
+            failure_start: since,
+            reason: format!("region detector: {}", j.reason),
+            again: h.failover_requested_at.is_some_and(|t| t >= since),
+        });
         return Ok("failover_requested");
     }
-    let decision = if j.verdict == Verdict::Suppressed {
-        "suppressed"
-    } else {
-        "notify"
+    let decision = match j.verdict {
+        Verdict::Suppressed => "suppressed",
+        Verdict::Vetoed => "vetoed",
+        Verdict::DrUnhealthy => "cannot_judge",
+        _ => "notify",
     };
     let key = format!("{} {since:.3} {decision}", h.source_region);
-    if h.detector_notified.as_deref() == Some(key.as_str()) {
-        return Ok("none");
+    let told_before = h
+        .detector_notified
+        .as_deref()
+        .and_then(|v| v.strip_prefix(key.as_str()))
+        .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+        .map(|rest| rest.trim().parse::<f64>().ok());
+    match told_before {
+        // A mark without a time (an older version's): told, once.
+        Some(None) => return Ok("none"),
+        Some(Some(at)) if now - at < config.repage_seconds => return Ok("none"),
+        Some(Some(at)) => body.push_str(&format!(
+            "\nA reminder: first told at {}; nothing has changed since and the replica is still not promoted.\n",
+            iso8601(at)
+        )),
+        None => {}
     }
-    if j.verdict == Verdict::RegionLost && config.alarm_policy == AlarmPolicy::AutoFailover {
-        if in_cooldown {
+    if config.alarm_policy == AlarmPolicy::AutoFailover {
+        if config.witness_alarm.is_none() {
+            body.push_str("\nPolicy auto_failover runs as notify: no witness is configured (EFS_DR_WITNESS_ALARM_ARN, the WitnessAlarmArn parameter), and from this Region alone a lost Region cannot be told from a partition.\n");
+        }
+        if j.verdict == Verdict::RegionLost && in_cooldown {
             body.push_str(
                 "\nNo automatic failover: a failover or failback happened within the cool-down.\n",
             );
         }
-        if beyond_cap {
+        if j.verdict == Verdict::RegionLost && beyond_cap {
             body.push_str(&format!(
                 "\nNo automatic failover: the replica is {:.0} s behind, beyond the {} s an automatic failover may lose (AutoFailoverMaxRpoSeconds); a person decides.\n",
                 lag.unwrap_or_default(),
                 config.auto_failover_max_rpo_seconds
             ));
         }
+        if h.failover_requested_at.is_some_and(|t| t >= since) {
+            body.push_str("\nA failover was requested for this failure and has not happened: the failover function refused or failed it (its own page says why).\n");
+        }
+    }
+    if j.verdict == Verdict::DrUnhealthy {
+        body.push_str("\nThe region detector cannot judge the source while this Region's own API fails: it is blind until that passes. Check the source Region yourself.\n");
     }
     // The plan, as a person would get it by running the first command below.
-    let with_plan = *plans_left > 0;
-    *plans_left = plans_left.saturating_sub(1);
+    let plan_wanted = matches!(decision, "notify" | "suppressed");
+    let with_plan = plan_wanted && *plans_left > 0;
+    if plan_wanted {
+        *plans_left = plans_left.saturating_sub(1);
+    }
     let plan_request = crate::workflows::failover::FailoverRequest {
         source_file_system_id: Some(crate::domain::ids::FileSystemRef {
             arn_account: None,
@@ -415,9 +623,10 @@ pub(super) async fn act_on_detection<P: Platform>(
         None
     };
     match plan {
-        None => body.push_str(
+        None if plan_wanted => body.push_str(
             "\nNo plan attached (many pairs paged in this run): run the plan command below.\n",
         ),
+        None => {}
         Some(Ok(plan)) => {
             body.push_str(&format!("\nThe failover plan: {}\n", plan.summary));
             if let Some(rp) = plan.results.first().and_then(|r| r.recovery_point.as_ref()) {
@@ -437,19 +646,32 @@ pub(super) async fn act_on_detection<P: Platform>(
         failover_command(config, h, "plan"),
         failover_command(config, h, "execute")
     ));
-    let subject = if decision == "suppressed" {
-        format!(
+    let subject = match decision {
+        "suppressed" => format!(
             "efs-dr: {} looks lost, no automatic failover of {fs} (a person decides)",
             h.source_region
-        )
-    } else {
-        format!(
+        ),
+        "vetoed" => format!(
+            "efs-dr: {} unreachable from {}, but it serves (witness): no failover of {fs}",
+            h.source_region, h.destination_region
+        ),
+        "cannot_judge" => format!(
+            "efs-dr: {} cannot judge {} (its own API fails): check {fs} by hand",
+            h.destination_region, h.source_region
+        ),
+        _ => format!(
             "efs-dr: {} looks lost, failover of {fs} needs a decision",
             h.source_region
-        )
+        ),
     };
     publish(platform, &config.alerts_topic_arn, &subject, &body).await?;
-    efs.tag_file_system(dest, &[(tags::DETECTOR_NOTIFIED.to_string(), key)])
-        .await?;
+    efs.tag_file_system(
+        dest,
+        &[(
+            tags::DETECTOR_NOTIFIED.to_string(),
+            format!("{key} {now:.3}"),
+        )],
+    )
+    .await?;
     Ok(decision)
 }

@@ -14,6 +14,13 @@
 //!   person's call), and never during a maintenance window
 //!   (`efs-dr:maintenance` on the replica).
 //!
+//! - a witness outside both Regions (an alarm on a canary or health check
+//!   that watches the source from a third vantage point): the DR Region
+//!   alone cannot tell a lost Region from a partition between the two, or
+//!   from an outage of the source's API while its data plane and
+//!   replication go on. A witness that sees the source serve vetoes; one
+//!   that cannot be read, or none at all, leaves the decision to a person.
+//!
 //! Pure: the signals are read before, so every scenario is a table test.
 
 use serde::Serialize;
@@ -38,7 +45,23 @@ pub struct PairSignal {
     /// The longest the pair went between syncs recently (from its lag
     /// history before the source went silent); `None` without history.
     pub learned_sync_gap: Option<f64>,
+    /// Why the lag history could not be read, when it could not.
+    pub history_error: Option<String>,
     pub maintenance: bool,
+}
+
+/// What the witness outside both Regions says of the source Region.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "witness", rename_all = "snake_case")]
+pub enum WitnessSignal {
+    /// No witness configured (`EFS_DR_WITNESS_ALARM_ARN`).
+    NotConfigured,
+    /// The witness alarm is in ALARM: the source does not serve, seen from outside.
+    Down { since: f64, detail: String },
+    /// The witness alarm is OK: the source serves its clients.
+    Serving { detail: String },
+    /// INSUFFICIENT_DATA, unreadable, missing or misconfigured.
+    Unknown { detail: String },
 }
 
 /// One signal's say, for the record and the notification.
@@ -62,6 +85,13 @@ pub enum Verdict {
     DrUnhealthy,
     /// Every signal agrees, but the pair must not be failed over automatically.
     Suppressed,
+    /// The DR side sees a lost Region, but the witness sees the source serve:
+    /// a partition or an API outage. No failover; a person is told.
+    Vetoed,
+    /// The DR side sees a lost Region, but it cannot be confirmed (no
+    /// witness, a witness that cannot be read, no readable lag history): a
+    /// person decides.
+    Unconfirmed,
     /// Every signal agrees: the source Region is gone for this pair.
     RegionLost,
 }
@@ -94,6 +124,7 @@ pub fn judge(
     dr_healthy: Result<(), String>,
     source: &SourceSignal,
     pair: &PairSignal,
+    witness: &WitnessSignal,
     settings: &DetectorSettings,
 ) -> Judgement {
     let mut signals = Vec::new();
@@ -148,10 +179,10 @@ pub fn judge(
             Some(lrt) => format!(
                 "last sync {:.0} s ago; this pair syncs at least every {gap:.0} s ({})",
                 now - lrt,
-                if pair.learned_sync_gap.is_some() {
-                    "learned from its lag history"
-                } else {
-                    "no history yet: the default"
+                match (&pair.learned_sync_gap, &pair.history_error) {
+                    (Some(_), _) => "learned from its lag history".to_string(),
+                    (None, Some(e)) => format!("its lag history cannot be read ({e}): the default"),
+                    (None, None) => "no lag history yet: the default".to_string(),
                 }
             ),
         },
@@ -170,6 +201,24 @@ pub fn judge(
                     .into()
             }
             other => format!("{other}: a person decides"),
+        },
+    });
+
+    let witness_agrees = matches!(witness, WitnessSignal::Down { .. });
+    signals.push(Signal {
+        name: "witness_sees_source_down",
+        agrees: witness_agrees,
+        since: match witness {
+            WitnessSignal::Down { since, .. } => Some(*since),
+            _ => None,
+        },
+        detail: match witness {
+            WitnessSignal::NotConfigured => {
+                "no witness configured (EFS_DR_WITNESS_ALARM_ARN): a lost Region cannot be told from a partition".into()
+            }
+            WitnessSignal::Down { detail, .. }
+            | WitnessSignal::Serving { detail }
+            | WitnessSignal::Unknown { detail } => detail.clone(),
         },
     });
 
@@ -201,6 +250,16 @@ pub fn judge(
             since,
         };
     }
+    if let WitnessSignal::Serving { detail } = witness {
+        return Judgement {
+            verdict: Verdict::Vetoed,
+            reason: format!(
+                "the source Region does not answer from here and replication has stopped, but it serves its clients as the witness sees it ({detail}): a partition between the Regions or an outage of its API, not a lost Region. No failover: two writable copies would be worse than this"
+            ),
+            signals,
+            since,
+        };
+    }
     if !promotable || pair.maintenance {
         let why = if pair.maintenance {
             "the pair is in a maintenance window (efs-dr:maintenance on the replica)".to_string()
@@ -217,10 +276,38 @@ pub fn judge(
             since,
         };
     }
+    let mut doubts = Vec::new();
+    match witness {
+        WitnessSignal::NotConfigured => doubts.push(
+            "no witness is configured (EFS_DR_WITNESS_ALARM_ARN), so a partition cannot be ruled out"
+                .to_string(),
+        ),
+        WitnessSignal::Unknown { detail } => {
+            doubts.push(format!("the witness cannot confirm it: {detail}"))
+        }
+        _ => {}
+    }
+    if pair.learned_sync_gap.is_none() {
+        doubts.push(match &pair.history_error {
+            Some(e) => format!("the pair's lag history cannot be read ({e}), so a long sync cannot be told from a stall"),
+            None => "the pair has no lag history yet, so a long sync cannot be told from a stall".to_string(),
+        });
+    }
+    if !doubts.is_empty() {
+        return Judgement {
+            verdict: Verdict::Unconfirmed,
+            reason: format!(
+                "the source Region looks lost from here, but no automatic failover: {}",
+                doubts.join("; ")
+            ),
+            signals,
+            since,
+        };
+    }
     Judgement {
         verdict: Verdict::RegionLost,
         reason: format!(
-            "every signal agrees since {}: the source Region does not answer, replication has stopped, this Region is healthy",
+            "every signal agrees since {}: the source Region does not answer, replication has stopped, the witness sees it down, this Region is healthy",
             crate::domain::time::iso8601(since.unwrap_or(now))
         ),
         signals,
@@ -239,6 +326,7 @@ mod tests {
             status: "ENABLED".into(),
             last_replicated: Some(NOW - lag),
             learned_sync_gap: Some(70.0),
+            history_error: None,
             maintenance: false,
         }
     }
@@ -247,6 +335,13 @@ mod tests {
         SourceSignal {
             unreachable_since: Some(NOW - for_seconds),
             failed_probes: probes,
+        }
+    }
+
+    fn down() -> WitnessSignal {
+        WitnessSignal::Down {
+            since: NOW - 100.0,
+            detail: "ALARM".into(),
         }
     }
 
@@ -350,7 +445,7 @@ mod tests {
             ),
         ];
         for (name, dr, source, p, want) in cases {
-            let j = judge(NOW, dr, &source, &p, &s);
+            let j = judge(NOW, dr, &source, &p, &down(), &s);
             assert_eq!(j.verdict, want, "{name}: {j:#?}");
         }
     }
@@ -364,7 +459,7 @@ mod tests {
             ..pair(240.0)
         };
         assert_eq!(
-            judge(NOW, Ok(()), &silent(200.0, 10), &slow, &s).verdict,
+            judge(NOW, Ok(()), &silent(200.0, 10), &slow, &down(), &s).verdict,
             Verdict::Suspected
         );
         // Without history, the fallback applies.
@@ -374,7 +469,7 @@ mod tests {
         };
         assert_eq!(expected_sync_gap(&new, &s), 300.0);
         assert_eq!(
-            judge(NOW, Ok(()), &silent(200.0, 10), &new, &s).verdict,
+            judge(NOW, Ok(()), &silent(200.0, 10), &new, &down(), &s).verdict,
             Verdict::Suspected
         );
         assert_eq!(
@@ -386,10 +481,13 @@ mod tests {
                     learned_sync_gap: None,
                     ..pair(400.0)
                 },
+                &down(),
                 &s
             )
             .verdict,
-            Verdict::RegionLost
+            // Stalled past the fallback, but without a history a long sync
+            // cannot be ruled out: a person decides.
+            Verdict::Unconfirmed
         );
         // A tiny learned gap is floored.
         let fast = PairSignal {
@@ -409,6 +507,7 @@ mod tests {
             Ok(()),
             &silent(130.0, 6),
             &pair(150.0),
+            &down(),
             &DetectorSettings::default(),
         );
         let names: Vec<&str> = j.signals.iter().map(|s| s.name).collect();
@@ -418,10 +517,56 @@ mod tests {
                 "dr_region_healthy",
                 "source_unreachable",
                 "replication_stalled",
-                "replication_promotable"
+                "replication_promotable",
+                "witness_sees_source_down"
             ]
         );
         assert!(j.signals.iter().all(|s| s.agrees));
         assert_eq!(j.since, Some(NOW - 130.0));
+    }
+
+    #[test]
+    fn the_witness_vetoes_or_leaves_it_to_a_person() {
+        let s = DetectorSettings::default();
+        let lost = |w: WitnessSignal, p: PairSignal| {
+            judge(NOW, Ok(()), &silent(130.0, 6), &p, &w, &s).verdict
+        };
+        assert_eq!(lost(down(), pair(150.0)), Verdict::RegionLost);
+        let serving = WitnessSignal::Serving {
+            detail: "OK".into(),
+        };
+        assert_eq!(lost(serving.clone(), pair(150.0)), Verdict::Vetoed);
+        // A veto outranks a suppression: the person hears what matters most.
+        assert_eq!(
+            lost(
+                serving,
+                PairSignal {
+                    maintenance: true,
+                    ..pair(150.0)
+                }
+            ),
+            Verdict::Vetoed
+        );
+        let unknown = WitnessSignal::Unknown {
+            detail: "INSUFFICIENT_DATA".into(),
+        };
+        assert_eq!(lost(unknown, pair(150.0)), Verdict::Unconfirmed);
+        assert_eq!(
+            lost(WitnessSignal::NotConfigured, pair(150.0)),
+            Verdict::Unconfirmed
+        );
+        let unreadable = PairSignal {
+            learned_sync_gap: None,
+            history_error: Some("throttled".into()),
+            ..pair(400.0)
+        };
+        let j = judge(NOW, Ok(()), &silent(400.0, 20), &unreadable, &down(), &s);
+        assert_eq!(j.verdict, Verdict::Unconfirmed);
+        assert!(j.reason.contains("cannot be read"), "{}", j.reason);
+        // Not yet confirmed from here: the witness alone decides nothing.
+        assert_eq!(
+            judge(NOW, Ok(()), &silent(30.0, 2), &pair(150.0), &down(), &s).verdict,
+            Verdict::Suspected
+        );
     }
 }

@@ -38,9 +38,12 @@ pub struct PairHealth {
     /// When a failover request was sent for the failure the mark names.
     #[serde(skip)]
     pub failover_request_sent_at: Option<f64>,
-    /// The detector's last page: `SOURCE_REGION SINCE DECISION`.
+    /// The detector's last page: `SOURCE_REGION SINCE DECISION [SENT_AT]`.
     #[serde(skip)]
     pub detector_notified: Option<String>,
+    /// What the witness outside both Regions says of the source (read once per run).
+    #[serde(skip)]
+    pub witness: detector::WitnessSignal,
 }
 
 pub(super) fn pair_regions(p: &PairConfig, config: &Config) -> Result<(RegionName, RegionName)> {
@@ -171,6 +174,7 @@ pub(super) async fn observe<P: Platform>(
         maintenance: fs
             .as_ref()
             .is_some_and(|f| f.tag(tags::MAINTENANCE).is_some()),
+        witness: detector::WitnessSignal::NotConfigured,
     })
 }
 
@@ -210,28 +214,50 @@ pub(super) fn health_points(h: &PairHealth) -> Vec<MetricPoint> {
     points
 }
 
-/// Our own Region's EFS API must answer cleanly: a throttled or failing DR
-/// side says nothing about the source.
+/// Our own Region's EFS API must work: a failing DR side says nothing about
+/// the source. Throttling is an answer (the API is there, only busy) and is
+/// retried; only silence or 5xx through the whole window counts against it.
 pub(super) async fn dr_health<P: Platform>(
     platform: &P,
     region: &RegionName,
 ) -> std::result::Result<(), String> {
-    platform
-        .efs(region, CallBudget::Short)
-        .probe()
-        .await
-        .map_err(|e| e.to_string())
+    let efs = platform.efs(region, CallBudget::Short);
+    let mut last = String::new();
+    for attempt in 0..DR_HEALTH_ATTEMPTS {
+        if attempt > 0 {
+            platform.clock().sleep(DR_HEALTH_SPACING * attempt).await;
+        }
+        match efs.probe().await {
+            Ok(()) => return Ok(()),
+            Err(e) if !e.kind.is_transient() => return Ok(()),
+            Err(e) => {
+                if e.kind == crate::domain::error::AwsErrorKind::Throttled
+                    && attempt + 1 == DR_HEALTH_ATTEMPTS
+                {
+                    return Ok(());
+                }
+                last = e.to_string();
+            }
+        }
+    }
+    Err(last)
 }
 
+const DR_HEALTH_ATTEMPTS: u32 = 3;
+const DR_HEALTH_SPACING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The longest lag the pair showed in the 3 hours before `until`: its own
-/// cadence of syncs, as this probe has been publishing it.
+/// cadence of syncs, as this probe has been publishing it. `Ok(None)`: no
+/// history yet; `Err`: it cannot be read.
 pub(super) async fn learned_sync_gap<P: Platform>(
     platform: &P,
     region: &RegionName,
     h: &PairHealth,
     until: f64,
-) -> Option<f64> {
-    let dest = h.destination_file_system_id.as_ref()?;
+) -> std::result::Result<Option<f64>, String> {
+    let Some(dest) = h.destination_file_system_id.as_ref() else {
+        return Ok(None);
+    };
     let dims = vec![
         ("FileSystemId".to_string(), dest.to_string()),
         (
@@ -243,13 +269,13 @@ pub(super) async fn learned_sync_gap<P: Platform>(
         .metrics(region)
         .recent(NAMESPACE, LAG_METRIC, &dims, 3.0 * 3600.0, until)
         .await
-        .ok()?;
+        .map_err(|e| e.to_string())?;
     // Minutes that ended before the failure: a later one may hold lag taken after it.
-    points
+    Ok(points
         .into_iter()
         .filter(|(t, _)| *t + 60.0 <= until)
         .map(|(_, v)| v)
-        .reduce(f64::max)
+        .reduce(f64::max))
 }
 
 /// The scheduled probe: observe every configured pair, publish the metrics.
@@ -331,7 +357,9 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
             dimensions: vec![("SourceRegion".to_string(), r.clone())],
         })
         .collect();
+    let witness = super::detection::witness_signal(platform, config).await;
     for h in results.iter_mut() {
+        h.witness = witness.clone();
         h.source_region_reachable = samples
             .get(h.source_region.as_str())
             .is_some_and(|seen| seen.iter().any(|(_, ok)| *ok));
