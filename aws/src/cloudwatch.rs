@@ -81,47 +81,95 @@ impl Metrics for CloudWatchMetrics {
     }
 
     async fn series(&self, q: &SeriesQuery<'_>) -> AwsResult<Vec<(f64, f64)>> {
-        let query = MetricDataQuery::builder()
-            .id("recent")
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace(q.namespace)
-                            .metric_name(q.metric)
-                            .set_dimensions(Some(
-                                q.dimensions
-                                    .iter()
-                                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
-                                    .collect(),
-                            ))
-                            .build(),
-                    )
-                    .period(q.period_seconds as i32)
-                    .stat(q.statistic.as_str())
-                    .build(),
-            )
-            .build();
-        let out = self
-            .client
-            .get_metric_data()
-            .metric_data_queries(query)
-            .start_time(DateTime::from_secs_f64(q.start))
-            .end_time(DateTime::from_secs_f64(q.end))
-            .scan_by(ScanBy::TimestampAscending)
-            .send()
-            .await
-            .map_err(|e| aws_error("GetMetricData", &self.region, &e))?;
-        Ok(out
-            .metric_data_results()
-            .first()
-            .map(|r| {
-                r.timestamps()
-                    .iter()
-                    .map(|t| t.as_secs_f64())
-                    .zip(r.values().iter().copied())
-                    .collect()
-            })
+        Ok(self
+            .series_many(std::slice::from_ref(q))
+            .await?
+            .pop()
             .unwrap_or_default())
     }
+
+    async fn series_many(&self, queries: &[SeriesQuery<'_>]) -> AwsResult<Vec<Vec<(f64, f64)>>> {
+        let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new(); queries.len()];
+        for (chunk_index, chunk) in queries.chunks(MAX_QUERIES).enumerate() {
+            let base = chunk_index * MAX_QUERIES;
+            let start = chunk.iter().map(|q| q.start).fold(f64::INFINITY, f64::min);
+            let end = chunk
+                .iter()
+                .map(|q| q.end)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let built: Vec<MetricDataQuery> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, q)| metric_query(&format!("q{}", base + i), q))
+                .collect();
+            let mut next: Option<String> = None;
+            loop {
+                let page = self
+                    .client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(built.clone()))
+                    .start_time(DateTime::from_secs_f64(start))
+                    .end_time(DateTime::from_secs_f64(end))
+                    .scan_by(ScanBy::TimestampAscending)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetMetricData", &self.region, &e))?;
+                for r in page.metric_data_results() {
+                    let Some(i) = r
+                        .id()
+                        .and_then(|id| id.strip_prefix('q'))
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|i| *i < queries.len())
+                    else {
+                        continue;
+                    };
+                    let q = &queries[i];
+                    out[i].extend(
+                        r.timestamps()
+                            .iter()
+                            .map(|t| t.as_secs_f64())
+                            .zip(r.values().iter().copied())
+                            // One call spans every query's window: each keeps its own.
+                            .filter(|(t, _)| *t >= q.start && *t < q.end),
+                    );
+                }
+                match page.next_token() {
+                    Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+        }
+        for series in out.iter_mut() {
+            series.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        Ok(out)
+    }
+}
+
+/// GetMetricData's limit on queries per call.
+const MAX_QUERIES: usize = 500;
+
+fn metric_query(id: &str, q: &SeriesQuery<'_>) -> MetricDataQuery {
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace(q.namespace)
+                        .metric_name(q.metric)
+                        .set_dimensions(Some(
+                            q.dimensions
+                                .iter()
+                                .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                                .collect(),
+                        ))
+                        .build(),
+                )
+                .period(q.period_seconds as i32)
+                .stat(q.statistic.as_str())
+                .build(),
+        )
+        .build()
 }

@@ -4,13 +4,15 @@
 
 use crate::domain::error::{AwsError, AwsErrorKind};
 use crate::domain::ids::{FileSystemId, Location, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::model::MetricPoint;
 use crate::domain::model::{
     AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
     MountTarget, Protection, Replication,
 };
 use crate::domain::ports::{
-    AwsResult, Backup, CallBudget, Clock, CreateAccessPointOutcome, CreateMountTargetOutcome,
-    CreateReplicationOutcome, DeleteOutcome, Efs, Platform,
+    AlarmStatus, AwsResult, Backup, CallBudget, Clock, CreateAccessPointOutcome,
+    CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs, Metrics, Notification,
+    Notifier, Platform, Recipient, SeriesQuery,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,13 +23,76 @@ use std::time::Duration;
 pub struct MutationBudget {
     done: Arc<AtomicUsize>,
     crash_after: Option<usize>,
+    /// Whether SNS publishes and metric writes count too (not only EFS and
+    /// Backup): for runs whose acts are messages, such as the probe's.
+    counts_messages: bool,
+    /// Probes (`Efs::probe`) into a Region still to be answered with throttling.
+    failing_probes:
+        Arc<std::sync::Mutex<std::collections::BTreeMap<String, (usize, AwsErrorKind)>>>,
 }
 
 impl MutationBudget {
     pub fn crash_after(k: usize) -> Self {
         MutationBudget {
-            done: Arc::default(),
             crash_after: Some(k),
+            ..Self::default()
+        }
+    }
+
+    /// Crashes after the k-th mutating call of any kind, messages included.
+    pub fn crash_after_any(k: usize) -> Self {
+        MutationBudget {
+            counts_messages: true,
+            ..Self::crash_after(k)
+        }
+    }
+
+    /// Counts every mutating call, messages included, and never crashes.
+    pub fn counting_any() -> Self {
+        MutationBudget {
+            counts_messages: true,
+            ..Self::default()
+        }
+    }
+
+    /// The next `n` probes into `region` are answered with throttling, as a
+    /// busy API answers one call in a burst.
+    pub fn throttle_next_probes(&self, region: &str, n: usize) {
+        self.fail_next_probes(region, n, AwsErrorKind::Throttled);
+    }
+
+    /// The next `n` probes into `region` fail so (`Throttled` or `ServerError`).
+    pub fn fail_next_probes(&self, region: &str, n: usize, kind: AwsErrorKind) {
+        if let Ok(mut m) = self.failing_probes.lock() {
+            m.insert(region.to_string(), (n, kind));
+        }
+    }
+
+    fn take_failing_probe(&self, region: &RegionName) -> Option<AwsErrorKind> {
+        let mut m = self.failing_probes.lock().ok()?;
+        match m.get_mut(region.as_str()) {
+            Some((n, kind)) if *n > 0 => {
+                *n -= 1;
+                Some(*kind)
+            }
+            _ => None,
+        }
+    }
+
+    async fn message<T>(
+        &self,
+        region: &RegionName,
+        call: impl std::future::Future<Output = AwsResult<T>>,
+    ) -> AwsResult<T> {
+        if !self.counts_messages {
+            return call.await;
+        }
+        self.alive(region)?;
+        let r = call.await;
+        if r.is_ok() {
+            self.after_mutation(region, r)
+        } else {
+            r
         }
     }
 
@@ -70,10 +135,35 @@ impl MutationBudget {
 pub struct CrashingEfs<E> {
     inner: E,
     budget: MutationBudget,
+    busy: Busy,
+}
+
+/// Calls in flight on a platform: the virtual clock does not move while
+/// one is (its answer is due now, not after someone else's sleep).
+#[derive(Clone, Default)]
+pub struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(&self) -> BusyGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        BusyGuard(self.0.clone())
+    }
+    fn idle(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == 0
+    }
+}
+
+struct BusyGuard(Arc<AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 macro_rules! read {
     ($self:ident, $call:expr) => {{
+        let _busy = $self.busy.enter();
         $self.budget.alive($self.inner.region())?;
         $call.await
     }};
@@ -81,6 +171,7 @@ macro_rules! read {
 
 macro_rules! write {
     ($self:ident, $call:expr) => {{
+        let _busy = $self.busy.enter();
         $self.budget.alive($self.inner.region())?;
         let r = $call.await;
         if r.is_ok() {
@@ -167,6 +258,20 @@ impl<E: Efs> Efs for CrashingEfs<E> {
         write!(self, self.inner.tag_access_point(id, tags))
     }
     async fn probe(&self) -> AwsResult<()> {
+        if let Some(kind) = self.budget.take_failing_probe(self.inner.region()) {
+            let (code, status) = match kind {
+                AwsErrorKind::Throttled => ("ThrottlingException", 400),
+                _ => ("InternalServerError", 500),
+            };
+            return Err(AwsError {
+                operation: "DescribeFileSystems",
+                region: self.inner.region().to_string(),
+                kind,
+                code: Some(code.into()),
+                status: Some(status),
+                message: "injected by the test platform".into(),
+            });
+        }
         read!(self, self.inner.probe())
     }
 }
@@ -178,6 +283,9 @@ pub struct VirtualClock {
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
     advance: Arc<dyn Fn(f64) + Send + Sync>,
     start: f64,
+    /// Wake-up times of the sleepers, by ticket: only the earliest moves time.
+    sleepers: Arc<std::sync::Mutex<(u64, std::collections::BTreeMap<u64, f64>)>>,
+    pub busy: Busy,
 }
 
 impl VirtualClock {
@@ -190,6 +298,8 @@ impl VirtualClock {
             now: Arc::new(now),
             advance: Arc::new(advance),
             start,
+            sleepers: Arc::default(),
+            busy: Busy::default(),
         }
     }
 }
@@ -201,8 +311,40 @@ impl Clock for VirtualClock {
     fn monotonic(&self) -> Duration {
         Duration::from_secs_f64(((self.now)() - self.start).max(0.0))
     }
+    /// A discrete-event clock: the sleeper with the earliest wake-up time
+    /// moves time to it, the others wait their turn, so workflows sleeping
+    /// side by side wait together as in real time and none wakes early.
     async fn sleep(&self, d: Duration) {
-        (self.advance)(d.as_secs_f64());
+        let wake = (self.now)() + d.as_secs_f64();
+        let ticket = match self.sleepers.lock() {
+            Ok(mut s) => {
+                s.0 += 1;
+                let t = s.0;
+                s.1.insert(t, wake);
+                t
+            }
+            Err(_) => return (self.advance)(d.as_secs_f64()),
+        };
+        loop {
+            let now = (self.now)();
+            if now >= wake {
+                break;
+            }
+            let earliest = self.sleepers.lock().ok().and_then(|s| {
+                s.1.iter()
+                    .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+                    .map(|(t, _)| *t)
+            });
+            if earliest.is_none_or(|t| t == ticket) && self.busy.idle() {
+                (self.advance)(wake - now);
+                break;
+            }
+            // Let the earlier sleepers (and anyone mid-call) run first.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if let Ok(mut s) = self.sleepers.lock() {
+            s.1.remove(&ticket);
+        }
         tokio::task::yield_now().await;
     }
 }
@@ -230,6 +372,58 @@ impl<B: Backup> Backup for CrashingBackup<B> {
     }
 }
 
+pub struct CrashingNotifier<N> {
+    inner: N,
+    budget: MutationBudget,
+    busy: Busy,
+}
+
+impl<N: Notifier> Notifier for CrashingNotifier<N> {
+    async fn send(&self, n: Notification<'_>) -> AwsResult<()> {
+        let _busy = self.busy.enter();
+        let Recipient::SnsTopic { region, .. } = n.to;
+        let region = region.clone();
+        self.budget.message(&region, self.inner.send(n)).await
+    }
+}
+
+pub struct CrashingMetrics<M> {
+    inner: M,
+    region: RegionName,
+    budget: MutationBudget,
+    busy: Busy,
+}
+
+impl<M: Metrics> Metrics for CrashingMetrics<M> {
+    async fn put(&self, points: &[MetricPoint]) -> AwsResult<()> {
+        let _busy = self.busy.enter();
+        self.budget
+            .message(&self.region, self.inner.put(points))
+            .await
+    }
+    async fn alarm(&self, name: &str) -> AwsResult<Option<AlarmStatus>> {
+        let _busy = self.busy.enter();
+        if self.budget.counts_messages {
+            self.budget.alive(&self.region)?;
+        }
+        self.inner.alarm(name).await
+    }
+    async fn series(&self, query: &SeriesQuery<'_>) -> AwsResult<Vec<(f64, f64)>> {
+        let _busy = self.busy.enter();
+        if self.budget.counts_messages {
+            self.budget.alive(&self.region)?;
+        }
+        self.inner.series(query).await
+    }
+    async fn series_many(&self, queries: &[SeriesQuery<'_>]) -> AwsResult<Vec<Vec<(f64, f64)>>> {
+        let _busy = self.busy.enter();
+        if self.budget.counts_messages {
+            self.budget.alive(&self.region)?;
+        }
+        self.inner.series_many(queries).await
+    }
+}
+
 /// A platform whose EFS and Backup clients share one crash budget and whose clock is virtual.
 pub struct TestPlatform<P: Platform> {
     pub inner: P,
@@ -240,8 +434,8 @@ pub struct TestPlatform<P: Platform> {
 impl<P: Platform> Platform for TestPlatform<P> {
     type Efs = CrashingEfs<P::Efs>;
     type Backup = CrashingBackup<P::Backup>;
-    type Notifier = P::Notifier;
-    type Metrics = P::Metrics;
+    type Notifier = CrashingNotifier<P::Notifier>;
+    type Metrics = CrashingMetrics<P::Metrics>;
     type Clock = VirtualClock;
     type RegionSwitch = P::RegionSwitch;
 
@@ -249,6 +443,7 @@ impl<P: Platform> Platform for TestPlatform<P> {
         CrashingEfs {
             inner: self.inner.efs(at, budget),
             budget: self.budget.clone(),
+            busy: self.clock.busy.clone(),
         }
     }
     fn backup(&self, at: impl Into<Location>) -> Self::Backup {
@@ -259,11 +454,21 @@ impl<P: Platform> Platform for TestPlatform<P> {
             budget: self.budget.clone(),
         }
     }
-    fn notifier(&self) -> P::Notifier {
-        self.inner.notifier()
+    fn notifier(&self) -> Self::Notifier {
+        CrashingNotifier {
+            inner: self.inner.notifier(),
+            budget: self.budget.clone(),
+            busy: self.clock.busy.clone(),
+        }
     }
-    fn metrics(&self, at: impl Into<Location>) -> P::Metrics {
-        self.inner.metrics(at)
+    fn metrics(&self, at: impl Into<Location>) -> Self::Metrics {
+        let at = at.into();
+        CrashingMetrics {
+            region: at.region.clone(),
+            inner: self.inner.metrics(at),
+            budget: self.budget.clone(),
+            busy: self.clock.busy.clone(),
+        }
     }
     fn clock(&self) -> &VirtualClock {
         &self.clock

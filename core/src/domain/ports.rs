@@ -237,6 +237,21 @@ pub trait Metrics: Send + Sync {
         query: &SeriesQuery<'_>,
     ) -> impl Future<Output = AwsResult<Vec<(f64, f64)>>> + Send;
 
+    /// Several series at once (one GetMetricData per 500 queries), in the
+    /// order asked.
+    fn series_many(
+        &self,
+        queries: &[SeriesQuery<'_>],
+    ) -> impl Future<Output = AwsResult<Vec<Vec<(f64, f64)>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                out.push(self.series(q).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// Maximum per minute of a metric over the last `seconds`, oldest first.
     fn recent(
         &self,
@@ -264,6 +279,7 @@ pub trait Metrics: Send + Sync {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Statistic {
     Maximum,
+    Minimum,
     Sum,
 }
 
@@ -271,6 +287,7 @@ impl Statistic {
     pub fn as_str(self) -> &'static str {
         match self {
             Statistic::Maximum => "Maximum",
+            Statistic::Minimum => "Minimum",
             Statistic::Sum => "Sum",
         }
     }

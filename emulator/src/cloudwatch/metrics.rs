@@ -159,6 +159,9 @@ pub(super) fn get_metric_statistics(
     ])))
 }
 
+/// GetMetricData's limit on queries per call.
+const MAX_QUERIES: usize = 500;
+
 pub(super) fn get_metric_data(
     world: &mut World,
     region: &str,
@@ -169,6 +172,15 @@ pub(super) fn get_metric_data(
     let queries = f.list("MetricDataQueries");
     if queries.is_empty() {
         return Err(missing("MetricDataQueries"));
+    }
+    if queries.len() > MAX_QUERIES {
+        return Err(ApiError::new(
+            "ValidationError",
+            400,
+            format!(
+                "The collection MetricDataQueries must not have a size greater than {MAX_QUERIES}."
+            ),
+        ));
     }
     let ascending = f.str("ScanBy") == Some("TimestampAscending");
     let r = world.region_mut(region);

@@ -43,6 +43,10 @@ pub struct RunLimits {
     /// Polls already made in this loop by earlier invocations (a state
     /// machine counts them), so that step mode's waits keep growing.
     pub poll: u32,
+    /// Bounds how many workflows make their AWS calls at once; one that
+    /// waits (for a promotion, say) holds no permit, so a Region's worth of
+    /// pairs waits side by side instead of in batches.
+    pub passes: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Default for RunLimits {
@@ -53,6 +57,7 @@ impl Default for RunLimits {
             margin: Duration::from_secs(10),
             backoff: Backoff::default(),
             poll: 0,
+            passes: None,
         }
     }
 }
@@ -72,6 +77,7 @@ impl RunLimits {
             margin: config.margin,
             backoff: config.backoff.clone(),
             poll: poll.unwrap_or(0),
+            passes: None,
         }
     }
 
@@ -102,7 +108,13 @@ pub async fn drive<W: Workflow, C: Clock>(workflow: &mut W, clock: &C, limits: &
     let mut polls = 0u32;
     let mut failures = 0u32;
     loop {
-        let result = workflow.pass().await;
+        let result = match &limits.passes {
+            Some(passes) => {
+                let _permit = passes.acquire().await;
+                workflow.pass().await
+            }
+            None => workflow.pass().await,
+        };
         let wait = match result {
             Ok(Pass::Done) => {
                 let r = workflow.report();

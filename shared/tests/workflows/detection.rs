@@ -15,22 +15,22 @@ use common::*;
 use efs_dr_emulator::ReplicationFault;
 use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig, WitnessAlarm};
 use efs_dr_shared::domain::ids::FileSystemRef;
-use efs_dr_shared::testing::MutationBudget;
+use efs_dr_shared::testing::{MutationBudget, TestPlatform};
 use efs_dr_shared::workflows::failover;
 use efs_dr_shared::workflows::lag_alarm as lag;
 use efs_dr_testkit::alarm_path;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-struct Setup {
-    config: Config,
-    src: String,
-    dst: String,
-    alerts: String,
-    requests: String,
+pub(crate) struct Setup {
+    pub config: Config,
+    pub src: String,
+    pub dst: String,
+    pub alerts: String,
+    pub requests: String,
 }
 
-async fn setup(w: &World, token: &str) -> Setup {
+pub(crate) async fn setup(w: &World, token: &str) -> Setup {
     let (src, dst) = w.replicated_pair(token).await;
     let topics = alarm_path::create_topics(&w.sdk, &region(WEST))
         .await
@@ -62,12 +62,21 @@ async fn setup(w: &World, token: &str) -> Setup {
 
 /// One scheduled probe run per emulated minute, `n` times. Returns each
 /// run's end time and output.
-async fn minutes(w: &World, s: &Setup, n: usize) -> Vec<(f64, Value)> {
-    let platform = w.platform(MutationBudget::default());
+pub(crate) async fn minutes(w: &World, s: &Setup, n: usize) -> Vec<(f64, Value)> {
+    minutes_on(w, s, n, &w.platform(MutationBudget::default())).await
+}
+
+/// `minutes` on a given platform (a crashing one, say).
+pub(crate) async fn minutes_on(
+    w: &World,
+    s: &Setup,
+    n: usize,
+    platform: &TestPlatform<efs_dr_aws::AwsContext>,
+) -> Vec<(f64, Value)> {
     let mut runs = Vec::new();
     for _ in 0..n {
         let started = w.emu.shared.now();
-        let out = lag::probe(&platform, &s.config)
+        let out = lag::probe(platform, &s.config)
             .await
             .unwrap_or_else(|e| json!({"error": e.to_string()}));
         runs.push((w.emu.shared.now(), out));
@@ -79,7 +88,7 @@ async fn minutes(w: &World, s: &Setup, n: usize) -> Vec<(f64, Value)> {
     runs
 }
 
-fn messages(w: &World, topic: &str, from: usize) -> Vec<(String, String)> {
+pub(crate) fn messages(w: &World, topic: &str, from: usize) -> Vec<(String, String)> {
     w.emu
         .shared
         .world()
@@ -91,7 +100,7 @@ fn messages(w: &World, topic: &str, from: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-fn verdicts(runs: &[(f64, Value)]) -> Vec<String> {
+pub(crate) fn verdicts(runs: &[(f64, Value)]) -> Vec<String> {
     runs.iter()
         .map(|(_, out)| {
             out["detections"][0]["verdict"]
@@ -108,7 +117,7 @@ fn verdicts(runs: &[(f64, Value)]) -> Vec<String> {
 }
 
 /// A run's verdicts, collapsed: `healthy x20, suspected x3, healthy x7`.
-fn collapsed(v: &[String]) -> String {
+pub(crate) fn collapsed(v: &[String]) -> String {
     let mut out: Vec<(String, usize)> = Vec::new();
     for x in v {
         match out.last_mut() {
@@ -124,7 +133,7 @@ fn collapsed(v: &[String]) -> String {
 
 /// What a scenario does to the world.
 #[derive(Clone)]
-enum Step {
+pub(crate) enum Step {
     Faults(Value),
     Replication(ReplicationFault),
     /// A write of this many bytes on the source.
@@ -138,7 +147,7 @@ enum Step {
     JustAfterASync,
 }
 
-async fn apply(w: &World, s: &Setup, step: &Step) {
+pub(crate) async fn apply(w: &World, s: &Setup, step: &Step) {
     match step {
         Step::Faults(v) => w.faults(v.clone()),
         Step::Replication(f) => w
@@ -206,7 +215,7 @@ async fn apply(w: &World, s: &Setup, step: &Step) {
     }
 }
 
-fn outage() -> Step {
+pub(crate) fn outage() -> Step {
     Step::Faults(json!({"region": EAST, "outage": true}))
 }
 
@@ -332,7 +341,7 @@ fn false_alarms() -> Vec<FalseAlarm> {
     ]
 }
 
-fn figures_path(name: &str) -> std::path::PathBuf {
+pub(crate) fn figures_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 

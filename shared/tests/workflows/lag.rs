@@ -5,7 +5,7 @@ use crate::common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use common::*;
-use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig, WitnessAlarm};
 use efs_dr_shared::domain::ids::FileSystemRef;
 use efs_dr_shared::testing::MutationBudget;
 use efs_dr_shared::workflows::failover;
@@ -80,6 +80,8 @@ async fn setup(w: &World, policy: AlarmPolicy) -> Setup {
     config.failover_topic_arn = Some(requests.clone());
     config.alarm_policy = policy;
     config.alarm_min_seconds = 120.0;
+    let witness = w.witness(EAST).await.expect("witness");
+    config.witness_alarm = Some(WitnessAlarm::parse(&witness).expect("witness ARN"));
     // These suites test the alarm path alone (tests/detection.rs has the
     // region detector's suites, and the test below has both paths at once).
     config.detector.enabled = false;
@@ -752,6 +754,9 @@ async fn the_region_detector_and_the_alarm_path_request_one_failover_between_the
     let seen = lambda_endpoint(&w).await;
     let mut s = setup(&w, AlarmPolicy::AutoFailover).await;
     s.config.detector = Default::default();
+    // Nobody runs the failover here: past the request timeout the detector
+    // would rightly ask again (composite.rs proves that), which is not this claim.
+    s.config.request_timeout_seconds = 3600.0;
     // Healthy minutes: the detector learns the pair's cadence.
     probe_for(&w, &s.config, 10).await;
     let events = alarm_fires(&w, &s, true, &seen).await;

@@ -2,6 +2,7 @@
 //! stack is linked once instead of once per suite.
 
 mod common;
+mod composite;
 mod detection;
 mod events;
 mod failback;

@@ -170,7 +170,13 @@ pub async fn run<P: Platform>(
     remaining: Option<Duration>,
 ) -> Result<RunSummary> {
     let targets = resolve(request, config)?;
-    let limits = RunLimits::for_run(request.run_mode, request.poll, remaining, config);
+    let in_flight = targets.len().max(1);
+    let limits = RunLimits {
+        passes: Some(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            config.concurrency.max(1),
+        ))),
+        ..RunLimits::for_run(request.run_mode, request.poll, remaining, config)
+    };
     let finished: Vec<Failover<P>> = stream::iter(targets)
         .map(|t| {
             let limits = &limits;
@@ -180,7 +186,7 @@ pub async fn run<P: Platform>(
                 wf
             }
         })
-        .buffer_unordered(config.concurrency.max(1))
+        .buffer_unordered(in_flight)
         .collect()
         .await;
     let mut marks = Vec::new();

@@ -268,8 +268,10 @@ pub(super) async fn decide_and_act<P: Platform>(
 ) -> Result<Vec<Decision>> {
     let mut reachability = BTreeMap::new();
     let mut decisions = Vec::new();
+    let witness = super::detection::witness_signal(platform, config).await;
     for p in pairs {
-        let h = observe(platform, config, p, &mut reachability).await?;
+        let mut h = observe(platform, config, p, &mut reachability).await?;
+        h.witness = witness.clone();
         let d = observe_and_decide(platform, config, alarm, h, alarm_region).await?;
         act(platform, config, &d).await?;
         tracing::info!(record = %serde_json::to_string(&d).unwrap_or_default(), "alarm decision");

@@ -50,6 +50,29 @@ pub(super) fn fold_samples(
     }
 }
 
+/// What to write when another run wrote the mark after this one read it
+/// (`read` then, `now_stored` now): two silences are one, from the earlier
+/// start; an answer this run saw (at `last_answer`) after theirs began still
+/// clears theirs.
+pub(super) fn merge_overlapping(
+    read: Option<(f64, u32)>,
+    now_stored: Option<(f64, u32)>,
+    ours: detector::SourceSignal,
+    last_answer: Option<f64>,
+) -> detector::SourceSignal {
+    match (now_stored, ours.unreachable_since) {
+        (Some((theirs, n)), Some(mine))
+            if now_stored != read && last_answer.is_none_or(|a| theirs > a) =>
+        {
+            detector::SourceSignal {
+                unreachable_since: Some(theirs.min(mine)),
+                failed_probes: ours.failed_probes.max(n),
+            }
+        }
+        _ => ours,
+    }
+}
+
 /// One detector record: a pair, its verdict, the signals and what was done.
 #[derive(Clone, Debug, Serialize)]
 pub struct Detection {
@@ -125,12 +148,12 @@ pub(super) struct Wanted<'a> {
 
 /// Publishes one failover request for every pair in `wanted` (the `pairs`
 /// form past one, so that a lost Region is one message the queue cannot
-/// expire pair by pair), then marks each replica. Publish first, mark
-/// after: a run that dies in between leaves no mark, and the next run
-/// requests again (the failover is idempotent) instead of going silent.
-/// Each replica's mark is read again just before: another probe run, or the
-/// alarm path, may have sent one since this run read it. Returns the pairs
-/// requested.
+/// expire pair by pair). Each replica's mark is read again just before:
+/// another probe run, or the alarm path, may have sent one since this run
+/// read it. Returns the pairs requested; the caller pages, then marks them
+/// (`mark_requested`): a run that dies before the mark leaves none, and the
+/// next run requests and pages again (the failover is idempotent) instead of
+/// going silent.
 pub(super) async fn request_failovers<'a, P: Platform>(
     platform: &P,
     config: &Config,
@@ -196,7 +219,12 @@ pub(super) async fn request_failovers<'a, P: Platform>(
         &request.to_string(),
     )
     .await?;
-    for w in &still {
+    Ok(still)
+}
+
+/// The mark that makes one failure one request: written last.
+pub(super) async fn mark_requested<P: Platform>(platform: &P, sent: &[Wanted<'_>], now: f64) {
+    for w in sent {
         let Some(dest) = &w.health.destination_file_system_id else {
             continue;
         };
@@ -210,7 +238,6 @@ pub(super) async fn request_failovers<'a, P: Platform>(
             tracing::warn!(error = %e, file_system_id = %dest, "failover requested, but the mark was not written");
         }
     }
-    Ok(still)
 }
 
 /// The alarm path's single-pair request (see `request_failovers`).
@@ -227,9 +254,9 @@ pub(super) async fn request_failover<P: Platform>(
         reason: reason.to_string(),
         again: false,
     }];
-    Ok(!request_failovers(platform, config, wanted)
-        .await?
-        .is_empty())
+    let sent = request_failovers(platform, config, wanted).await?;
+    mark_requested(platform, &sent, platform.clock().now()).await;
+    Ok(!sent.is_empty())
 }
 
 /// Judges every observed pair from this run's probes, and acts on a verdict
@@ -247,14 +274,35 @@ pub(super) async fn detect<P: Platform>(
     let mut out = Vec::new();
     let mut wanted = Vec::new();
     let mut plans_left = MAX_PLANS_PER_RUN;
-    for h in results {
-        let mut source = fold_samples(
-            h.unreachable_mark,
-            samples
+    // The cadence of every pair whose source is silent, in one metric request.
+    let silent: Vec<(&PairHealth, f64)> = results
+        .iter()
+        .filter_map(|h| {
+            let seen = samples
                 .get(h.source_region.as_str())
                 .map(Vec::as_slice)
-                .unwrap_or_default(),
-        );
+                .unwrap_or_default();
+            fold_samples(h.unreachable_mark, seen)
+                .unreachable_since
+                .map(|since| (h, since))
+        })
+        .collect();
+    let mut histories: BTreeMap<&FileSystemId, std::result::Result<Option<f64>, String>> = silent
+        .iter()
+        .map(|(h, _)| &h.source_file_system_id)
+        .zip(learned_sync_gaps(platform, dr_region, &silent).await)
+        .collect();
+    for h in results {
+        let seen = samples
+            .get(h.source_region.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let last_answer = seen
+            .iter()
+            .filter(|(_, answered)| *answered)
+            .map(|(t, _)| *t)
+            .reduce(f64::max);
+        let mut source = fold_samples(h.unreachable_mark, seen);
         // Past the confirmation count, more failures change nothing: the
         // mark stops changing, so an outage does not cost a tag write per
         // pair per minute.
@@ -265,10 +313,13 @@ pub(super) async fn detect<P: Platform>(
             h,
             &mut source,
             dr.clone(),
-            dr_region,
             now,
             &mut plans_left,
             &mut wanted,
+            last_answer,
+            histories
+                .remove(&h.source_file_system_id)
+                .unwrap_or(Ok(None)),
         )
         .await
         {
@@ -308,6 +359,7 @@ pub(super) async fn detect<P: Platform>(
         }
         if !sent.is_empty() {
             page_requested(platform, config, &sent, &out, now).await?;
+            mark_requested(platform, &sent, now).await;
         }
     }
     for d in &out {
@@ -402,10 +454,11 @@ pub(super) async fn judge_and_act<'a, P: Platform>(
     h: &'a PairHealth,
     source: &mut detector::SourceSignal,
     dr: std::result::Result<(), String>,
-    dr_region: &RegionName,
     now: f64,
     plans_left: &mut usize,
     wanted: &mut Vec<Wanted<'a>>,
+    last_answer: Option<f64>,
+    history: std::result::Result<Option<f64>, String>,
 ) -> Result<(detector::Judgement, &'static str)> {
     let stored = h
         .unreachable_mark
@@ -429,18 +482,30 @@ pub(super) async fn judge_and_act<'a, P: Platform>(
     if let Some(dest) = &h.destination_file_system_id {
         // Written when it changes only.
         if value != stored && (h.unreachable_mark.is_some() || source.unreachable_since.is_some()) {
-            platform
-                .efs(&h.destination_region, CallBudget::Normal)
-                .tag_file_system(dest, &[(tags::SOURCE_UNREACHABLE_SINCE.to_string(), value)])
-                .await?;
+            let efs = platform.efs(&h.destination_region, CallBudget::Normal);
+            // An overlapping run (a retried one, say) may have written since
+            // this one read: a silence both saw keeps its earlier start, so
+            // neither run's memory erases the other's.
+            let now_stored = efs.describe_file_system(dest).await?.and_then(|f| {
+                f.tag(tags::SOURCE_UNREACHABLE_SINCE)
+                    .and_then(parse_unreachable_mark)
+            });
+            *source =
+                merge_overlapping(h.unreachable_mark, now_stored, source.clone(), last_answer);
+            efs.tag_file_system(
+                dest,
+                &[(
+                    tags::SOURCE_UNREACHABLE_SINCE.to_string(),
+                    unreachable_mark_value(source),
+                )],
+            )
+            .await?;
         }
     }
-    let (learned, history_error) = match source.unreachable_since {
-        Some(since) => match learned_sync_gap(platform, dr_region, h, since).await {
-            Ok(gap) => (gap, None),
-            Err(e) => (None, Some(e)),
-        },
-        None => (None, None),
+    let (learned, history_error) = match (source.unreachable_since, history) {
+        (None, _) => (None, None),
+        (Some(_), Ok(gap)) => (gap, None),
+        (Some(_), Err(e)) => (None, Some(e)),
     };
     let pair = detector::PairSignal {
         status: h.status.clone(),

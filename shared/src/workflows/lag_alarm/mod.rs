@@ -28,6 +28,7 @@ use crate::domain::ids::{FileSystemId, RegionName};
 use crate::domain::model::{MetricPoint, ReplicationStatus};
 use crate::domain::ports::{
     AlarmStatus, CallBudget, Clock, Efs, Metrics, Notification, Notifier, Platform, Recipient,
+    SeriesQuery, Statistic,
 };
 use crate::domain::tags;
 use crate::domain::time::iso8601;

@@ -246,36 +246,115 @@ pub(super) async fn dr_health<P: Platform>(
 const DR_HEALTH_ATTEMPTS: u32 = 3;
 const DR_HEALTH_SPACING: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The longest lag the pair showed in the 3 hours before `until`: its own
-/// cadence of syncs, as this probe has been publishing it. `Ok(None)`: no
-/// history yet; `Err`: it cannot be read.
-pub(super) async fn learned_sync_gap<P: Platform>(
+/// How far back a pair's cadence is learned.
+const HISTORY_SECONDS: f64 = 3.0 * 3600.0;
+/// Lag measured while the source was silent, or this soon after, is the
+/// failure's, not the pair's cadence (the first syncs after a return run long).
+const AFTER_SILENCE_SECONDS: f64 = 300.0;
+
+/// For each `(pair, until)`, the longest lag the pair showed in the 3 hours
+/// before `until`: its own cadence of syncs, as this probe has been
+/// publishing it. All pairs in one metric request (with the source Regions'
+/// reachability, to leave out the minutes of earlier silences). `Ok(None)`:
+/// no history yet; `Err`: it cannot be read.
+pub(super) async fn learned_sync_gaps<P: Platform>(
     platform: &P,
     region: &RegionName,
-    h: &PairHealth,
-    until: f64,
-) -> std::result::Result<Option<f64>, String> {
-    let Some(dest) = h.destination_file_system_id.as_ref() else {
-        return Ok(None);
+    wanted: &[(&PairHealth, f64)],
+) -> Vec<std::result::Result<Option<f64>, String>> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let dims: Vec<Vec<(String, String)>> = wanted
+        .iter()
+        .map(|(h, _)| {
+            vec![
+                (
+                    "FileSystemId".to_string(),
+                    h.destination_file_system_id
+                        .as_ref()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                ),
+                (
+                    "SourceFileSystemId".to_string(),
+                    h.source_file_system_id.to_string(),
+                ),
+            ]
+        })
+        .collect();
+    let mut source_regions: Vec<&RegionName> =
+        wanted.iter().map(|(h, _)| &h.source_region).collect();
+    source_regions.sort();
+    source_regions.dedup();
+    let region_dims: Vec<Vec<(String, String)>> = source_regions
+        .iter()
+        .map(|r| vec![("SourceRegion".to_string(), r.to_string())])
+        .collect();
+    let earliest = wanted.iter().map(|(_, u)| *u).fold(f64::INFINITY, f64::min);
+    let latest = wanted
+        .iter()
+        .map(|(_, u)| *u)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut queries: Vec<SeriesQuery<'_>> = wanted
+        .iter()
+        .zip(&dims)
+        .map(|((_, until), d)| SeriesQuery {
+            namespace: NAMESPACE,
+            metric: LAG_METRIC,
+            dimensions: d,
+            start: until - HISTORY_SECONDS,
+            end: until + 60.0,
+            period_seconds: 60,
+            statistic: Statistic::Maximum,
+        })
+        .collect();
+    queries.extend(region_dims.iter().map(|d| SeriesQuery {
+        namespace: NAMESPACE,
+        metric: REACHABLE_METRIC,
+        dimensions: d,
+        start: earliest - HISTORY_SECONDS,
+        end: latest + 60.0,
+        period_seconds: 60,
+        statistic: Statistic::Minimum,
+    }));
+    let series = match platform.metrics(region).series_many(&queries).await {
+        Ok(s) => s,
+        Err(e) => return wanted.iter().map(|_| Err(e.to_string())).collect(),
     };
-    let dims = vec![
-        ("FileSystemId".to_string(), dest.to_string()),
-        (
-            "SourceFileSystemId".to_string(),
-            h.source_file_system_id.to_string(),
-        ),
-    ];
-    let points = platform
-        .metrics(region)
-        .recent(NAMESPACE, LAG_METRIC, &dims, 3.0 * 3600.0, until)
-        .await
-        .map_err(|e| e.to_string())?;
-    // Minutes that ended before the failure: a later one may hold lag taken after it.
-    Ok(points
-        .into_iter()
-        .filter(|(t, _)| *t + 60.0 <= until)
-        .map(|(_, v)| v)
-        .reduce(f64::max))
+    let silent_minutes = |source: &RegionName| -> Vec<f64> {
+        source_regions
+            .iter()
+            .position(|r| *r == source)
+            .and_then(|i| series.get(wanted.len() + i))
+            .map(|s| {
+                s.iter()
+                    .filter(|(_, v)| *v < 1.0)
+                    .map(|(t, _)| *t)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, (h, until))| {
+            let silent = silent_minutes(&h.source_region);
+            Ok(series
+                .get(i)
+                .into_iter()
+                .flatten()
+                // Minutes that ended before the failure: a later one may hold lag taken after it.
+                .filter(|(t, _)| *t + 60.0 <= *until)
+                .filter(|(t, _)| {
+                    !silent
+                        .iter()
+                        .any(|s| *t >= *s && *t <= s + AFTER_SILENCE_SECONDS)
+                })
+                .map(|(_, v)| *v)
+                .reduce(f64::max))
+        })
+        .collect()
 }
 
 /// The scheduled probe: observe every configured pair, publish the metrics.
