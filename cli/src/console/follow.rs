@@ -84,6 +84,9 @@ pub async fn run(workflow: Workflow, opts: RunOptions) -> CliResult<bool> {
     let console = Console::connect(&opts.target).await?;
     let machine = console.stack.machine(workflow)?.to_string();
     let mut input = console.stack.start_input(workflow);
+    if let Some(mixed) = mixed_pairs(&input, &extra) {
+        return Err(CliError::Console(mixed));
+    }
     if let Some(reason) = &opts.reason {
         input.insert("reason".into(), json!(reason));
     }
@@ -196,6 +199,45 @@ fn extra_fields(input: Option<&str>) -> CliResult<Map<String, Value>> {
             "--input is not JSON ({e}): give an object of request fields, {example}"
         ))),
     }
+}
+
+/// The two sides of a pair, as failover and failback requests name them.
+const PAIR_SIDES: [[&str; 2]; 2] = [
+    ["source_file_system_id", "original_file_system_id"],
+    ["destination_file_system_id", "replica_file_system_id"],
+];
+
+/// The field naming `side` of a pair in `m`, and its value.
+fn named(m: &Map<String, Value>, side: [&'static str; 2]) -> Option<(&'static str, String)> {
+    side.iter().find_map(|k| {
+        m.get(*k)
+            .and_then(Value::as_str)
+            .map(|v| (*k, v.to_string()))
+    })
+}
+
+/// `--input` that names one side of a pair other than the stack's, over the
+/// stack's request that names the other side: the request would name
+/// file systems of two pairs. Refused before anything starts.
+fn mixed_pairs(stack: &Map<String, Value>, extra: &Map<String, Value>) -> Option<String> {
+    let [src, dst] = PAIR_SIDES;
+    for (given, other) in [(src, dst), (dst, src)] {
+        let (Some((key, value)), None, Some((kept_key, kept))) = (
+            named(extra, given),
+            named(extra, other),
+            named(stack, other),
+        ) else {
+            continue;
+        };
+        if named(stack, given).is_some_and(|(_, v)| v == value) {
+            continue;
+        }
+        return Some(format!(
+            "--input sets {key} {value} but keeps the stack's {kept_key} {kept}: that request would name file systems of two pairs. Nothing was started. Give both sides of one pair in --input ({} and {}), or neither",
+            given[0], other[0]
+        ));
+    }
+    None
 }
 
 /// The pair a request names, failover or failback fields alike.
@@ -483,6 +525,41 @@ fn report(out: &mut Out, workflow: Workflow, o: &Outcome, as_json: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_that_names_another_pair_s_side_is_refused() {
+        let obj = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let stack =
+            obj(json!({"source_file_system_id": "fs-a", "destination_file_system_id": "fs-a2"}));
+        let refused = mixed_pairs(
+            &stack,
+            &obj(json!({"source_file_system_id": "fs-b", "force": true})),
+        );
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|m| m.contains("fs-b") && m.contains("fs-a2")),
+            "{refused:?}"
+        );
+        assert!(
+            mixed_pairs(&stack, &obj(json!({"destination_file_system_id": "fs-b2"}))).is_some()
+        );
+        // Both sides given, the same side repeated, or no pair fields: one pair.
+        assert!(mixed_pairs(
+            &stack,
+            &obj(json!({"source_file_system_id": "fs-b", "destination_file_system_id": "fs-b2"}))
+        )
+        .is_none());
+        assert!(mixed_pairs(&stack, &obj(json!({"source_file_system_id": "fs-a"}))).is_none());
+        assert!(mixed_pairs(&stack, &obj(json!({"force": true}))).is_none());
+        assert!(mixed_pairs(&Map::new(), &obj(json!({"source_file_system_id": "fs-b"}))).is_none());
+        let failback =
+            obj(json!({"original_file_system_id": "fs-a", "replica_file_system_id": "fs-a2"}));
+        assert!(mixed_pairs(&failback, &obj(json!({"original_file_system_id": "fs-b"}))).is_some());
+    }
 
     #[test]
     fn input_must_be_an_object() {

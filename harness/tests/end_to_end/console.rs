@@ -570,6 +570,24 @@ async fn the_console_fails_over_and_back_with_what_the_stack_outputs_name() {
     // The console says approved only once its approval is in: here, never.
     let (outputs4, _) = stack(&src4, &dst4, &topics);
     let input4 = start_input(&outputs4, "StartFailoverCommand").to_string();
+
+    // Another pair's source laid over this stack's request, with force: the
+    // request would name file systems of two pairs. Refused before anything
+    // starts: no execution, no promotion.
+    let before = sfn.executions().len();
+    let mixed = json!({"source_file_system_id": src3, "force": true}).to_string();
+    let run = efs_dr(
+        &vars,
+        &["failover", "--stack", "efs-dr", "--yes", "--input", &mixed],
+    )
+    .await;
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(
+        run.stderr.contains("two pairs") && run.stderr.contains(src3.as_str()),
+        "{run}"
+    );
+    assert_eq!(sfn.executions().len(), before, "nothing started: {run}");
+    assert_eq!(env.protection(&dst4).await, "REPLICATING");
     let args4 = [
         "failover",
         "--stack",

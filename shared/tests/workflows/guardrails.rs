@@ -37,13 +37,14 @@ async fn replication_status(w: &World, region: &str, fs: &str) -> Option<String>
 }
 
 #[tokio::test]
-async fn a_forced_promotion_across_pairs_acts_only_on_the_named_destination() {
+async fn force_never_promotes_another_pair_s_replica() {
     let w = world().await;
     let (a_src, a_dst) = w.replicated_pair("pair-a").await;
-    let (_b_src, b_dst) = w.replicated_pair("pair-b").await;
-    let a_dst_tags = w.tags(WEST, &a_dst).await;
+    let (b_src, b_dst) = w.replicated_pair("pair-b").await;
+    let (a_tags, b_tags) = (w.tags(WEST, &a_dst).await, w.tags(WEST, &b_dst).await);
+    let before = w.call_count();
 
-    // The event names pair a's source but pair b's replica: WrongSource, overridden.
+    // The event names pair a's source but pair b's replica, with force.
     let s = failover::run(
         &w.platform(MutationBudget::default()),
         &w.config(),
@@ -52,21 +53,66 @@ async fn a_forced_promotion_across_pairs_acts_only_on_the_named_destination() {
     )
     .await
     .expect("runs");
-    assert_eq!(s.status, Status::Completed, "{}", s.render_text());
-    assert!(s.results[0]
-        .warnings
-        .iter()
-        .any(|x| x.contains("WrongSource")));
-    assert_eq!(w.protection(WEST, &b_dst).await, "ENABLED");
-    assert!(!w.has_replication(WEST, &b_dst).await);
-
-    // Pair a is untouched: still replicating, its replica read-only and untagged.
-    assert_eq!(
-        replication_status(&w, EAST, &a_src).await.as_deref(),
-        Some("ENABLED")
+    assert_eq!(s.status, Status::Refused, "{}", s.render_text());
+    let text = s.render_text();
+    assert!(text.contains("WrongSource"), "{text}");
+    assert!(
+        text.contains(&b_src) && text.contains(&a_src),
+        "names both pairs: {text}"
     );
-    assert_eq!(w.protection(WEST, &a_dst).await, "REPLICATING");
-    assert_eq!(w.tags(WEST, &a_dst).await, a_dst_tags);
+    assert_eq!(
+        w.mutating_calls_since(before),
+        Vec::<String>::new(),
+        "nothing changed"
+    );
+
+    // Both pairs untouched: still replicating, replicas read-only, tags as before.
+    for (src, dst, tags) in [(&a_src, &a_dst, &a_tags), (&b_src, &b_dst, &b_tags)] {
+        assert_eq!(
+            replication_status(&w, EAST, src).await.as_deref(),
+            Some("ENABLED")
+        );
+        assert_eq!(w.protection(WEST, dst).await, "REPLICATING");
+        assert_eq!(&w.tags(WEST, dst).await, tags);
+    }
+}
+
+#[tokio::test]
+async fn a_request_naming_two_configured_pairs_is_refused_before_anything_starts() {
+    let w = world().await;
+    let (a_src, a_dst) = w.replicated_pair("pair-a").await;
+    let (b_src, b_dst) = w.replicated_pair("pair-b").await;
+    let mut config = w.config();
+    config.pairs = [(&a_src, &a_dst), (&b_src, &b_dst)]
+        .into_iter()
+        .map(|(s, d)| efs_dr_shared::domain::config::PairConfig {
+            source_file_system_id: efs_dr_shared::domain::ids::FileSystemRef::parse(s).expect("id"),
+            source_region: Some(region(EAST)),
+            destination_file_system_id: Some(
+                efs_dr_shared::domain::ids::FileSystemRef::parse(d).expect("id"),
+            ),
+            destination_region: None,
+            mount_targets: None,
+        })
+        .collect();
+    let before = w.call_count();
+    let err = failover::run(
+        &w.platform(MutationBudget::default()),
+        &config,
+        &execute(&b_src, &a_dst, true),
+        None,
+    )
+    .await
+    .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("two pairs"), "{text}");
+    assert!(
+        [&a_src, &a_dst, &b_src, &b_dst]
+            .iter()
+            .all(|id| text.contains(id.as_str())),
+        "names both pairs: {text}"
+    );
+    assert_eq!(w.call_count(), before, "not one AWS call");
 }
 
 #[tokio::test]

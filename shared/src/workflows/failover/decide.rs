@@ -116,6 +116,17 @@ fn guard(
     Ok(())
 }
 
+/// WrongSource is never overridden, not even by `force`: promoting a
+/// replica on another pair's say-so gives it the wrong clients and access
+/// points, and leaves the pair that was meant unprotected.
+fn wrong_source(message: String) -> Error {
+    Error::Refused(Refusal {
+        guardrail: "WrongSource",
+        message,
+        remedy: "name the source with its own replica (source_file_system_id, source_region, destination_file_system_id); force does not override this".into(),
+    })
+}
+
 /// The next step toward a writable replica, or the guardrail that refuses it.
 pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Decision> {
     let fs = &seen.destination;
@@ -144,13 +155,11 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
                         ),
                         "check destination_file_system_id and destination_region, or set force: true if this is the promoted replica".into(),
                     )?,
-                    Some(promoted_from) if promoted_from != wanted_source => guard(
-                        force,
-                        &mut warnings,
-                        "WrongSource",
-                        format!("{dest_id} was promoted from {promoted_from}, not from {wanted_source}"),
-                        "check source_file_system_id and source_region, or set force: true".into(),
-                    )?,
+                    Some(promoted_from) if promoted_from != wanted_source => {
+                        return Err(wrong_source(
+                            format!("{dest_id} was promoted from {promoted_from}, not from {wanted_source}: they are two pairs"),
+                        ))
+                    }
                     Some(_) => {}
                 }
                 if target.mode == Mode::Plan {
@@ -174,16 +183,10 @@ pub fn decide(target: &FailoverTarget, seen: &Observed, now: f64) -> Result<Deci
         )));
     }
     if r.source_file_system_id != target.source_id || r.source_region != target.source_region {
-        guard(
-            force,
-            &mut warnings,
-            "WrongSource",
-            format!(
-                "{dest_id} is a replica of {} in {}, not of {} in {}",
-                r.source_file_system_id, r.source_region, target.source_id, target.source_region
-            ),
-            "check source_file_system_id and source_region, or set force: true to promote it anyway".into(),
-        )?;
+        return Err(wrong_source(format!(
+            "{dest_id} is the replica of {} in {} (pair {} -> {dest_id}), not of {} in {}: the request names two pairs",
+            r.source_file_system_id, r.source_region, r.source_file_system_id, target.source_id, target.source_region
+        )));
     }
     if r.status == ReplicationStatus::Deleting {
         let waited = fs

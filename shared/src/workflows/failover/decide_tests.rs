@@ -265,15 +265,16 @@ fn cases() -> Vec<Case> {
         Case {
             replication: replication(OTHER, REPLICA, Enabled, Some(NOW - 60.0)),
             force: true,
-            expect: Ok(Action::Promote {
-                last_replicated: Some(NOW - 60.0),
-                source: from(OTHER),
-                deletion_mode: DeletionMode::AllConfigurations,
-            }),
-            warns: Some("guardrail WrongSource overridden by force"),
-            ..healthy(
-                "force past WrongSource deletes the observed configuration, not the named one",
-            )
+            expect: Err("WrongSource"),
+            ..healthy("force does not override WrongSource")
+        },
+        Case {
+            replication: None,
+            protection: Writable,
+            tags: PROMOTED_FROM_OTHER,
+            force: true,
+            expect: Err("WrongSource"),
+            ..healthy("force does not adopt a file system promoted from another source")
         },
         Case {
             replication: replication(SOURCE, REPLICA, Enabling, None),

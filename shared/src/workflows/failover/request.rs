@@ -102,6 +102,44 @@ pub struct FailoverTarget {
 
 /// Merges the request with the configured pairs and defaults. Fails with a
 /// message that says what to give, before any AWS call.
+/// A request whose source is one configured pair's and whose destination is
+/// another's is a mistake (often a console input laid over a pair's
+/// request): refused before anything starts, naming both pairs.
+fn refuse_mixed_pairs(p: &PairConfig, config: &Config) -> Result<()> {
+    let Some(dest) = &p.destination_file_system_id else {
+        return Ok(());
+    };
+    let by_source = config
+        .pairs
+        .iter()
+        .find(|c| c.source_file_system_id.id == p.source_file_system_id.id);
+    let by_destination = config.pairs.iter().find(|c| {
+        c.destination_file_system_id
+            .as_ref()
+            .is_some_and(|d| d.id == dest.id)
+    });
+    match (by_source, by_destination) {
+        (Some(a), Some(b)) if a.source_file_system_id.id != b.source_file_system_id.id => {
+            let replica = |c: &PairConfig| {
+                c.destination_file_system_id
+                    .as_ref()
+                    .map(|d| d.id.to_string())
+                    .unwrap_or_else(|| "its replica".into())
+            };
+            Err(Error::InvalidInput(format!(
+                "the request names file systems of two pairs: source {} is the pair {} -> {}, destination {} is the pair {} -> {}. Name one pair: its source with its own replica",
+                p.source_file_system_id.id,
+                a.source_file_system_id.id,
+                replica(a),
+                dest.id,
+                b.source_file_system_id.id,
+                replica(b),
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<FailoverTarget>> {
     let synced_after = request
         .synced_after
@@ -162,6 +200,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
     }
     let mut targets = Vec::new();
     for p in pairs {
+        refuse_mixed_pairs(&p, config)?;
         let source_region = region_of(
             &p.source_file_system_id,
             p.source_region
