@@ -11,10 +11,54 @@
 //! `InProgress` for Region switch to invoke it again after the retry interval.
 //! Every invocation is an idempotent pass.
 
-use crate::domain::error::{Error, Result};
+use crate::domain::error::{Error, Refusal, Result};
 use crate::domain::ids::RegionName;
 use crate::domain::ports::{Platform, RegionSwitch};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// The execution a step works for, and where it was read: the workflow
+/// reads it again before every pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionRef {
+    pub plan_arn: String,
+    pub execution_id: String,
+    pub region: RegionName,
+}
+
+/// States in which a step must not change anything more.
+const STOPPED: [&str; 8] = [
+    "canceled",
+    "pausedByOperator",
+    "pausedByFailedStep",
+    "failed",
+    "planExecutionTimedOut",
+    "completed",
+    "completedWithExceptions",
+    "completedMonitoringApplicationHealth",
+];
+
+/// Refuses the next pass when the execution has been cancelled, paused or
+/// has ended since the step began: a wait inside one invocation (a graceful
+/// failover's final sync, say) never outlasts a cancel by more than one pass.
+pub async fn still_running<P: Platform>(platform: &P, x: &ExecutionRef) -> Result<()> {
+    let e = platform
+        .region_switch(&x.region)
+        .get_plan_execution(&x.plan_arn, &x.execution_id)
+        .await?;
+    if STOPPED.contains(&e.state.as_str()) {
+        return Err(Error::Refused(Refusal {
+            guardrail: "RegionSwitchStopped",
+            message: format!(
+                "the Region switch execution {} is {}: stopped before the next change",
+                x.execution_id, e.state
+            ),
+            remedy: "resume the execution (it invokes this step again) or start a new one; what was done so far is kept and a re-run continues from it".into(),
+        }));
+    }
+    Ok(())
+}
 
 /// The metadata keys Region switch merges into the payload.
 const METADATA: [&str; 4] = ["InvokedBy", "PlanArn", "ExecutionId", "StepName"];
@@ -137,7 +181,12 @@ pub fn decide(role: Role, execution: &PlanExecution, dr_region: &RegionName) -> 
 /// written to the replica before the mark is on the original; what is
 /// written after it is preserved in a backup before the replica is
 /// overwritten, never lost.
-pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -> Value {
+pub fn request(
+    role: Role,
+    invocation: &Invocation,
+    execution: &PlanExecution,
+    read_in: &RegionName,
+) -> Value {
     // The mark: when this step began (Region switch starts a step once the
     // steps before it, which stop writers, are done), else when the execution did.
     let step_start = execution.step_start(invocation.step_name.as_deref());
@@ -178,6 +227,14 @@ pub fn request(role: Role, invocation: &Invocation, execution: &PlanExecution) -
     for (k, v) in &invocation.payload {
         r.insert(k.clone(), v.clone());
     }
+    r.insert(
+        "region_switch_execution".into(),
+        serde_json::json!({
+            "plan_arn": invocation.plan_arn,
+            "execution_id": invocation.execution_id,
+            "region": read_in,
+        }),
+    );
     Value::Object(r)
 }
 
@@ -218,7 +275,7 @@ pub async fn resolve<P: Platform>(
             .await
         {
             Ok(e) => {
-                found = Some(e);
+                found = Some((e, region.clone()));
                 break;
             }
             // Which error another Region gives for an execution it does not
@@ -230,7 +287,7 @@ pub async fn resolve<P: Platform>(
             Err(e) => return Err(e.into()),
         }
     }
-    let Some(execution) = found else {
+    let Some((execution, read_in)) = found else {
         return Err(match first_error {
             Some(e) => e.into(),
             None => Error::Topology("no Region to read the Region switch execution in".into()),
@@ -247,7 +304,7 @@ pub async fn resolve<P: Platform>(
         "Region switch invocation"
     );
     decide(role, &execution, dr_region)?;
-    Ok(Some(request(role, &invocation, &execution)))
+    Ok(Some(request(role, &invocation, &execution, &read_in)))
 }
 
 /// The event as the workflow's request, and whether it came from Region switch.
@@ -358,11 +415,15 @@ mod tests {
         )
         .unwrap()
         .unwrap();
+        let west = RegionName::parse("us-west-2").unwrap();
         let r = request(
             Role::Failback,
             &inv,
             &exec("activate", "us-east-1", "inProgress"),
+            &west,
         );
+        assert_eq!(r["region_switch_execution"]["execution_id"], "e");
+        assert_eq!(r["region_switch_execution"]["region"], "us-west-2");
         assert_eq!(r["strategy"], "keep_changes");
         assert_eq!(r["cutover"], false);
         assert_eq!(r["cutover_mark"], 100.0);
@@ -372,12 +433,13 @@ mod tests {
             Role::Failover,
             &inv,
             &exec("activate", "us-west-2", "inProgress"),
+            &west,
         );
         assert!(f.get("strategy").is_none());
         assert_eq!(f["synced_after"], 100.0, "graceful: a sync after the mark");
         let mut ungraceful = exec("activate", "us-west-2", "inProgress");
         ungraceful.mode = "ungraceful".into();
-        let f = request(Role::Failover, &inv, &ungraceful);
+        let f = request(Role::Failover, &inv, &ungraceful, &west);
         assert!(
             f.get("synced_after").is_none(),
             "no waiting for a failed Region"
@@ -389,6 +451,7 @@ mod tests {
             Role::Failback,
             &stepped,
             &exec("activate", "us-east-1", "inProgress"),
+            &west,
         );
         assert_eq!(r["cutover_mark"], 160.0);
     }

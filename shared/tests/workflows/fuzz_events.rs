@@ -66,7 +66,12 @@ fn parse(function: &str, event: &Value) -> Result<(), (Error, Vec<PathStep>)> {
                     start_time: Some(1_795_276_800.0),
                     step_starts: Vec::new(),
                 };
-                region_switch::request(role, &invocation, &execution)
+                region_switch::request(
+                    role,
+                    &invocation,
+                    &execution,
+                    &efs_dr_shared::domain::ids::RegionName::parse("us-west-2").expect("region"),
+                )
             }
             _ => message,
         };

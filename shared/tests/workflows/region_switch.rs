@@ -456,3 +456,69 @@ async fn if_aws_ran_the_block_in_an_ungraceful_switch_the_guards_still_hold() {
     );
     assert_eq!(w.protection(WEST, &dst).await, "ENABLED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_graceful_wait_stops_the_failover_within_one_pass() {
+    let w = world().await;
+    let (src, dst) = w.replicated_pair("arc-cancel-wait").await;
+    let rs = switch(&w, &src, &dst).await;
+    // A large write just before the switch: the final sync the graceful
+    // failover waits for takes minutes.
+    w.emu
+        .shared
+        .write(
+            EAST,
+            &src,
+            "/big.bin",
+            "written as the switch starts",
+            Some(600 << 20),
+        )
+        .expect("write");
+    let execution = rs.start(WEST, "graceful").await;
+    let started = w.emu.shared.now();
+    let cancel_after = 20.0;
+    let canceled_at = std::sync::Mutex::new(None);
+    // The function's whole 15 minutes, as the template gives it.
+    let platform = w.platform(MutationBudget::default());
+    let event = json!({"InvokedBy": "ARC Region switch", "PlanArn": rs.plan, "ExecutionId": execution, "StepName": "efs-dr"});
+    let invocation = async {
+        failover::handle_event(&platform, &rs.config, event, Some(Duration::from_secs(900)))
+            .await
+            .map_err(|e| format!("{}: {e}", e.error_type()))
+    };
+    let canceller = async {
+        while w.emu.shared.now() < started + cancel_after {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        rs.client
+            .cancel_plan_execution()
+            .plan_arn(&rs.plan)
+            .execution_id(&execution)
+            .send()
+            .await
+            .expect("cancel");
+        if let Ok(mut c) = canceled_at.lock() {
+            *c = Some(w.emu.shared.now());
+        }
+    };
+    let (result, ()) = tokio::join!(invocation, canceller);
+    let ended = w.emu.shared.now();
+    let canceled = canceled_at.lock().ok().and_then(|c| *c).expect("canceled");
+    let refused = result.expect_err("a cancelled execution's step does not succeed");
+    assert!(
+        refused.starts_with("Refused.RegionSwitchStopped"),
+        "{refused}"
+    );
+    assert!(refused.contains("canceled"), "{refused}");
+    // One pass at most: the longest wait between two passes is 30 s.
+    assert!(
+        ended - canceled <= 31.0,
+        "the wait outlasted the cancel by {:.0} s",
+        ended - canceled
+    );
+    assert!(
+        w.has_replication(WEST, &dst).await,
+        "nothing was promoted after the cancel"
+    );
+    assert_eq!(w.protection(WEST, &dst).await, "REPLICATING");
+}

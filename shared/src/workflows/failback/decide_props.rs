@@ -110,6 +110,7 @@ fn case() -> BoxedStrategy<Case> {
                         preserve: Default::default(),
                         backup_vault: "Default".into(),
                         backup_role_arn: None,
+                        region_switch: None,
                     },
                     seen: Observed {
                         replica,

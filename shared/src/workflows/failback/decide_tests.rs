@@ -70,6 +70,7 @@ fn target(strategy: Strategy, cutover: bool) -> FailbackTarget {
         preserve: Default::default(),
         backup_vault: "Default".into(),
         backup_role_arn: None,
+        region_switch: None,
     }
 }
 

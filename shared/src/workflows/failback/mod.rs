@@ -147,6 +147,9 @@ impl<P: Platform> Workflow for Failback<'_, P> {
         let seen = self.observe().await?;
         let now = self.now();
         let action = decide(&self.t, &seen, self.mark, now)?;
+        if let Some(x) = &self.t.region_switch {
+            crate::workflows::region_switch::still_running(self.platform, x).await?;
+        }
         self.act(action, seen).await
     }
 }

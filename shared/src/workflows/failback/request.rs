@@ -74,6 +74,10 @@ pub struct FailbackRequest {
     pub poll: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Set by an ARC Region switch step: the execution is read again before
+    /// every pass, and a cancelled or paused one stops the failback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_switch_execution: Option<crate::workflows::region_switch::ExecutionRef>,
 }
 
 impl FailbackRequest {
@@ -83,7 +87,7 @@ impl FailbackRequest {
             value,
             "original_file_system_id, original_region, replica_file_system_id, replica_region, \
              strategy (keep_changes|discard_changes|new_file_system), mode (plan|execute), cutover, cutover_mark, \
-             preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, poll, reason",
+             preserve (auto|always|never), acknowledge_data_loss, force, original_mount_targets, run_mode, poll, reason, region_switch_execution",
         )
     }
 }
@@ -105,6 +109,7 @@ pub struct FailbackTarget {
     /// Where preserved writes go: the configured vault and the role AWS Backup assumes.
     pub backup_vault: String,
     pub backup_role_arn: Option<String>,
+    pub region_switch: Option<crate::workflows::region_switch::ExecutionRef>,
 }
 
 pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTarget> {
@@ -220,5 +225,6 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
         preserve,
         backup_vault: config.backup_vault.clone(),
         backup_role_arn: config.backup_role_arn.clone(),
+        region_switch: request.region_switch_execution.clone(),
     })
 }

@@ -383,6 +383,7 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             deletion_mode: c.deletion_mode,
             max_promotion_wait_seconds: 600,
             synced_after: None,
+            region_switch: None,
         };
         let seen = Observed {
             destination: replica(c.protection, c.tags),
@@ -425,6 +426,7 @@ fn synced_target(mode: Mode, mark: f64, force: bool) -> FailoverTarget {
         deletion_mode: None,
         max_promotion_wait_seconds: 600,
         synced_after: Some(mark),
+        region_switch: None,
     }
 }
 

@@ -157,6 +157,9 @@ impl<P: Platform> Workflow for Failover<'_, P> {
         let seen = self.observe().await?;
         let now = self.now();
         let decision = decide(&self.target, &seen, now)?;
+        if let Some(x) = &self.target.region_switch {
+            region_switch::still_running(self.platform, x).await?;
+        }
         self.act(decision, seen).await
     }
 }

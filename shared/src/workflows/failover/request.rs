@@ -58,6 +58,10 @@ pub struct FailoverRequest {
     /// published again because its run ended `in_progress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed: Option<u32>,
+    /// Set by an ARC Region switch step: the execution is read again before
+    /// every pass, and a cancelled or paused one stops the failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_switch_execution: Option<crate::workflows::region_switch::ExecutionRef>,
 }
 
 /// A request from the topic resumes itself this many times at most (each run
@@ -76,7 +80,7 @@ impl FailoverRequest {
             value,
             "source_file_system_id, source_region, destination_file_system_id, \
              destination_region, mode (plan|execute), max_rpo_seconds, force, mount_targets, reason, pairs, run_mode, poll, \
-             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds, synced_after, resumed",
+             deletion_mode (ALL_CONFIGURATIONS|LOCAL_CONFIGURATION_ONLY), max_promotion_wait_seconds, synced_after, resumed, region_switch_execution",
         )
     }
 }
@@ -98,6 +102,7 @@ pub struct FailoverTarget {
     pub max_promotion_wait_seconds: u64,
     /// Epoch seconds: wait for a sync completed after it before promoting.
     pub synced_after: Option<f64>,
+    pub region_switch: Option<crate::workflows::region_switch::ExecutionRef>,
 }
 
 /// Merges the request with the configured pairs and defaults. Fails with a
@@ -277,6 +282,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
                 .max_promotion_wait_seconds
                 .unwrap_or(DEFAULT_MAX_PROMOTION_WAIT_SECONDS),
             synced_after,
+            region_switch: request.region_switch_execution.clone(),
         });
     }
     Ok(targets)
