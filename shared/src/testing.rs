@@ -135,7 +135,7 @@ impl MutationBudget {
 pub struct CrashingEfs<E> {
     inner: E,
     budget: MutationBudget,
-    busy: Busy,
+    clock: VirtualClock,
 }
 
 /// Calls in flight on a platform: the virtual clock does not move while
@@ -163,17 +163,24 @@ impl Drop for BusyGuard {
 
 macro_rules! read {
     ($self:ident, $call:expr) => {{
-        let _busy = $self.busy.enter();
-        $self.budget.alive($self.inner.region())?;
-        $call.await
+        let r = {
+            let _busy = $self.clock.busy.enter();
+            $self.budget.alive($self.inner.region())?;
+            $call.await
+        };
+        $self.clock.charge(r.as_ref().err()).await;
+        r
     }};
 }
 
 macro_rules! write {
     ($self:ident, $call:expr) => {{
-        let _busy = $self.busy.enter();
-        $self.budget.alive($self.inner.region())?;
-        let r = $call.await;
+        let r = {
+            let _busy = $self.clock.busy.enter();
+            $self.budget.alive($self.inner.region())?;
+            $call.await
+        };
+        $self.clock.charge(r.as_ref().err()).await;
         if r.is_ok() {
             $self.budget.after_mutation($self.inner.region(), r)
         } else {
@@ -286,6 +293,8 @@ pub struct VirtualClock {
     /// Wake-up times of the sleepers, by ticket: only the earliest moves time.
     sleepers: Arc<std::sync::Mutex<(u64, std::collections::BTreeMap<u64, f64>)>>,
     pub busy: Busy,
+    /// Emulated seconds each EFS call costs, answered and unanswered.
+    costs: Arc<std::sync::Mutex<Option<(f64, f64)>>>,
 }
 
 impl VirtualClock {
@@ -300,7 +309,32 @@ impl VirtualClock {
             start,
             sleepers: Arc::default(),
             busy: Busy::default(),
+            costs: Arc::default(),
         }
+    }
+}
+
+impl VirtualClock {
+    /// From now on each EFS call costs `answered` emulated seconds, and one
+    /// that gets no answer `silent` (the client's timeout), as calls cost real
+    /// time in AWS: for the proofs that a run keeps its deadline.
+    pub fn charge_calls(&self, answered: f64, silent: f64) {
+        if let Ok(mut c) = self.costs.lock() {
+            *c = Some((answered, silent));
+        }
+    }
+
+    async fn charge(&self, error: Option<&AwsError>) {
+        let Some((answered, silent)) = self.costs.lock().ok().and_then(|c| *c) else {
+            return;
+        };
+        let unanswered = error.is_some_and(|e| e.kind == AwsErrorKind::Unreachable);
+        self.sleep(Duration::from_secs_f64(if unanswered {
+            silent
+        } else {
+            answered
+        }))
+        .await;
     }
 }
 
@@ -443,7 +477,7 @@ impl<P: Platform> Platform for TestPlatform<P> {
         CrashingEfs {
             inner: self.inner.efs(at, budget),
             budget: self.budget.clone(),
-            busy: self.clock.busy.clone(),
+            clock: self.clock.clone(),
         }
     }
     fn backup(&self, at: impl Into<Location>) -> Self::Backup {

@@ -15,13 +15,13 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let aws = AwsContext::load().await;
     let config = Config::from_env().map_err(|e| e.to_string());
-    lambda::serve("lag-alarm-handler", |event, _remaining| {
+    lambda::serve("lag-alarm-handler", |event, remaining| {
         let (aws, config) = (&aws, &config);
         async move {
             let config = config
                 .as_ref()
                 .map_err(|e| Error::InvalidInput(e.clone()))?;
-            lag::handle_event(aws, config, event).await
+            lag::handle_event_within(aws, config, event, remaining).await
         }
     })
     .await

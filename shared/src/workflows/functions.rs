@@ -32,7 +32,9 @@ pub async fn dispatch<P: Platform>(
         "mount-target-ensure" => {
             mount_target_ensure::handle_event(platform, config, event, remaining).await
         }
-        "lag-alarm-handler" => lag_alarm::handle_event(platform, config, event).await,
+        "lag-alarm-handler" => {
+            lag_alarm::handle_event_within(platform, config, event, remaining).await
+        }
         _ => return None,
     })
 }

@@ -466,3 +466,92 @@ async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
     assert!(decision.is_some_and(|d| d <= 240.0), "{line}");
     assert!(writable <= 480.0, "{line}");
 }
+
+/// `n` pairs under policy notify, with their lag history, then the source
+/// Region blackholed: every probe into it costs the client's timeout.
+async fn silent_fleet(n: usize, token: &str) -> (World, Setup, Vec<String>, usize) {
+    let w = world().await;
+    let mut s = setup(&w, &format!("{token}-main")).await;
+    s.config.alarm_policy = efs_dr_shared::domain::config::AlarmPolicy::Notify;
+    let more = w.kit.replicated_pairs(n - 1, token).await.expect("pairs");
+    for (src, dst) in &more {
+        s.config.pairs.push(PairConfig {
+            source_file_system_id: FileSystemRef::parse(src).expect("id"),
+            source_region: Some(region(EAST)),
+            destination_file_system_id: Some(FileSystemRef::parse(dst).expect("id")),
+            destination_region: None,
+            mount_targets: None,
+        });
+    }
+    let replicas: Vec<String> = std::iter::once(s.dst.clone())
+        .chain(more.into_iter().map(|(_, d)| d))
+        .collect();
+    minutes(&w, &s, 20).await;
+    let from = w.emu.shared.world().messages.len();
+    w.faults(json!({"region": EAST, "outage": true, "outage_mode": "blackhole"}));
+    (w, s, replicas, from)
+}
+
+/// Runs the probe each minute with `timeout` as the Lambda's, each answered
+/// call costing `call` seconds and each unanswered one 3 (the source
+/// timeout). Returns the longest run and how many were cut short.
+async fn minutes_within(w: &World, s: &Setup, n: usize, timeout: f64, call: f64) -> (f64, usize) {
+    let platform = w.platform(MutationBudget::default());
+    platform.clock.charge_calls(call, 3.0);
+    let (mut longest, mut cut) = (0.0f64, 0);
+    for _ in 0..n {
+        let started = w.emu.shared.now();
+        let out = efs_dr_shared::workflows::lag_alarm::probe_within(
+            &platform,
+            &s.config,
+            Some(std::time::Duration::from_secs_f64(timeout)),
+        )
+        .await
+        .expect("probe");
+        longest = longest.max(w.emu.shared.now() - started);
+        if out["status"] == "cut_short" {
+            cut += 1;
+        }
+        let next = started + 60.0 - w.emu.shared.now();
+        if next > 0.0 {
+            w.advance(next);
+        }
+    }
+    (longest, cut)
+}
+
+fn paged_once_each(w: &World, s: &Setup, from: usize, replicas: &[String]) {
+    let subjects = subjects(w, s, from);
+    let missing: Vec<&String> = replicas
+        .iter()
+        .filter(|d| subjects.iter().filter(|t| t.contains(d.as_str())).count() != 1)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} replicas not paged exactly once: {missing:?}",
+        missing.len(),
+        replicas.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_run_keeps_its_deadline_with_the_source_silent_and_the_next_carries_on() {
+    // The function's own timeout, calls as fast as AWS answers them (0.1 s):
+    // 60 pairs paged with plans, within it.
+    let (w, s, replicas, from) = silent_fleet(60, "deadline").await;
+    let (longest, _) = minutes_within(&w, &s, 6, 120.0, 0.1).await;
+    assert!(longest <= 120.0, "a run took {longest:.0} s of its 120");
+    paged_once_each(&w, &s, from, &replicas);
+
+    // An API so slow (3 s a call) that a run cannot do it all: runs stop in
+    // time, say what they left, and the next ones carry on until every pair
+    // is told.
+    let (w, s, replicas, from) = silent_fleet(60, "tight").await;
+    let (longest, cut) = minutes_within(&w, &s, 12, 120.0, 3.0).await;
+    assert!(longest <= 120.0, "a run took {longest:.0} s of its 120");
+    assert!(
+        cut > 0,
+        "no run had to cut short: the deadline was never tested"
+    );
+    paged_once_each(&w, &s, from, &replicas);
+}

@@ -384,6 +384,7 @@ fn each_state_leads_to_its_one_next_step_or_refusal() {
             max_promotion_wait_seconds: 600,
             synced_after: None,
             region_switch: None,
+            known_source_window: None,
         };
         let seen = Observed {
             destination: replica(c.protection, c.tags),
@@ -427,6 +428,7 @@ fn synced_target(mode: Mode, mark: f64, force: bool) -> FailoverTarget {
         max_promotion_wait_seconds: 600,
         synced_after: Some(mark),
         region_switch: None,
+        known_source_window: None,
     }
 }
 

@@ -6,13 +6,18 @@ use super::*;
 impl<'a, P: Platform> Failover<'a, P> {
     pub(super) async fn probe_source(&mut self) -> bool {
         let started = self.now();
-        let window = crate::domain::ports::answers_within_window(
-            &self.source,
-            self.platform.clock(),
-            SOURCE_PROBES,
-            SOURCE_PROBE_SPACING,
-        )
-        .await;
+        let window = match self.target.known_source_window {
+            Some(known) => known,
+            None => {
+                crate::domain::ports::answers_within_window(
+                    &self.source,
+                    self.platform.clock(),
+                    SOURCE_PROBES,
+                    SOURCE_PROBE_SPACING,
+                )
+                .await
+            }
+        };
         let reachable = window.working;
         self.source_silent = Some(!window.answered);
         let now = self.now();

@@ -62,6 +62,11 @@ pub struct FailoverRequest {
     /// every pass, and a cancelled or paused one stops the failover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_switch_execution: Option<crate::workflows::region_switch::ExecutionRef>,
+    /// The source Region as a caller in this process just probed it (the
+    /// region detector building a plan for a page): not probed again. Never
+    /// read from an event.
+    #[serde(skip)]
+    pub known_source_window: Option<crate::domain::ports::Window>,
 }
 
 /// A request from the topic resumes itself this many times at most (each run
@@ -103,6 +108,8 @@ pub struct FailoverTarget {
     /// Epoch seconds: wait for a sync completed after it before promoting.
     pub synced_after: Option<f64>,
     pub region_switch: Option<crate::workflows::region_switch::ExecutionRef>,
+    #[serde(skip)]
+    pub known_source_window: Option<crate::domain::ports::Window>,
 }
 
 /// Merges the request with the configured pairs and defaults. Fails with a
@@ -283,6 +290,7 @@ pub fn resolve(request: &FailoverRequest, config: &Config) -> Result<Vec<Failove
                 .unwrap_or(DEFAULT_MAX_PROMOTION_WAIT_SECONDS),
             synced_after,
             region_switch: request.region_switch_execution.clone(),
+            known_source_window: request.known_source_window,
         });
     }
     Ok(targets)

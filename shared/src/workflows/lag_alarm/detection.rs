@@ -3,6 +3,7 @@
 //! The judgement itself is pure and lives in `detector`.
 
 use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub(super) fn parse_requested_mark(v: &str) -> Option<(f64, Option<f64>)> {
     let mut parts = v.split_whitespace();
@@ -137,6 +138,13 @@ pub(super) fn request_pending(
         && outstanding_request(h, config, now)
 }
 
+/// What the pairs judged side by side in one run share: the failover
+/// requests to send together, and how many pages may still carry a plan.
+pub(super) struct RunActs<'a> {
+    pub wanted: std::sync::Mutex<Vec<Wanted<'a>>>,
+    pub plans_left: AtomicUsize,
+}
+
 /// One pair a failover is requested for in this run.
 pub(super) struct Wanted<'a> {
     pub health: &'a PairHealth,
@@ -268,12 +276,15 @@ pub(super) async fn detect<P: Platform>(
     results: &[PairHealth],
     samples: &BTreeMap<String, Vec<(f64, bool)>>,
     dr_region: &RegionName,
+    run: &RunClock<'_, P::Clock>,
+    skipped: &mut Vec<Value>,
 ) -> Result<Vec<Detection>> {
     let dr = dr_health(platform, dr_region).await;
     let now = platform.clock().now();
-    let mut out = Vec::new();
-    let mut wanted = Vec::new();
-    let mut plans_left = MAX_PLANS_PER_RUN;
+    let acts = RunActs {
+        wanted: std::sync::Mutex::new(Vec::new()),
+        plans_left: AtomicUsize::new(MAX_PLANS_PER_RUN),
+    };
     // The cadence of every pair whose source is silent, in one metric request.
     let silent: Vec<(&PairHealth, f64)> = results
         .iter()
@@ -292,60 +303,93 @@ pub(super) async fn detect<P: Platform>(
         .map(|(h, _)| &h.source_file_system_id)
         .zip(learned_sync_gaps(platform, dr_region, &silent).await)
         .collect();
-    for h in results {
-        let seen = samples
-            .get(h.source_region.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let last_answer = seen
-            .iter()
-            .filter(|(_, answered)| *answered)
-            .map(|(t, _)| *t)
-            .reduce(f64::max);
-        let mut source = fold_samples(h.unreachable_mark, seen);
-        // Past the confirmation count, more failures change nothing: the
-        // mark stops changing, so an outage does not cost a tag write per
-        // pair per minute.
-        source.failed_probes = source.failed_probes.min(config.detector.min_failed_probes);
-        let (judgement, decision) = match judge_and_act(
-            platform,
-            config,
-            h,
-            &mut source,
-            dr.clone(),
-            now,
-            &mut plans_left,
-            &mut wanted,
-            last_answer,
-            histories
+    let work: Vec<(&PairHealth, std::result::Result<Option<f64>, String>)> = results
+        .iter()
+        .map(|h| {
+            let history = histories
                 .remove(&h.source_file_system_id)
-                .unwrap_or(Ok(None)),
-        )
-        .await
-        {
-            Ok(done) => done,
-            // One pair that cannot be judged must not stop the others.
-            Err(e) => {
-                tracing::error!(source_file_system_id = %h.source_file_system_id, error = %e, "region detector: one pair failed");
-                (
-                    detector::Judgement {
-                        verdict: detector::Verdict::Suspected,
-                        signals: Vec::new(),
-                        reason: format!("could not be judged this run: {e}"),
-                        since: source.unreachable_since,
-                    },
-                    "error",
+                .unwrap_or(Ok(None));
+            (h, history)
+        })
+        .collect();
+    // Pairs side by side (their calls are independent), in order.
+    let judged: Vec<std::result::Result<Detection, Value>> = futures_util::stream::iter(
+        work.into_iter().map(|(h, history)| {
+            let (dr, acts) = (dr.clone(), &acts);
+            async move {
+                // Past the deadline's reserve a pair is left for the next
+                // run, which judges it from the same marks.
+                if !run.has(std::time::Duration::from_secs(5)) {
+                    return Err(json!({
+                        "source_file_system_id": h.source_file_system_id,
+                        "skipped": "not judged: the run's time was running out (the next run judges it)",
+                    }));
+                }
+                let seen = samples
+                    .get(h.source_region.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let last_answer = seen
+                    .iter()
+                    .filter(|(_, answered)| *answered)
+                    .map(|(t, _)| *t)
+                    .reduce(f64::max);
+                let mut source = fold_samples(h.unreachable_mark, seen);
+                // Past the confirmation count, more failures change nothing:
+                // the mark stops changing, so an outage does not cost a tag
+                // write per pair per minute.
+                source.failed_probes = source.failed_probes.min(config.detector.min_failed_probes);
+                let (judgement, decision) = match judge_and_act(
+                    platform,
+                    config,
+                    h,
+                    &mut source,
+                    dr,
+                    now,
+                    acts,
+                    last_answer,
+                    run,
+                    history,
                 )
+                .await
+                {
+                    Ok(done) => done,
+                    // One pair that cannot be judged must not stop the others.
+                    Err(e) => {
+                        tracing::error!(source_file_system_id = %h.source_file_system_id, error = %e, "region detector: one pair failed");
+                        (
+                            detector::Judgement {
+                                verdict: detector::Verdict::Suspected,
+                                signals: Vec::new(),
+                                reason: format!("could not be judged this run: {e}"),
+                                since: source.unreachable_since,
+                            },
+                            "error",
+                        )
+                    }
+                };
+                Ok(Detection {
+                    source_file_system_id: h.source_file_system_id.clone(),
+                    source_region: h.source_region.clone(),
+                    destination_file_system_id: h.destination_file_system_id.clone(),
+                    judgement,
+                    decision,
+                })
             }
-        };
-        out.push(Detection {
-            source_file_system_id: h.source_file_system_id.clone(),
-            source_region: h.source_region.clone(),
-            destination_file_system_id: h.destination_file_system_id.clone(),
-            judgement,
-            decision,
-        });
+        })
+        .collect::<Vec<_>>(),
+    )
+        .buffered(config.concurrency.max(1))
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for j in judged {
+        match j {
+            Ok(d) => out.push(d),
+            Err(left) => skipped.push(left),
+        }
     }
+    let wanted = acts.wanted.into_inner().unwrap_or_default();
     if !wanted.is_empty() {
         let sent = request_failovers(platform, config, wanted).await?;
         let sent_ids: Vec<&FileSystemId> = sent
@@ -455,9 +499,9 @@ pub(super) async fn judge_and_act<'a, P: Platform>(
     source: &mut detector::SourceSignal,
     dr: std::result::Result<(), String>,
     now: f64,
-    plans_left: &mut usize,
-    wanted: &mut Vec<Wanted<'a>>,
+    acts: &RunActs<'a>,
     last_answer: Option<f64>,
+    run: &RunClock<'_, P::Clock>,
     history: std::result::Result<Option<f64>, String>,
 ) -> Result<(detector::Judgement, &'static str)> {
     let stored = h
@@ -515,8 +559,15 @@ pub(super) async fn judge_and_act<'a, P: Platform>(
         maintenance: h.maintenance,
     };
     let judgement = detector::judge(now, dr, source, &pair, &h.witness, &config.detector);
-    let decision =
-        act_on_detection(platform, config, h, &judgement, now, plans_left, wanted).await?;
+    // A plan for a page only while there is time to build it.
+    if !run.has(PLAN_TIME) {
+        acts.plans_left.store(0, Ordering::SeqCst);
+    }
+    let window = crate::domain::ports::Window {
+        working: h.source_region_reachable,
+        answered: h.source_region_reachable,
+    };
+    let decision = act_on_detection(platform, config, h, &judgement, now, acts, window).await?;
     Ok((judgement, decision))
 }
 
@@ -549,8 +600,8 @@ pub(super) async fn act_on_detection<'a, P: Platform>(
     h: &'a PairHealth,
     j: &detector::Judgement,
     now: f64,
-    plans_left: &mut usize,
-    wanted: &mut Vec<Wanted<'a>>,
+    acts: &RunActs<'a>,
+    source_window: crate::domain::ports::Window,
 ) -> Result<&'static str> {
     use detector::Verdict;
     // Our own side failing while the source was already silent: no verdict,
@@ -601,12 +652,15 @@ pub(super) async fn act_on_detection<'a, P: Platform>(
         if request_pending(h, since, config, now) {
             return Ok("none");
         }
-        wanted.push(Wanted {
+        let w = Wanted {
             health: h,
             failure_start: since,
             reason: format!("region detector: {}", j.reason),
             again: h.failover_requested_at.is_some_and(|t| t >= since),
-        });
+        };
+        if let Ok(mut wanted) = acts.wanted.lock() {
+            wanted.push(w);
+        }
         return Ok("failover_requested");
     }
     let decision = match j.verdict {
@@ -657,10 +711,11 @@ pub(super) async fn act_on_detection<'a, P: Platform>(
     }
     // The plan, as a person would get it by running the first command below.
     let plan_wanted = matches!(decision, "notify" | "suppressed");
-    let with_plan = plan_wanted && *plans_left > 0;
-    if plan_wanted {
-        *plans_left = plans_left.saturating_sub(1);
-    }
+    let with_plan = plan_wanted
+        && acts
+            .plans_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
     let plan_request = crate::workflows::failover::FailoverRequest {
         source_file_system_id: Some(crate::domain::ids::FileSystemRef {
             arn_account: None,
@@ -676,6 +731,8 @@ pub(super) async fn act_on_detection<'a, P: Platform>(
         destination_region: Some(h.destination_region.clone()),
         mode: Some(crate::domain::modes::Mode::Plan),
         reason: Some("region detector".into()),
+        // This run has just probed the source: the plan does not wait on it again.
+        known_source_window: Some(source_window),
         ..Default::default()
     };
     let plan = if with_plan {
@@ -689,7 +746,7 @@ pub(super) async fn act_on_detection<'a, P: Platform>(
     };
     match plan {
         None if plan_wanted => body.push_str(
-            "\nNo plan attached (many pairs paged in this run): run the plan command below.\n",
+            "\nNo plan attached (many pairs paged in this run, or its time was short): run the plan command below.\n",
         ),
         None => {}
         Some(Ok(plan)) => {

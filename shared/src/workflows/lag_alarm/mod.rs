@@ -33,9 +33,11 @@ use crate::domain::ports::{
 use crate::domain::tags;
 use crate::domain::time::iso8601;
 use alarm_event::{AlarmEvent, Trigger};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Our namespace; the DR-side alarms in the SAM template watch these.
 pub const NAMESPACE: &str = "EfsDr";
@@ -43,18 +45,28 @@ pub const LAG_METRIC: &str = "ReplicationLagSeconds";
 pub const HEALTHY_METRIC: &str = "ReplicationHealthy";
 pub const REACHABLE_METRIC: &str = "SourceRegionReachable";
 
-/// The lag-alarm-handler's entry point for all three triggers.
+/// The lag-alarm-handler's entry point for all three triggers, without a deadline.
 pub async fn handle_event<P: Platform>(
     platform: &P,
     config: &Config,
     event: Value,
+) -> Result<Value> {
+    handle_event_within(platform, config, event, None).await
+}
+
+/// `handle_event` with the invocation's time left: a probe run stops in time.
+pub async fn handle_event_within<P: Platform>(
+    platform: &P,
+    config: &Config,
+    event: Value,
+    remaining: Option<Duration>,
 ) -> Result<Value> {
     let discovered = crate::workflows::discovery::with_discovered_pairs(platform, config).await?;
     let config: &Config = &discovered;
     let mut outputs = Vec::new();
     for trigger in alarm_event::parse(&event)? {
         match trigger {
-            Trigger::Probe => outputs.push(probe(platform, config).await?),
+            Trigger::Probe => outputs.push(probe_within(platform, config, remaining).await?),
             Trigger::Alarm(alarm) => {
                 let alarm_region = config.destination_region.clone().ok_or_else(|| {
                     Error::InvalidInput(

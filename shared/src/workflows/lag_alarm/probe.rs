@@ -78,6 +78,22 @@ pub(super) async fn observe<P: Platform>(
     p: &PairConfig,
     reachability: &mut BTreeMap<String, bool>,
 ) -> Result<PairHealth> {
+    let (source_region, _) = pair_regions(p, config)?;
+    if !reachability.contains_key(source_region.as_str()) {
+        let r =
+            crate::domain::ports::reachable(&platform.efs(&source_region, CallBudget::Short)).await;
+        reachability.insert(source_region.to_string(), r);
+    }
+    observe_pair(platform, config, p, reachability).await
+}
+
+/// `observe` with every source Region already probed once this run.
+pub(super) async fn observe_pair<P: Platform>(
+    platform: &P,
+    config: &Config,
+    p: &PairConfig,
+    reachability: &BTreeMap<String, bool>,
+) -> Result<PairHealth> {
     let (source_region, dest_region) = pair_regions(p, config)?;
     let efs = platform.efs(&dest_region, CallBudget::Normal);
     let now = platform.clock().now();
@@ -104,16 +120,10 @@ pub(super) async fn observe<P: Platform>(
         ),
         None => (None, None),
     };
-    let reachable = match reachability.get(source_region.as_str()) {
-        Some(r) => *r,
-        None => {
-            let r =
-                crate::domain::ports::reachable(&platform.efs(&source_region, CallBudget::Short))
-                    .await;
-            reachability.insert(source_region.to_string(), r);
-            r
-        }
-    };
+    let reachable = reachability
+        .get(source_region.as_str())
+        .copied()
+        .unwrap_or(false);
     let num = |k: &str| {
         fs.as_ref()
             .and_then(|f| f.tag(k))
@@ -357,24 +367,139 @@ pub(super) async fn learned_sync_gaps<P: Platform>(
         .collect()
 }
 
-/// The scheduled probe: observe every configured pair, publish the metrics.
+/// The scheduled probe without a deadline (tests, the drill's console).
 pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> {
+    probe_within(platform, config, None).await
+}
+
+/// What a probe run keeps back from its deadline to return in time.
+const PROBE_MARGIN: Duration = Duration::from_secs(10);
+/// Pairs are read while at least this share of the run's time is left;
+/// the rest is for the source probes and the judgement.
+const OBSERVE_SHARE: f64 = 0.5;
+/// A page's plan is built only with this much time left.
+pub(super) const PLAN_TIME: Duration = Duration::from_secs(20);
+
+/// The time a probe run has: `None` without a deadline.
+#[derive(Clone, Copy)]
+pub(super) struct RunClock<'a, C: Clock> {
+    clock: &'a C,
+    deadline: Option<Duration>,
+    total: Option<Duration>,
+}
+
+impl<'a, C: Clock> RunClock<'a, C> {
+    fn new(clock: &'a C, remaining: Option<Duration>, margin: Duration) -> Self {
+        let total = remaining.map(|r| r.saturating_sub(margin.max(PROBE_MARGIN)));
+        RunClock {
+            clock,
+            deadline: total.map(|t| clock.monotonic() + t),
+            total,
+        }
+    }
+
+    pub(super) fn left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_sub(self.clock.monotonic()))
+    }
+
+    /// Whether at least `d` is left (always, without a deadline).
+    pub(super) fn has(&self, d: Duration) -> bool {
+        self.left().is_none_or(|l| l >= d)
+    }
+
+    fn share_left(&self) -> f64 {
+        match (self.left(), self.total) {
+            (Some(l), Some(t)) if !t.is_zero() => l.as_secs_f64() / t.as_secs_f64(),
+            (Some(_), Some(_)) => 0.0,
+            _ => 1.0,
+        }
+    }
+}
+
+/// The scheduled probe: observe every configured pair, publish the metrics,
+/// judge. With `remaining` (the Lambda's time left) the run stops in time:
+/// what it had no time for is listed under `skipped`, and the next run
+/// (which starts its round elsewhere in the list) carries on.
+pub async fn probe_within<P: Platform>(
+    platform: &P,
+    config: &Config,
+    remaining: Option<Duration>,
+) -> Result<Value> {
     if config.pairs.is_empty() {
         return Err(Error::InvalidInput(
             "no protected pairs configured (EFS_DR_PAIRS): nothing to probe".into(),
         ));
     }
+    let run = RunClock::new(platform.clock(), remaining, config.margin);
     let started = platform.clock().now();
-    let mut reachability = BTreeMap::new();
+    // Each source Region once, side by side, before any pair: a silent
+    // Region costs one timeout per run, not one per pair.
+    let mut source_regions: Vec<RegionName> = config
+        .pairs
+        .iter()
+        .filter_map(|p| pair_regions(p, config).ok().map(|(s, _)| s))
+        .collect();
+    source_regions.sort();
+    source_regions.dedup();
+    let reachability: BTreeMap<String, bool> =
+        futures_util::future::join_all(source_regions.iter().map(|r| async move {
+            let ok = crate::domain::ports::reachable(&platform.efs(r, CallBudget::Short)).await;
+            (r.to_string(), ok)
+        }))
+        .await
+        .into_iter()
+        .collect();
+    // The round starts elsewhere each minute, so that a run cut short by its
+    // deadline does not leave the same pairs behind every time.
+    let n = config.pairs.len();
+    // A stride near n/phi: successive minutes start far apart and soon cover the list.
+    let stride = ((n as f64 * 0.618) as usize).max(1);
+    let offset = (((started / 60.0).max(0.0) as usize) % n).wrapping_mul(stride) % n;
+    let order: Vec<&PairConfig> = config.pairs[offset..]
+        .iter()
+        .chain(&config.pairs[..offset])
+        .collect();
+    let observed: Vec<(usize, &PairConfig, Option<Result<PairHealth>>)> =
+        futures_util::stream::iter(
+            order
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let reachability = &reachability;
+                    let run = &run;
+                    async move {
+                        if run.share_left() < OBSERVE_SHARE {
+                            return (i, p, None);
+                        }
+                        (
+                            i,
+                            p,
+                            Some(observe_pair(platform, config, p, reachability).await),
+                        )
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(config.concurrency.max(1))
+        .collect()
+        .await;
+    let mut observed = observed;
+    observed.sort_by_key(|(i, _, _)| *i);
     let mut results = Vec::new();
     let mut errors = Vec::new();
+    let mut skipped = Vec::new();
     let mut first_error = None;
-    for p in &config.pairs {
-        // One pair that cannot be read must not silence the others: their
-        // alarms treat missing data as breaching.
-        match observe(platform, config, p, &mut reachability).await {
-            Ok(h) => results.push(h),
-            Err(e) => {
+    for (_, p, outcome) in observed {
+        match outcome {
+            None => skipped.push(json!({
+                "source_file_system_id": p.source_file_system_id.id,
+                "skipped": "not read: the run's time was running out (the next run reads it)",
+            })),
+            Some(Ok(h)) => results.push(h),
+            // One pair that cannot be read must not silence the others: their
+            // alarms treat missing data as breaching.
+            Some(Err(e)) => {
                 tracing::error!(source_file_system_id = %p.source_file_system_id.id, error = %e, "probe of one pair failed");
                 errors.push(json!({
                     "source_file_system_id": p.source_file_system_id.id,
@@ -385,7 +510,7 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
             }
         }
     }
-    if results.is_empty() {
+    if results.is_empty() && skipped.is_empty() {
         if let Some(e) = first_error {
             // Nothing could be read at all (this Region's own API failing?): an
             // error, so that the invocation is retried and its failure counted.
@@ -412,7 +537,13 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
         .iter()
         .map(|(r, ok)| (r.clone(), vec![(started, *ok)]))
         .collect();
+    let mut probes_skipped = 0;
     for _ in 1..config.detector.probes_per_run.max(1) {
+        // A later probe only while the judgement keeps its time.
+        if !run.has(config.detector.probe_spacing + PLAN_TIME + PLAN_TIME) {
+            probes_skipped += 1;
+            continue;
+        }
         platform.clock().sleep(config.detector.probe_spacing).await;
         for (source_region, seen) in samples.iter_mut() {
             let Ok(r) = RegionName::parse(source_region) else {
@@ -450,7 +581,16 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
                 tracing::error!(error = %e, "SourceRegionReachable not published");
             }
             if config.detector.enabled {
-                detect(platform, config, &results, &samples, region).await?
+                detect(
+                    platform,
+                    config,
+                    &results,
+                    &samples,
+                    region,
+                    &run,
+                    &mut skipped,
+                )
+                .await?
             } else {
                 Vec::new()
             }
@@ -458,12 +598,30 @@ pub async fn probe<P: Platform>(platform: &P, config: &Config) -> Result<Value> 
         None => Vec::new(),
     };
     let rechecked = match &config.destination_region {
-        Some(region) => recheck_watched_alarms(platform, config, region).await?,
+        Some(region) if run.has(PLAN_TIME) => {
+            recheck_watched_alarms(platform, config, region).await?
+        }
+        Some(_) => {
+            skipped.push(json!({"skipped": "the watched alarms were not re-read: the run's time was running out"}));
+            Vec::new()
+        }
         None => Vec::new(),
     };
-    let status = if errors.is_empty() { "ok" } else { "partial" };
-    let out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors,
-                     "detections": detections, "decisions": rechecked});
+    let status = if !errors.is_empty() {
+        "partial"
+    } else if !skipped.is_empty() {
+        "cut_short"
+    } else {
+        "ok"
+    };
+    let mut out = json!({"trigger": "probe", "status": status, "pairs": results, "errors": errors,
+                     "detections": detections, "decisions": rechecked, "skipped": skipped});
+    if probes_skipped > 0 {
+        out["source_probes_skipped"] = json!(probes_skipped);
+    }
+    if let Some(left) = run.left() {
+        out["seconds_left"] = json!((left.as_secs_f64() * 10.0).round() / 10.0);
+    }
     tracing::info!(record = %out, "replication probe");
     Ok(out)
 }
