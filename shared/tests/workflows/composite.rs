@@ -402,11 +402,14 @@ async fn two_overlapping_probe_runs_keep_the_earliest_silence() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
+/// `n` pairs of one source Region lost at once: one request (per message
+/// size limit) names them all, and every replica is writable within the
+/// bound. Writes the figures for the test command to print.
+async fn pairs_lost_at_once(n: usize, history_minutes: usize) {
     let w = world().await;
-    let mut s = setup(&w, "twenty-main").await;
-    let pairs = w.kit.replicated_pairs(19, "twenty").await.expect("pairs");
+    let token = format!("lost{n}");
+    let mut s = setup(&w, &format!("{token}-main")).await;
+    let pairs = w.kit.replicated_pairs(n - 1, &token).await.expect("pairs");
     for (src, dst) in &pairs {
         s.config.pairs.push(PairConfig {
             source_file_system_id: FileSystemRef::parse(src).expect("id"),
@@ -416,7 +419,7 @@ async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
             mount_targets: None,
         });
     }
-    minutes(&w, &s, 20).await;
+    minutes(&w, &s, history_minutes).await;
     let from = w.emu.shared.world().messages.len();
     let failed_at = w.emu.shared.now();
     apply(&w, &s, &outage()).await;
@@ -429,18 +432,28 @@ async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
         }
     }
     let requests = messages(&w, &s.requests, from);
-    assert_eq!(requests.len(), 1, "one request for the whole Region");
-    let request: Value = serde_json::from_str(&requests[0].1).expect("request JSON");
+    let named: usize = requests
+        .iter()
+        .map(|(_, body)| {
+            let request: Value = serde_json::from_str(body).expect("request JSON");
+            request["pairs"].as_array().map(Vec::len).unwrap_or(1)
+        })
+        .sum();
     assert_eq!(
-        request["pairs"].as_array().map(Vec::len),
-        Some(20),
-        "{request}"
+        named,
+        n,
+        "every pair requested once: {} messages",
+        requests.len()
     );
+    let most = requests.iter().map(|(_, b)| b.len()).max().unwrap_or(0);
+    assert!(most <= 256 * 1024, "an SNS message of {most} bytes");
     let platform = w.platform(MutationBudget::default());
-    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": requests[0].1}}]});
-    let out = failover::handle_event(&platform, &s.config, event, None)
-        .await
-        .expect("failover");
+    for (_, request) in &requests {
+        let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": request}}]});
+        failover::handle_event(&platform, &s.config, event, None)
+            .await
+            .expect("failover");
+    }
     let writable_at = w.emu.shared.now();
     let mut not_writable = Vec::new();
     for dst in std::iter::once(&s.dst).chain(pairs.iter().map(|(_, d)| d)) {
@@ -450,21 +463,33 @@ async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
     }
     assert!(
         not_writable.is_empty(),
-        "not promoted: {not_writable:?}\n{out}"
+        "not promoted: {} of {n}: {not_writable:?}",
+        not_writable.len()
     );
     let decision = decided_at.map(|t| t - failed_at);
     let writable = writable_at - failed_at;
     let line = format!(
-        "20 pairs lost at once: decision after {} s, all 20 writable after {writable:.0} s, 1 request\n",
-        decision.map(|d| format!("{d:.0}")).unwrap_or_else(|| "NEVER".into())
+        "{n} pairs lost at once: decision after {} s, all {n} writable after {writable:.0} s, {} request message(s)\n",
+        decision.map(|d| format!("{d:.0}")).unwrap_or_else(|| "NEVER".into()),
+        requests.len()
     );
     let _ = std::fs::write(
-        crate::detection::figures_path("detection-twenty.txt"),
+        crate::detection::figures_path(&format!("detection-{n}-pairs.txt")),
         &line,
     );
     println!("{line}");
     assert!(decision.is_some_and(|d| d <= 240.0), "{line}");
     assert!(writable <= 480.0, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_pairs_lost_at_once_are_one_request_and_all_promoted() {
+    pairs_lost_at_once(20, 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_pairs_lost_at_once_are_all_promoted_within_eight_minutes() {
+    pairs_lost_at_once(500, 12).await;
 }
 
 /// `n` pairs under policy notify, with their lag history, then the source

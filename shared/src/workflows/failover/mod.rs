@@ -53,7 +53,17 @@ pub struct Failover<'a, P: Platform> {
     /// Set once the promoted file system is ready and not yet marked complete.
     pub needs_completion_mark: bool,
     pub destination_fs: Option<FileSystem>,
+    /// The source Regions as this run probed them, shared by its pairs.
+    windows: Option<&'a SourceWindows>,
 }
+
+/// Probe windows of one run, by source Region, with when they were taken:
+/// a Region's worth of pairs probes it once, not once per pair.
+pub type SourceWindows =
+    tokio::sync::Mutex<std::collections::BTreeMap<String, (f64, crate::domain::ports::Window)>>;
+
+/// A window this young stands for the source Region now.
+const SHARED_WINDOW_SECONDS: f64 = 20.0;
 
 impl<'a, P: Platform> Failover<'a, P> {
     pub fn new(platform: &'a P, target: FailoverTarget) -> Self {
@@ -82,7 +92,14 @@ impl<'a, P: Platform> Failover<'a, P> {
             source_silent: None,
             needs_completion_mark: false,
             destination_fs: None,
+            windows: None,
         }
+    }
+
+    /// Shares the run's probe windows with the other pairs of the run.
+    pub fn sharing(mut self, windows: &'a SourceWindows) -> Self {
+        self.windows = Some(windows);
+        self
     }
 
     pub fn into_report(self) -> Report {
@@ -180,11 +197,12 @@ pub async fn run<P: Platform>(
         ))),
         ..RunLimits::for_run(request.run_mode, request.poll, remaining, config)
     };
+    let windows = SourceWindows::default();
     let finished: Vec<Failover<P>> = stream::iter(targets)
         .map(|t| {
-            let limits = &limits;
+            let (limits, windows) = (&limits, &windows);
             async move {
-                let mut wf = Failover::new(platform, t);
+                let mut wf = Failover::new(platform, t).sharing(windows);
                 drive(&mut wf, platform.clock(), limits).await;
                 wf
             }

@@ -6,17 +6,22 @@ use super::*;
 impl<'a, P: Platform> Failover<'a, P> {
     pub(super) async fn probe_source(&mut self) -> bool {
         let started = self.now();
-        let window = match self.target.known_source_window {
-            Some(known) => known,
-            None => {
-                crate::domain::ports::answers_within_window(
-                    &self.source,
-                    self.platform.clock(),
-                    SOURCE_PROBES,
-                    SOURCE_PROBE_SPACING,
-                )
-                .await
+        let window = match (self.target.known_source_window, self.windows) {
+            (Some(known), _) => known,
+            (None, Some(shared)) => {
+                // One pair probes; the others of the run wait for its window.
+                let mut windows = shared.lock().await;
+                let region = self.target.source_region.to_string();
+                match windows.get(&region) {
+                    Some((at, w)) if started - at <= SHARED_WINDOW_SECONDS => *w,
+                    _ => {
+                        let w = self.probe_window().await;
+                        windows.insert(region, (self.now(), w));
+                        w
+                    }
+                }
             }
+            (None, None) => self.probe_window().await,
         };
         let reachable = window.working;
         self.source_silent = Some(!window.answered);
@@ -37,6 +42,16 @@ impl<'a, P: Platform> Failover<'a, P> {
             },
         );
         reachable
+    }
+
+    async fn probe_window(&self) -> crate::domain::ports::Window {
+        crate::domain::ports::answers_within_window(
+            &self.source,
+            self.platform.clock(),
+            SOURCE_PROBES,
+            SOURCE_PROBE_SPACING,
+        )
+        .await
     }
 
     /// Finds the replica when only the source was named: from the replication

@@ -138,6 +138,10 @@ pub(super) fn request_pending(
         && outstanding_request(h, config, now)
 }
 
+/// Pairs per failover request: 500 pairs of about 200 bytes stay well inside
+/// SNS's 256 KB per message.
+const PAIRS_PER_REQUEST: usize = 500;
+
 /// What the pairs judged side by side in one run share: the failover
 /// requests to send together, and how many pages may still carry a plan.
 pub(super) struct RunActs<'a> {
@@ -204,29 +208,33 @@ pub(super) async fn request_failovers<'a, P: Platform>(
             "destination_region": w.health.destination_region,
         })
     };
-    let mut request = if still.len() == 1 {
-        one(&still[0])
-    } else {
-        json!({"pairs": still.iter().map(one).collect::<Vec<_>>()})
-    };
-    request["mode"] = json!("execute");
-    request["reason"] = json!(still[0].reason);
-    // The region detector has confirmed the source silent: a full delete
-    // would fail, or (as AWS may do) be accepted and hang until the Region
-    // returns, and end in a local-only delete either way, minutes later.
-    // Ask for the local-only delete at once; the failover still refuses it
-    // (SourceReachable) if the source answers by then, and failback cleans
-    // up the side left behind.
-    if config.detector.enabled {
-        request["deletion_mode"] = json!("LOCAL_CONFIGURATION_ONLY");
+    // One message for the whole failure, split only where SNS's 256 KB
+    // limit would refuse it (a pair takes about 200 bytes).
+    for chunk in still.chunks(PAIRS_PER_REQUEST) {
+        let mut request = if chunk.len() == 1 {
+            one(&chunk[0])
+        } else {
+            json!({"pairs": chunk.iter().map(one).collect::<Vec<_>>()})
+        };
+        request["mode"] = json!("execute");
+        request["reason"] = json!(chunk[0].reason);
+        // The region detector has confirmed the source silent: a full delete
+        // would fail, or (as AWS may do) be accepted and hang until the Region
+        // returns, and end in a local-only delete either way, minutes later.
+        // Ask for the local-only delete at once; the failover still refuses it
+        // (SourceReachable) if the source answers by then, and failback cleans
+        // up the side left behind.
+        if config.detector.enabled {
+            request["deletion_mode"] = json!("LOCAL_CONFIGURATION_ONLY");
+        }
+        publish(
+            platform,
+            &Some(topic.clone()),
+            "efs-dr failover request",
+            &request.to_string(),
+        )
+        .await?;
     }
-    publish(
-        platform,
-        &Some(topic),
-        "efs-dr failover request",
-        &request.to_string(),
-    )
-    .await?;
     Ok(still)
 }
 
