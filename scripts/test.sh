@@ -29,13 +29,15 @@ step "cargo test, the workflow suites again under the unkind emulator profile (e
 # Through the workspace build, so that no crate is compiled again for other features.
 EFS_DR_EMULATOR_PROFILE=unkind cargo test --workspace --locked --test workflows -- \
   failover:: failback:: guardrails:: preserve:: unkind:: lag:: events:: \
-  detection:: region_switch:: iac::
+  detection:: composite:: region_switch:: iac::
 step "the operator CLI installs as the README says, without the emulator or the test kit"
 scripts/check-install.sh
 step "fault-injection figures"
 cat "$CARGO_TARGET_DIR/tmp/fault-matrix.txt"
-step "region detection figures (emulated time)"
+step "region detection figures (emulated time, unkind profile: the run that wrote them last)"
 cat "$CARGO_TARGET_DIR/tmp/detection-true-failures.txt" \
+    "$CARGO_TARGET_DIR/tmp/detection-20-pairs.txt" \
+    "$CARGO_TARGET_DIR/tmp/detection-500-pairs.txt" \
     "$CARGO_TARGET_DIR/tmp/detection-notify.txt" \
     "$CARGO_TARGET_DIR/tmp/detection-false-alarms.txt"
 step "conformance: boto3 and the AWS CLI against the emulator"

@@ -54,6 +54,10 @@ pub struct DetectorSettings {
     /// Source probes per probe run, this far apart (several a minute).
     pub probes_per_run: u32,
     pub probe_spacing: Duration,
+    /// A witness reports late: while the source has been silent for less than
+    /// this, a witness that still sees it serve is not yet a veto:
+    /// `EFS_DR_WITNESS_GRACE_SECONDS`.
+    pub witness_grace: f64,
 }
 
 impl Default for DetectorSettings {
@@ -66,6 +70,7 @@ impl Default for DetectorSettings {
             min_sync_gap: 60.0,
             probes_per_run: 3,
             probe_spacing: Duration::from_secs(20),
+            witness_grace: 180.0,
         }
     }
 }
@@ -364,6 +369,9 @@ impl Config {
                 "the ARN of the alarm that watches the source Region from a third Region, arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME",
                 WitnessAlarm::parse,
             )?);
+        }
+        if let Some(s) = seconds("EFS_DR_WITNESS_GRACE_SECONDS")? {
+            c.detector.witness_grace = s;
         }
         if let Some(s) = seconds("EFS_DR_REPAGE_SECONDS")? {
             c.repage_seconds = s.max(60.0);

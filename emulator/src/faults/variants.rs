@@ -73,9 +73,11 @@ pub struct Variants {
     pub delete_order: DeleteOrder,
     pub delete_with_source_down: SourceDownDelete,
     pub plan_execution_reads: PlanExecutionReads,
-    /// How late a witness reports a change: a Route 53 check every 30 s with
-    /// a failure threshold of 3 says so after about 90 s; a canary each
-    /// minute, with its alarm on 2 of 2 datapoints, after about 120.
+    /// How late a witness reports a change, before its metric's minute and
+    /// the alarm's evaluation add theirs: a Route 53 check at the fast 10 s
+    /// interval with a failure threshold of 3 (as docs/deploy.md sets it up)
+    /// says so after about 30 s. How soon its status reaches CloudWatch is not
+    /// documented: the unkind variant gives it another 30 s.
     pub witness_delay_seconds: f64,
 }
 
@@ -87,7 +89,7 @@ impl Default for Variants {
             delete_order: Default::default(),
             delete_with_source_down: Default::default(),
             plan_execution_reads: Default::default(),
-            witness_delay_seconds: 60.0,
+            witness_delay_seconds: 30.0,
         }
     }
 }
@@ -102,7 +104,7 @@ impl Variants {
                 delete_order: DeleteOrder::SourceFirst,
                 delete_with_source_down: SourceDownDelete::AcceptAndHang,
                 plan_execution_reads: PlanExecutionReads::StartingRegion,
-                witness_delay_seconds: 120.0,
+                witness_delay_seconds: 60.0,
             },
         }
     }

@@ -251,6 +251,17 @@ pub fn judge(
         };
     }
     if let WitnessSignal::Serving { detail } = witness {
+        if silent_for.is_some_and(|s| s < settings.witness_grace) {
+            return Judgement {
+                verdict: Verdict::Suspected,
+                reason: format!(
+                    "every signal from here agrees, but the witness still sees the source serve ({detail}) and may not have noticed yet: waiting up to {:.0} s of silence for it",
+                    settings.witness_grace
+                ),
+                signals,
+                since,
+            };
+        }
         return Judgement {
             verdict: Verdict::Vetoed,
             reason: format!(
@@ -535,14 +546,19 @@ mod tests {
         let serving = WitnessSignal::Serving {
             detail: "OK".into(),
         };
-        assert_eq!(lost(serving.clone(), pair(150.0)), Verdict::Vetoed);
+        // Silent 130 s: the witness may not have noticed yet.
+        assert_eq!(lost(serving.clone(), pair(150.0)), Verdict::Suspected);
+        let long = |w: WitnessSignal, p: PairSignal| {
+            judge(NOW, Ok(()), &silent(400.0, 20), &p, &w, &s).verdict
+        };
+        assert_eq!(long(serving.clone(), pair(450.0)), Verdict::Vetoed);
         // A veto outranks a suppression: the person hears what matters most.
         assert_eq!(
-            lost(
+            long(
                 serving,
                 PairSignal {
                     maintenance: true,
-                    ..pair(150.0)
+                    ..pair(450.0)
                 }
             ),
             Verdict::Vetoed
