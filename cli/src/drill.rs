@@ -5,7 +5,7 @@ use crate::error::{CliError, CliResult};
 use crate::invoke::{self, Invocation, Log};
 use efs_dr_aws::{AwsContext, AwsSettings};
 use efs_dr_emulator::{ClockMode, EmulatorConfig, FaultUpdate, ReplicationFault};
-use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig};
+use efs_dr_shared::domain::config::{AlarmPolicy, Config, PairConfig, WitnessAlarm};
 use efs_dr_shared::domain::ids::{FileSystemRef, RegionName};
 use efs_dr_shared::domain::time::iso8601;
 use efs_dr_shared::domain::time::Backoff;
@@ -150,6 +150,16 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     })
     .await?;
     d.say("setup", "initial sync complete: the replica is a full copy");
+    // Steady state before the probe starts: the initial sync's recovery
+    // point is old by the time it completes, and a probe that saw that lag
+    // would learn it as the pair's cadence.
+    let initial = d.kit.last_replicated(DR, &dst).await;
+    until(
+        "the first sync after the initial one",
+        Duration::from_secs(60),
+        || async { d.kit.last_replicated(DR, &dst).await > initial },
+    )
+    .await?;
 
     // DR-side wiring, as the SAM template creates it.
     let dr = RegionName::parse(DR).map_err(CliError::Id)?;
@@ -159,6 +169,8 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         topics.failover_topic_arn.clone(),
     );
     let alarm_name = alarm_path::lag_alarm_name(&dst);
+    // The witness: a canary in a third Region on the application using the source.
+    let witness = d.kit.witness(SOURCE).await?;
     let config = Config {
         pairs: vec![PairConfig {
             source_file_system_id: FileSystemRef::parse(&src).map_err(CliError::Id)?,
@@ -172,6 +184,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         alerts_topic_arn: Some(alerts.clone()),
         failover_topic_arn: Some(requests.clone()),
         alarm_policy: AlarmPolicy::AutoFailover,
+        witness_alarm: Some(WitnessAlarm::parse(&witness).map_err(CliError::Id)?),
         alarm_min_seconds: 120.0,
         watched_alarms: vec![alarm_name.clone()],
         backoff: Backoff {
@@ -191,7 +204,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     alarm_path::connect(&sdk, &dr, &account_id, &topics, &src, &dst).await?;
     d.say(
         "wiring",
-        format!("region detector in the probe (3 source probes a minute, confirmed after 120 s) and alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
+        format!("region detector in the probe (3 source probes a minute, confirmed after 120 s, witness {witness}) and alarm {alarm_name} (lag > 900 s for 3 min) -> {alerts}; policy auto_failover"),
     );
 
     // The probe runs every emulated minute from the DR Region (the run itself

@@ -57,6 +57,7 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
         topics.failover_topic_arn.clone(),
     );
     let alarm = alarm_path::lag_alarm_name(&dst);
+    let witness = env.witness("us-east-1").await.expect("witness");
     let pairs = json!([{"source_file_system_id": src, "source_region": "us-east-1", "destination_file_system_id": dst}]).to_string();
     let lambda = functions(
         &env,
@@ -65,6 +66,7 @@ async fn alarm_triggered_failover_from_stall_to_promotion() {
             ("EFS_DR_ALERTS_TOPIC_ARN", alerts.clone()),
             ("EFS_DR_FAILOVER_TOPIC_ARN", requests.clone()),
             ("EFS_DR_ALARM_POLICY", "auto_failover".into()),
+            ("EFS_DR_WITNESS_ALARM_ARN", witness),
             ("EFS_DR_ALARM_MIN_SECONDS", "120".into()),
             ("EFS_DR_WATCHED_ALARMS", alarm.clone()),
         ],
