@@ -25,15 +25,17 @@ struct Args {
     baseline: PathBuf,
     runs: usize,
     fleet: Vec<usize>,
+    probe_pairs: Vec<usize>,
     only: Option<Vec<String>>,
 }
 
-const SECTIONS: [&str; 5] = [
+const SECTIONS: [&str; 6] = [
     "cold-start",
     "package-size",
     "failover",
     "fleet",
     "baseline-outage",
+    "probe",
 ];
 
 impl Args {
@@ -52,6 +54,7 @@ fn args() -> HarnessResult<Args> {
         baseline: PathBuf::from("bench/baseline"),
         runs: 5,
         fleet: vec![1, 10, 100, 500],
+        probe_pairs: vec![1, 50, 500],
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -412,6 +415,92 @@ async fn bench_fleet(a: &Args) -> HarnessResult<Value> {
     Ok(Value::Array(rows))
 }
 
+/// The probe run's wall time with the source Region blackholed, at each fleet
+/// size, against the lag-alarm-handler's 120 s timeout: the run that pages
+/// every pair (plans attached to the first ten), then a steady one. Real
+/// time, production timeouts (a call into the silent Region waits its 3 s);
+/// the emulator's clock is moved by hand, so only the run's own waits and
+/// calls count.
+async fn bench_probe(a: &Args) -> HarnessResult<Value> {
+    use efs_dr_shared::domain::config::{AlarmPolicy, PairConfig, WitnessAlarm};
+    use efs_dr_shared::domain::ids::FileSystemRef;
+    use efs_dr_shared::workflows::lag_alarm;
+    const TIMEOUT: Duration = Duration::from_secs(120);
+    let mut rows = Vec::new();
+    for &n in &a.probe_pairs {
+        let kit = Kit::start(efs_dr_emulator::EmulatorConfig::manual()).await?;
+        let pairs = replicated_pairs(&kit, n, &format!("probe{n}")).await;
+        let west = RegionName::parse("us-west-2")?;
+        let topics = efs_dr_testkit::alarm_path::create_topics(&kit.sdk, &west).await?;
+        let witness = kit.witness("us-east-1").await?;
+        let config = Config {
+            pairs: pairs
+                .iter()
+                .map(|(s, d)| {
+                    Ok(PairConfig {
+                        source_file_system_id: FileSystemRef::parse(s)?,
+                        source_region: Some(RegionName::parse("us-east-1")?),
+                        destination_file_system_id: Some(FileSystemRef::parse(d)?),
+                        destination_region: None,
+                        mount_targets: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+            destination_region: Some(west.clone()),
+            source_region: Some(RegionName::parse("us-east-1")?),
+            alerts_topic_arn: Some(topics.alerts_topic_arn.clone()),
+            failover_topic_arn: Some(topics.failover_topic_arn.clone()),
+            alarm_policy: AlarmPolicy::Notify,
+            witness_alarm: Some(WitnessAlarm::parse(&witness)?),
+            ..Config::default()
+        };
+        // The Region is gone and has been for 10 minutes: the witness says so,
+        // and every replica's mark says silent since then.
+        kit.emu.shared.set_faults(&serde_json::from_value(
+            json!({"region": "us-east-1", "outage": true, "outage_mode": "blackhole"}),
+        )?)?;
+        kit.advance(600.0);
+        let since = kit.emu.shared.now() - 600.0;
+        for (_, d) in &pairs {
+            kit.efs("us-west-2")
+                .tag_resource()
+                .resource_id(d)
+                .tags(
+                    aws_sdk_efs::types::Tag::builder()
+                        .key("efs-dr:source-unreachable-since")
+                        .value(format!("{since:.3} 4"))
+                        .build()
+                        .map_err(|e| HarnessError::Run(e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| HarnessError::Run(e.to_string()))?;
+        }
+        let ctx = AwsContext::from_sdk_config(kit.sdk.clone(), AwsSettings::default());
+        let mut runs = Vec::new();
+        for run in ["paging every pair", "steady"] {
+            let before = kit.emu.shared.world().messages.len();
+            let t = Instant::now();
+            let out = lag_alarm::probe_within(&ctx, &config, Some(TIMEOUT)).await?;
+            let seconds = t.elapsed().as_secs_f64();
+            let pages = kit.emu.shared.world().messages.len() - before;
+            eprintln!(
+                "probe {n} pairs, {run}: {seconds:.1} s, status {}, {pages} messages",
+                out["status"]
+            );
+            runs.push(json!({
+                "run": run,
+                "seconds": (seconds * 10.0).round() / 10.0,
+                "status": out["status"],
+                "skipped": out["skipped"].as_array().map(Vec::len).unwrap_or(0),
+                "messages": pages,
+            }));
+        }
+        rows.push(json!({"pairs": n, "timeout_seconds": TIMEOUT.as_secs(), "runs": runs}));
+    }
+    Ok(Value::Array(rows))
+}
+
 /// The seeds' Lambda with the source Region down: what it does and reports.
 async fn baseline_outage(a: &Args) -> HarnessResult<Value> {
     let Some(python) = &a.python else {
@@ -574,6 +663,21 @@ fn render(results: &Value) -> (String, String) {
             r["ratio_to_lower_bound"].as_f64().unwrap_or(0.0),
         ));
     }
+    md.push_str("\n| pairs | run | wall time (s) | of the timeout (s) | status | skipped | messages |\n|---:|---|---:|---:|---|---:|---:|\n");
+    for r in results["probe"].as_array().into_iter().flatten() {
+        for run in r["runs"].as_array().into_iter().flatten() {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                r["pairs"],
+                run["run"].as_str().unwrap_or(""),
+                run["seconds"],
+                r["timeout_seconds"],
+                run["status"].as_str().unwrap_or(""),
+                run["skipped"],
+                run["messages"]
+            ));
+        }
+    }
     let height = 60.0 + 26.0 * (cold.len() + fleet.len()) as f64 + 80.0;
     let svg = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='{height}' font-family='sans-serif'><rect width='100%' height='100%' fill='white'/>{}{}</svg>\n",
@@ -623,6 +727,10 @@ async fn main() -> std::process::ExitCode {
     if a.wants("fleet") {
         eprintln!("fleet failover…");
         record(&mut results, "fleet", bench_fleet(&a).await);
+    }
+    if a.wants("probe") {
+        eprintln!("probe runs with the source Region blackholed…");
+        record(&mut results, "probe", bench_probe(&a).await);
     }
     if a.wants("baseline-outage") {
         eprintln!("baseline with the source Region down…");
