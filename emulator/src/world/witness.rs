@@ -187,3 +187,164 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Seed;
+    use crate::faults::FaultUpdate;
+    use crate::world::metrics::MetricId;
+
+    const START: f64 = 1_795_276_800.0;
+
+    fn world() -> World {
+        World::new(&Seed::default_topology(), START, 7)
+    }
+
+    fn request(kind: WitnessKind, region: Option<&str>, watches: Watches) -> WitnessRequest {
+        WitnessRequest {
+            name: "w".into(),
+            kind,
+            region: region.map(str::to_string),
+            target_region: "us-east-1".into(),
+            watches,
+            delay_seconds: Some(0.0),
+            stopped: false,
+        }
+    }
+
+    /// What the witness published at minute `t`, if anything.
+    fn reported(w: &World, witness: &Witness, t: f64) -> Option<f64> {
+        let (namespace, metric, dimension) = witness.metric();
+        let id = MetricId {
+            namespace: namespace.into(),
+            metric_name: metric.into(),
+            dimensions: vec![(dimension.into(), witness.name.clone())],
+        };
+        w.regions
+            .get(&witness.region)?
+            .metrics
+            .aggregate(&id, t, t + 1.0)
+            .map(|a| a.max)
+    }
+
+    fn faults(w: &mut World, v: serde_json::Value) {
+        let u: FaultUpdate = serde_json::from_value(v).expect("update");
+        let now = w.now;
+        w.region_mut(&u.region)
+            .faults
+            .apply(&u, now)
+            .expect("apply");
+    }
+
+    #[test]
+    fn a_witness_must_stand_outside_what_it_watches() {
+        let mut w = world();
+        let r53 = w.set_witness(request(
+            WitnessKind::Route53,
+            Some("eu-west-1"),
+            Watches::Api,
+        ));
+        assert!(r53.is_err_and(|e| e.contains("us-east-1 only")));
+        let inside = w.set_witness(request(
+            WitnessKind::Canary,
+            Some("us-east-1"),
+            Watches::DataPlane,
+        ));
+        assert!(inside.is_err_and(|e| e.contains("third Region")));
+        let nowhere = w.set_witness(request(WitnessKind::Canary, None, Watches::DataPlane));
+        assert!(nowhere.is_err());
+        let ok = w.set_witness(request(WitnessKind::Route53, None, Watches::Api));
+        assert_eq!(ok.map(|x| x.region.clone()).as_deref(), Ok("us-east-1"));
+    }
+
+    #[test]
+    fn each_witness_sees_what_its_vantage_point_sees() {
+        // (fault on the source, data-plane canary says serving, API check says serving)
+        let cases = [
+            (serde_json::json!({"region": "us-east-1"}), true, true),
+            (
+                serde_json::json!({"region": "us-east-1", "outage": true}),
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({"region": "us-east-1", "outage": true, "outage_services": ["elasticfilesystem"]}),
+                true,
+                false,
+            ),
+            (
+                serde_json::json!({"region": "us-east-1", "partitioned_from": ["us-west-2"]}),
+                true,
+                true,
+            ),
+        ];
+        for (fault, canary_serving, api_serving) in cases {
+            let mut w = world();
+            w.set_witness(request(
+                WitnessKind::Canary,
+                Some("eu-west-1"),
+                Watches::DataPlane,
+            ))
+            .expect("canary");
+            let mut api = request(WitnessKind::Canary, Some("eu-central-1"), Watches::Api);
+            api.name = "api".into();
+            w.set_witness(api).expect("api check");
+            faults(&mut w, fault.clone());
+            w.publish_witnesses(START);
+            let (canary, api) = (w.witnesses[0].clone(), w.witnesses[1].clone());
+            assert_eq!(
+                reported(&w, &canary, START),
+                Some(if canary_serving { 100.0 } else { 0.0 }),
+                "{fault}"
+            );
+            assert_eq!(
+                reported(&w, &api, START),
+                Some(if api_serving { 100.0 } else { 0.0 }),
+                "{fault}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_witness_reports_late_and_a_stopped_one_not_at_all() {
+        let mut w = world();
+        let mut late = request(WitnessKind::Canary, Some("eu-west-1"), Watches::DataPlane);
+        late.delay_seconds = Some(120.0);
+        w.set_witness(late.clone()).expect("witness");
+        faults(
+            &mut w,
+            serde_json::json!({"region": "us-east-1", "outage": true}),
+        );
+        for minute in 0..4 {
+            w.publish_witnesses(START + 60.0 * minute as f64);
+        }
+        let witness = w.witnesses[0].clone();
+        // Nothing seen 120 s before the first two minutes; then the outage.
+        assert_eq!(reported(&w, &witness, START + 60.0), None);
+        assert_eq!(reported(&w, &witness, START + 120.0), Some(0.0));
+        late.stopped = true;
+        w.set_witness(late).expect("stopped");
+        w.publish_witnesses(START + 240.0);
+        assert_eq!(reported(&w, &w.witnesses[0].clone(), START + 240.0), None);
+    }
+
+    #[test]
+    fn a_partition_stops_replication_between_the_two_only() {
+        let mut w = world();
+        assert!(w.reaches("us-east-1", "us-west-2"));
+        faults(
+            &mut w,
+            serde_json::json!({"region": "us-east-1", "partitioned_from": ["us-west-2"]}),
+        );
+        assert!(!w.reaches("us-east-1", "us-west-2"));
+        assert!(!w.reaches("us-west-2", "us-east-1"));
+        assert!(w.reaches("us-east-1", "eu-west-1"));
+        assert!(w.is_reachable("us-east-1"), "the Region itself serves");
+        let u: FaultUpdate = serde_json::from_value(
+            serde_json::json!({"region": "us-east-1", "partitioned_from": ["us-east-1"]}),
+        )
+        .expect("update");
+        assert!(w.region_mut("us-east-1").faults.apply(&u, START).is_err());
+    }
+}
