@@ -139,6 +139,16 @@ impl Switch<'_> {
             .to_string()
     }
 
+    async fn cancel(&self, execution: &str) {
+        self.client
+            .cancel_plan_execution()
+            .plan_arn(&self.plan)
+            .execution_id(execution)
+            .send()
+            .await
+            .expect("cancel");
+    }
+
     async fn state(&self, region: &str, execution: &str) -> String {
         self.client_in(region)
             .get_plan_execution()
@@ -378,13 +388,7 @@ async fn a_bad_payload_a_refusal_or_a_canceled_execution_changes_nothing() {
         refused.starts_with("Refused.RecoveryPointTooOld"),
         "{refused}"
     );
-    rs.client
-        .cancel_plan_execution()
-        .plan_arn(&rs.plan)
-        .execution_id(&execution)
-        .send()
-        .await
-        .expect("cancel");
+    rs.cancel(&execution).await;
     let canceled = rs
         .invoke_as_block("failover", &execution, json!({}))
         .await
@@ -490,13 +494,7 @@ async fn a_cancel_during_a_graceful_wait_stops_the_failover_within_one_pass() {
         while w.emu.shared.now() < started + cancel_after {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        rs.client
-            .cancel_plan_execution()
-            .plan_arn(&rs.plan)
-            .execution_id(&execution)
-            .send()
-            .await
-            .expect("cancel");
+        rs.cancel(&execution).await;
         if let Ok(mut c) = canceled_at.lock() {
             *c = Some(w.emu.shared.now());
         }
