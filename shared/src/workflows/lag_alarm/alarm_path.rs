@@ -265,10 +265,10 @@ pub(super) async fn decide_and_act<P: Platform>(
     alarm: &AlarmEvent,
     pairs: Vec<&PairConfig>,
     alarm_region: &RegionName,
+    witness: &detector::WitnessSignal,
 ) -> Result<Vec<Decision>> {
     let mut reachability = BTreeMap::new();
     let mut decisions = Vec::new();
-    let witness = super::detection::witness_signal(platform, config).await;
     for p in pairs {
         let mut h = observe(platform, config, p, &mut reachability).await?;
         h.witness = witness.clone();
@@ -287,6 +287,7 @@ pub(super) async fn recheck_watched_alarms<P: Platform>(
     platform: &P,
     config: &Config,
     region: &RegionName,
+    witness: &detector::WitnessSignal,
 ) -> Result<Vec<Decision>> {
     let mut out = Vec::new();
     if config.alarm_policy != AlarmPolicy::AutoFailover {
@@ -321,7 +322,7 @@ pub(super) async fn recheck_watched_alarms<P: Platform>(
                         .is_some_and(|d| name.contains(d.id.as_str()))
             })
             .collect();
-        out.extend(decide_and_act(platform, config, &alarm, pairs, region).await?);
+        out.extend(decide_and_act(platform, config, &alarm, pairs, region, witness).await?);
     }
     Ok(out)
 }

@@ -178,24 +178,37 @@ pub(super) async fn request_failovers<'a, P: Platform>(
         )
     })?;
     let now = platform.clock().now();
+    // Read side by side: a Region's worth of replicas is one request.
+    let fresh: Vec<Result<Option<Wanted<'a>>>> = futures_util::stream::iter(
+        wanted
+            .into_iter()
+            .map(|w| async move {
+                let Some(dest) = &w.health.destination_file_system_id else {
+                    return Ok(None);
+                };
+                let mark = platform
+                    .efs(&w.health.destination_region, CallBudget::Normal)
+                    .describe_file_system(dest)
+                    .await?
+                    .and_then(|f| {
+                        f.tag(tags::FAILOVER_REQUESTED_AT)
+                            .and_then(parse_requested_mark)
+                    });
+                let fresh = PairHealth {
+                    failover_requested_at: mark.map(|(since, _)| since),
+                    failover_request_sent_at: mark.map(|(since, sent)| sent.unwrap_or(since)),
+                    ..w.health.clone()
+                };
+                Ok((!request_pending(&fresh, w.failure_start, config, now)).then_some(w))
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffered(config.concurrency.max(1))
+    .collect()
+    .await;
     let mut still = Vec::new();
-    for w in wanted {
-        let Some(dest) = &w.health.destination_file_system_id else {
-            continue;
-        };
-        let efs = platform.efs(&w.health.destination_region, CallBudget::Normal);
-        let mark = efs.describe_file_system(dest).await?.and_then(|f| {
-            f.tag(tags::FAILOVER_REQUESTED_AT)
-                .and_then(parse_requested_mark)
-        });
-        let fresh = PairHealth {
-            failover_requested_at: mark.map(|(since, _)| since),
-            failover_request_sent_at: mark.map(|(since, sent)| sent.unwrap_or(since)),
-            ..w.health.clone()
-        };
-        if !request_pending(&fresh, w.failure_start, config, now) {
-            still.push(w);
-        }
+    for w in fresh {
+        still.extend(w?);
     }
     if still.is_empty() {
         return Ok(still);
@@ -239,21 +252,31 @@ pub(super) async fn request_failovers<'a, P: Platform>(
 }
 
 /// The mark that makes one failure one request: written last.
-pub(super) async fn mark_requested<P: Platform>(platform: &P, sent: &[Wanted<'_>], now: f64) {
-    for w in sent {
-        let Some(dest) = &w.health.destination_file_system_id else {
-            continue;
-        };
-        let mark = requested_mark_value(w.failure_start, now);
-        if let Err(e) = platform
-            .efs(&w.health.destination_region, CallBudget::Normal)
-            .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), mark)])
-            .await
-        {
-            // The request is out; without the mark the next run sends it again.
-            tracing::warn!(error = %e, file_system_id = %dest, "failover requested, but the mark was not written");
-        }
-    }
+pub(super) async fn mark_requested<P: Platform>(
+    platform: &P,
+    config: &Config,
+    sent: &[Wanted<'_>],
+    now: f64,
+) {
+    futures_util::stream::iter(
+        sent.iter()
+            .filter_map(|w| w.health.destination_file_system_id.as_ref().map(|d| (w, d)))
+            .map(|(w, dest)| async move {
+                let mark = requested_mark_value(w.failure_start, now);
+                if let Err(e) = platform
+                    .efs(&w.health.destination_region, CallBudget::Normal)
+                    .tag_file_system(dest, &[(tags::FAILOVER_REQUESTED_AT.to_string(), mark)])
+                    .await
+                {
+                    // The request is out; without the mark the next run sends it again.
+                    tracing::warn!(error = %e, file_system_id = %dest, "failover requested, but the mark was not written");
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .buffer_unordered(config.concurrency.max(1))
+    .collect::<Vec<()>>()
+    .await;
 }
 
 /// The alarm path's single-pair request (see `request_failovers`).
@@ -271,7 +294,7 @@ pub(super) async fn request_failover<P: Platform>(
         again: false,
     }];
     let sent = request_failovers(platform, config, wanted).await?;
-    mark_requested(platform, &sent, platform.clock().now()).await;
+    mark_requested(platform, config, &sent, platform.clock().now()).await;
     Ok(!sent.is_empty())
 }
 
@@ -411,7 +434,7 @@ pub(super) async fn detect<P: Platform>(
         }
         if !sent.is_empty() {
             page_requested(platform, config, &sent, &out, now).await?;
-            mark_requested(platform, &sent, now).await;
+            mark_requested(platform, config, &sent, now).await;
         }
     }
     for d in &out {

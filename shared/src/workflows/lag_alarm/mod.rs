@@ -101,8 +101,10 @@ pub async fn handle_event_within<P: Platform>(
                     outputs.push(out);
                     continue;
                 }
+                let witness = witness_signal(platform, config).await;
                 let decisions =
-                    decide_and_act(platform, config, &alarm, pairs, &alarm_region).await?;
+                    decide_and_act(platform, config, &alarm, pairs, &alarm_region, &witness)
+                        .await?;
                 outputs.push(json!({"trigger": "alarm", "status": "ok", "decisions": decisions}));
             }
         }

@@ -599,7 +599,7 @@ pub async fn probe_within<P: Platform>(
     };
     let rechecked = match &config.destination_region {
         Some(region) if run.has(PLAN_TIME) => {
-            recheck_watched_alarms(platform, config, region).await?
+            recheck_watched_alarms(platform, config, region, &witness).await?
         }
         Some(_) => {
             skipped.push(json!({"skipped": "the watched alarms were not re-read: the run's time was running out"}));
