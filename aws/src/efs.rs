@@ -4,14 +4,14 @@ use super::aws_error;
 use aws_sdk_efs::error::ProvideErrorMetadata;
 use aws_sdk_efs::types as t;
 use aws_sdk_efs::Client;
-use efs_dr_core::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use efs_dr_core::domain::ids::{AccountId, FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use efs_dr_core::domain::model::{
     AccessPoint, AccessPointSpec, CreationInfo, DeletionMode, FileSystem, LifeCycle, MountTarget,
-    PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
+    Owners, PosixUser, Protection, Replication, ReplicationStatus, RootDirectory, TagSpec,
 };
 use efs_dr_core::domain::ports::{
     AwsResult, CreateAccessPointOutcome, CreateMountTargetOutcome, CreateReplicationOutcome,
-    DeleteOutcome, Efs,
+    DeleteOutcome, Efs, ReplicationDestination,
 };
 
 fn build_error(
@@ -33,11 +33,44 @@ fn build_error(
 pub struct EfsClient {
     client: Client,
     region: RegionName,
+    /// Set when this client calls into another account with the functions'
+    /// own credentials: that account's file systems are named by ARN.
+    foreign_account: Option<AccountId>,
+}
+
+/// `arn:PARTITION:elasticfilesystem:REGION:ACCOUNT:file-system/ID`.
+pub fn arn_of(region: &RegionName, account: &AccountId, id: &FileSystemId) -> String {
+    let r = region.as_str();
+    let partition = if r.starts_with("cn-") {
+        "aws-cn"
+    } else if r.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    format!("arn:{partition}:elasticfilesystem:{r}:{account}:file-system/{id}")
 }
 
 impl EfsClient {
     pub fn new(client: Client, region: RegionName) -> Self {
-        EfsClient { client, region }
+        EfsClient {
+            client,
+            region,
+            foreign_account: None,
+        }
+    }
+
+    pub fn naming_account(mut self, account: Option<AccountId>) -> Self {
+        self.foreign_account = account;
+        self
+    }
+
+    /// How a request names a file system of this client's account.
+    fn name(&self, id: &FileSystemId) -> String {
+        match &self.foreign_account {
+            Some(account) => arn_of(&self.region, account, id),
+            None => id.to_string(),
+        }
     }
 
     pub fn sdk(&self) -> &Client {
@@ -80,6 +113,13 @@ fn replication(d: &t::ReplicationConfigurationDescription) -> Option<Replication
         status: ReplicationStatus::parse(dest.status().as_str()),
         status_message: dest.status_message().map(str::to_string),
         last_replicated: dest.last_replicated_timestamp().map(|t| t.as_secs_f64()),
+        owners: Owners {
+            source: d
+                .source_file_system_owner_id()
+                .and_then(|a| AccountId::parse(a).ok()),
+            destination: dest.owner_id().and_then(|a| AccountId::parse(a).ok()),
+            role_arn: dest.role_arn().map(str::to_string),
+        },
     })
 }
 
@@ -140,7 +180,7 @@ impl Efs for EfsClient {
         match self
             .client
             .describe_file_systems()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .send()
             .await
         {
@@ -171,7 +211,7 @@ impl Efs for EfsClient {
         match self
             .client
             .describe_replication_configurations()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .send()
             .await
         {
@@ -212,7 +252,7 @@ impl Efs for EfsClient {
         match self
             .client
             .delete_replication_configuration()
-            .source_file_system_id(source.as_str())
+            .source_file_system_id(self.name(source))
             .deletion_mode(mode)
             .send()
             .await
@@ -230,17 +270,22 @@ impl Efs for EfsClient {
     async fn create_replication(
         &self,
         source: &FileSystemId,
-        destination_region: &RegionName,
-        destination: Option<&FileSystemId>,
+        destination: &ReplicationDestination<'_>,
     ) -> AwsResult<CreateReplicationOutcome> {
+        // Another account's file system is named by its ARN.
+        let file_system = destination.file_system.map(|d| match destination.account {
+            Some(account) => arn_of(destination.region, account, d),
+            None => d.to_string(),
+        });
         let dest = t::DestinationToCreate::builder()
-            .region(destination_region.as_str())
-            .set_file_system_id(destination.map(|d| d.to_string()))
+            .region(destination.region.as_str())
+            .set_file_system_id(file_system)
+            .set_role_arn(destination.role_arn.map(str::to_string))
             .build();
         match self
             .client
             .create_replication_configuration()
-            .source_file_system_id(source.as_str())
+            .source_file_system_id(self.name(source))
             .destinations(dest)
             .send()
             .await
@@ -283,7 +328,7 @@ impl Efs for EfsClient {
         };
         self.client
             .update_file_system_protection()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .replication_overwrite_protection(p)
             .send()
             .await
@@ -298,7 +343,7 @@ impl Efs for EfsClient {
             .collect();
         self.client
             .tag_resource()
-            .resource_id(id.as_str())
+            .resource_id(self.name(id))
             .set_tags(Some(tags))
             .send()
             .await
@@ -311,7 +356,7 @@ impl Efs for EfsClient {
         let mut pages = self
             .client
             .describe_mount_targets()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -342,7 +387,7 @@ impl Efs for EfsClient {
         match self
             .client
             .create_mount_target()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .subnet_id(subnet.as_str())
             .set_security_groups(groups)
             .send()
@@ -409,7 +454,7 @@ impl Efs for EfsClient {
         let mut pages = self
             .client
             .describe_access_points()
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -469,7 +514,7 @@ impl Efs for EfsClient {
             .client
             .create_access_point()
             .client_token(client_token)
-            .file_system_id(id.as_str())
+            .file_system_id(self.name(id))
             .set_posix_user(posix)
             .set_root_directory(root)
             .set_tags((!tags.is_empty()).then_some(tags))
@@ -517,6 +562,31 @@ impl Efs for EfsClient {
             .await
             .map(|_| ())
             .map_err(|e| aws_error("TagResource", &self.region, &e))
+    }
+
+    async fn put_file_system_policy(&self, id: &FileSystemId, policy: &str) -> AwsResult<()> {
+        self.client
+            .put_file_system_policy()
+            .file_system_id(self.name(id))
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("PutFileSystemPolicy", &self.region, &e))
+    }
+
+    async fn file_system_policy(&self, id: &FileSystemId) -> AwsResult<Option<String>> {
+        match self
+            .client
+            .describe_file_system_policy()
+            .file_system_id(self.name(id))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.policy().map(str::to_string)),
+            Err(e) if e.code() == Some("PolicyNotFound") => Ok(None),
+            Err(e) => Err(aws_error("DescribeFileSystemPolicy", &self.region, &e)),
+        }
     }
 
     async fn probe(&self) -> AwsResult<()> {

@@ -238,6 +238,38 @@ impl AwsContext {
         self
     }
 
+    /// Calls into the production account assume `role` there (with its
+    /// external ID): for what only the owner of the original can do.
+    /// Credentials are fetched when first used and refreshed before they expire.
+    pub async fn assuming(self, role: &efs_dr_core::domain::config::AssumedRole) -> Self {
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role.arn.clone())
+            .session_name("efs-dr")
+            .configure(&self.sdk);
+        if let Some(id) = &role.external_id {
+            provider = provider.external_id(id.clone());
+        }
+        let provider = provider.build().await;
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        let account = role.account.clone();
+        self.with_account(account, sdk)
+    }
+
+    /// The context a deployment's configuration asks for: its own
+    /// credentials, and the production account's role when one is configured.
+    pub async fn for_config(self, config: Option<&efs_dr_core::domain::config::Config>) -> Self {
+        match config.and_then(|c| c.source_account_role.as_ref()) {
+            Some(role) => self.assuming(role).await,
+            None => self,
+        }
+    }
+
     /// The configuration whose credentials reach `at`.
     fn sdk_for(&self, at: &Location) -> &SdkConfig {
         at.account
@@ -312,7 +344,13 @@ impl AwsContext {
             .timeout_config(self.timeouts(budget))
             .interceptor(ServerClockInterceptor(self.clock.clone()))
             .build();
-        let client = EfsClient::new(aws_sdk_efs::Client::from_conf(conf), region.clone());
+        // Into another account without its credentials, file systems are named by ARN.
+        let foreign = at
+            .account
+            .clone()
+            .filter(|a| !self.accounts.contains_key(a));
+        let client = EfsClient::new(aws_sdk_efs::Client::from_conf(conf), region.clone())
+            .naming_account(foreign);
         if let Ok(mut cache) = self.efs_clients.lock() {
             cache.insert(key, client.clone());
         }

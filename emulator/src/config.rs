@@ -109,6 +109,9 @@ pub struct Seed {
     pub regions: BTreeMap<String, RegionSeed>,
     #[serde(default = "default_account")]
     pub account_id: String,
+    /// Access keys that sign as other accounts: `{"AKIAPRODUCTION": "111111111111"}`.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, String>,
     #[serde(default)]
     pub durations: Option<Durations>,
     /// Idle minutes publish no `DataWriteIOBytes` datapoint (instead of a 0).
@@ -226,6 +229,7 @@ impl Seed {
                 .map(|r| (r.to_string(), generated_region(r)))
                 .collect(),
             account_id: default_account(),
+            accounts: BTreeMap::new(),
             durations: None,
             sparse_io_metrics: false,
             recovery_point_status: Default::default(),

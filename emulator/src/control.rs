@@ -22,6 +22,14 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Another account: calls signed with `access_key` act as `account_id`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountRequest {
+    access_key: String,
+    account_id: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClockRequest {
@@ -212,6 +220,37 @@ pub fn handle(
             }
             Ok(config_reply(&w))
         }),
+        ("POST", "/accounts") => parse::<AccountRequest>(
+            body,
+            "{\"access_key\": \"AKIAPRODUCTION\", \"account_id\": \"111111111111\"}",
+        )
+        .and_then(|r| {
+            if r.account_id.len() != 12 || !r.account_id.chars().all(|c| c.is_ascii_digit()) {
+                return Err(error(400, format!("account_id '{}' is not 12 digits", r.account_id)));
+            }
+            let mut w = shared.world();
+            w.access_keys
+                .insert(r.access_key, crate::iam::Principal::account(&r.account_id));
+            Ok(Reply::json(200, &json!({"accounts": w.access_keys})))
+        }),
+        ("GET", "/roles") => Ok(Reply::json(200, &json!({"roles": shared.world().roles.values().collect::<Vec<_>>()}))),
+        ("POST", "/roles") => parse::<crate::iam::Role>(
+            body,
+            "{\"arn\": \"arn:aws:iam::111111111111:role/NAME\", \"trusted\": [\"elasticfilesystem.amazonaws.com\"], \"actions\": [\"elasticfilesystem:ReplicationRead\"]}",
+        )
+        .and_then(|role| {
+            role.validate().map_err(|e| error(400, e))?;
+            let mut w = shared.world();
+            w.roles.insert(role.arn.clone(), role.clone());
+            Ok(Reply::json(200, &json!({"role": role})))
+        }),
+        ("DELETE", "/roles") => match param(query, "arn") {
+            Some(arn) => {
+                let removed = shared.world().roles.remove(arn);
+                Ok(Reply::json(200, &json!({"removed": removed.is_some()})))
+            }
+            None => Err(error(400, "DELETE /_emulator/roles needs ?arn=ROLE_ARN")),
+        },
         _ => Err(error(
             404,
             format!(

@@ -26,11 +26,13 @@ pub mod efs;
 pub mod error;
 pub mod faults;
 pub mod http;
+pub mod iam;
 pub mod region_switch;
 pub mod rng;
 pub mod server;
 pub mod sns;
 pub mod state;
+pub mod sts;
 pub mod world;
 
 /// `efs_dr_emulator::model::LifeCycle` and the other model paths, as before

@@ -159,6 +159,12 @@ fn named_file_system(path: &str, query: &[(String, String)]) -> Option<String> {
     from_path.map(str::to_string).or(from_query)
 }
 
+/// `Credential=AKID/DATE/...` -> `AKID`: the key decides the account and role.
+pub fn access_key(authorization: &str) -> Option<&str> {
+    let cred = authorization.split("Credential=").nth(1)?;
+    cred.split('/').next().filter(|k| !k.is_empty())
+}
+
 /// `Credential=AKID/DATE/REGION/SERVICE/aws4_request` -> (REGION, SERVICE).
 pub fn credential_scope(authorization: &str) -> Option<(String, String)> {
     let cred = authorization.split("Credential=").nth(1)?;
@@ -203,6 +209,7 @@ enum Service {
     Sns,
     Backup,
     RegionSwitch,
+    Sts,
 }
 
 impl Service {
@@ -213,6 +220,7 @@ impl Service {
             Service::Sns => "sns",
             Service::Backup => "backup",
             Service::RegionSwitch => "arc-region-switch",
+            Service::Sts => "sts",
         }
     }
 
@@ -223,6 +231,7 @@ impl Service {
             Service::CloudWatch(p) => cloudwatch::error_reply(err, *p),
             Service::Sns => sns::error_reply(err, request_id),
             Service::Backup => backup::error_reply(err),
+            Service::Sts => crate::sts::error_reply(err, request_id),
         }
     }
 
@@ -247,6 +256,7 @@ impl Service {
             Service::RegionSwitch => {
                 ApiError::new("InternalServerException", 500, "Internal server error.")
             }
+            Service::Sts => ApiError::new("InternalFailure", 500, "Internal failure."),
         }
     }
 }
@@ -305,12 +315,13 @@ async fn handle(
         "sns" => Service::Sns,
         "backup" => Service::Backup,
         "arc-region-switch" => Service::RegionSwitch,
+        "sts" => Service::Sts,
         other => {
             let err = ApiError::new(
                 "UnknownService",
                 400,
                 format!(
-                    "The emulator serves elasticfilesystem, monitoring, sns, backup and arc-region-switch, not {other}."
+                    "The emulator serves elasticfilesystem, monitoring, sns, backup, arc-region-switch and sts, not {other}."
                 ),
             );
             return Ok(to_response(efs::error_reply(&err), "none", shared.now()));
@@ -328,7 +339,10 @@ async fn handle(
             (op.to_string(), m)
         }
         Service::RegionSwitch => region_switch::operation(&path, &headers),
+        Service::Sts => crate::sts::operation(&body),
     };
+    let key = access_key(auth).unwrap_or("").to_string();
+    let principal = shared.world().principal_of(&key);
     let (gate, latency_ms, lose_answer) = {
         let mut w = shared.world();
         let rng_draw = w.rng.next_f64();
@@ -370,6 +384,8 @@ async fn handle(
             error_code,
             mutating,
             file_system_id: named_fs.clone(),
+            account: principal.account.clone(),
+            role: principal.role.clone(),
         });
     };
     let request_id = {
@@ -416,12 +432,14 @@ async fn handle(
                 request_id: &request_id,
             };
             let mut w = shared.world();
+            w.caller = principal.clone();
             let result = match service {
                 Service::Efs => efs::handle(&mut w, &region, &service_req),
                 Service::CloudWatch(_) => cloudwatch::handle(&mut w, &region, &service_req),
                 Service::Sns => sns::handle(&mut w, &region, &service_req),
                 Service::Backup => backup::handle(&mut w, &region, &service_req),
                 Service::RegionSwitch => region_switch::handle(&mut w, &region, &service_req),
+                Service::Sts => crate::sts::handle(&mut w, &region, &service_req),
             };
             match result {
                 Ok(_) if lose_answer => {
@@ -460,6 +478,8 @@ mod tests {
             Some(("us-west-2".to_string(), "elasticfilesystem".to_string()))
         );
         assert_eq!(credential_scope("Bearer x"), None);
+        assert_eq!(access_key(h), Some("AKID"));
+        assert_eq!(access_key("Bearer x"), None);
         assert_eq!(
             credential_scope("AWS4-HMAC-SHA256 Credential=AKID/20261121//sns/aws4_request"),
             None

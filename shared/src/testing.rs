@@ -12,7 +12,7 @@ use crate::domain::model::{
 use crate::domain::ports::{
     AlarmStatus, AwsResult, Backup, CallBudget, Clock, CreateAccessPointOutcome,
     CreateMountTargetOutcome, CreateReplicationOutcome, DeleteOutcome, Efs, Metrics, Notification,
-    Notifier, Platform, Recipient, SeriesQuery,
+    Notifier, Platform, Recipient, ReplicationDestination, SeriesQuery,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -215,10 +215,15 @@ impl<E: Efs> Efs for CrashingEfs<E> {
     async fn create_replication(
         &self,
         source: &FileSystemId,
-        region: &RegionName,
-        dest: Option<&FileSystemId>,
+        dest: &ReplicationDestination<'_>,
     ) -> AwsResult<CreateReplicationOutcome> {
-        write!(self, self.inner.create_replication(source, region, dest))
+        write!(self, self.inner.create_replication(source, dest))
+    }
+    async fn put_file_system_policy(&self, id: &FileSystemId, policy: &str) -> AwsResult<()> {
+        write!(self, self.inner.put_file_system_policy(id, policy))
+    }
+    async fn file_system_policy(&self, id: &FileSystemId) -> AwsResult<Option<String>> {
+        read!(self, self.inner.file_system_policy(id))
     }
     async fn update_protection(&self, id: &FileSystemId, p: Protection) -> AwsResult<()> {
         write!(self, self.inner.update_protection(id, p))

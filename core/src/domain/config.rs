@@ -2,7 +2,7 @@
 //! so that a manual invoke with `{}` does the configured thing.
 
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{FileSystemRef, RegionName};
+use crate::domain::ids::{AccountId, FileSystemRef, RegionName};
 use crate::domain::model::MountTargetSpec;
 use crate::domain::modes::Mode;
 use crate::domain::time::Backoff;
@@ -120,6 +120,40 @@ pub struct Config {
     /// A requested failover not done within this long is requested again:
     /// `EFS_DR_REQUEST_TIMEOUT_SECONDS`.
     pub request_timeout_seconds: f64,
+    /// The role in the production account that failback assumes for what
+    /// only the owner of the original can do: `EFS_DR_SOURCE_ACCOUNT_ROLE_ARN`
+    /// with `EFS_DR_SOURCE_ACCOUNT_EXTERNAL_ID`.
+    pub source_account_role: Option<AssumedRole>,
+    /// Across accounts, the role of the functions' (DR) account that EFS
+    /// replicates the replica back into the original with: `EFS_DR_REPLICATION_ROLE_ARN`.
+    pub replication_role_arn: Option<String>,
+    /// And the production account's role for the original direction:
+    /// `EFS_DR_SOURCE_REPLICATION_ROLE_ARN`.
+    pub source_replication_role_arn: Option<String>,
+    /// The production account's role AWS Backup preserves the original
+    /// with: `EFS_DR_SOURCE_BACKUP_ROLE_ARN`.
+    pub source_backup_role_arn: Option<String>,
+}
+
+/// A role of another account that efs-dr assumes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssumedRole {
+    pub arn: String,
+    pub account: AccountId,
+    pub external_id: Option<String>,
+}
+
+/// `arn:aws:iam::ACCOUNT:role/NAME` -> ACCOUNT, checked.
+pub fn role_account(arn: &str) -> std::result::Result<AccountId, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "iam", "", account, resource]
+            if resource.starts_with("role/") && resource.len() > 5 =>
+        {
+            AccountId::parse(account)
+        }
+        _ => Err(format!("'{arn}' is not an IAM role ARN")),
+    }
 }
 
 /// A CloudWatch alarm by ARN: `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME`.
@@ -172,6 +206,10 @@ impl Default for Config {
             witness_alarm: None,
             repage_seconds: 1800.0,
             request_timeout_seconds: 900.0,
+            source_account_role: None,
+            replication_role_arn: None,
+            source_replication_role_arn: None,
+            source_backup_role_arn: None,
         }
     }
 }
@@ -369,6 +407,46 @@ impl Config {
                 "the ARN of the alarm that watches the source Region from a third Region, arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME",
                 WitnessAlarm::parse,
             )?);
+        }
+        if let Some(v) = lookup("EFS_DR_SOURCE_ACCOUNT_ROLE_ARN") {
+            let account = parse_env(
+                "EFS_DR_SOURCE_ACCOUNT_ROLE_ARN",
+                &v,
+                "the ARN of the role deploy/source-account.yaml created in the production account, arn:aws:iam::ACCOUNT:role/NAME",
+                role_account,
+            )?;
+            c.source_account_role = Some(AssumedRole {
+                arn: v.trim().to_string(),
+                account,
+                external_id: lookup("EFS_DR_SOURCE_ACCOUNT_EXTERNAL_ID"),
+            });
+        } else if lookup("EFS_DR_SOURCE_ACCOUNT_EXTERNAL_ID").is_some() {
+            return Err(Error::InvalidInput(
+                "EFS_DR_SOURCE_ACCOUNT_EXTERNAL_ID is set without EFS_DR_SOURCE_ACCOUNT_ROLE_ARN: \
+                 set the role it belongs to, or unset it"
+                    .into(),
+            ));
+        }
+        for (name, slot) in [
+            ("EFS_DR_REPLICATION_ROLE_ARN", &mut c.replication_role_arn),
+            (
+                "EFS_DR_SOURCE_REPLICATION_ROLE_ARN",
+                &mut c.source_replication_role_arn,
+            ),
+            (
+                "EFS_DR_SOURCE_BACKUP_ROLE_ARN",
+                &mut c.source_backup_role_arn,
+            ),
+        ] {
+            if let Some(v) = lookup(name) {
+                parse_env(
+                    name,
+                    &v,
+                    "an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+                    role_account,
+                )?;
+                *slot = Some(v.trim().to_string());
+            }
         }
         if let Some(s) = seconds("EFS_DR_WITNESS_GRACE_SECONDS")? {
             c.detector.witness_grace = s;

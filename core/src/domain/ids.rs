@@ -218,6 +218,11 @@ impl From<&Location> for Location {
     }
 }
 
+/// The account a resource ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
+pub fn arn_account(arn: &str) -> Option<AccountId> {
+    arn.split(':').nth(4).and_then(|a| AccountId::parse(a).ok())
+}
+
 /// The Region an SNS topic ARN names.
 pub fn topic_region(arn: &str) -> Option<RegionName> {
     arn.split(':')

@@ -1,6 +1,6 @@
 //! What the workflows observe of AWS, independent of the SDK's types.
 
-use crate::domain::ids::{FileSystemId, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::ids::{AccountId, FileSystemId, RegionName, SecurityGroupId, SubnetId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +108,22 @@ pub struct Replication {
     pub status_message: Option<String>,
     /// Epoch seconds of the last completed sync; absent until the first one.
     pub last_replicated: Option<f64>,
+    pub owners: Owners,
+}
+
+/// The accounts of a configuration's two sides, and the role EFS replicates
+/// with across them (all absent in answers from before cross-account EFS).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Owners {
+    pub source: Option<AccountId>,
+    pub destination: Option<AccountId>,
+    pub role_arn: Option<String>,
+}
+
+impl Owners {
+    pub fn cross_account(&self) -> bool {
+        matches!((&self.source, &self.destination), (Some(s), Some(d)) if s != d)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

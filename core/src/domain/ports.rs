@@ -2,7 +2,9 @@
 //! tests wrap them to inject crashes and count calls.
 
 use crate::domain::error::AwsError;
-use crate::domain::ids::{FileSystemId, Location, RegionName, SecurityGroupId, SubnetId};
+use crate::domain::ids::{
+    AccountId, FileSystemId, Location, RegionName, SecurityGroupId, SubnetId,
+};
 use crate::domain::model::{
     AccessPoint, AccessPointSpec, BackupJob, BackupJobRequest, DeletionMode, FileSystem,
     MetricPoint, MountTarget, Protection, Replication,
@@ -70,6 +72,29 @@ pub enum CreateAccessPointOutcome {
     AlreadyExists(String),
 }
 
+/// Where CreateReplicationConfiguration replicates to.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicationDestination<'a> {
+    pub region: &'a RegionName,
+    /// An existing file system (overwrite protection DISABLED), or a new one.
+    pub file_system: Option<&'a FileSystemId>,
+    /// Its account when it is not the caller's: then it is named by ARN and
+    /// EFS replicates with `role_arn`, a role of the source's account.
+    pub account: Option<&'a AccountId>,
+    pub role_arn: Option<&'a str>,
+}
+
+impl<'a> ReplicationDestination<'a> {
+    pub fn in_region(region: &'a RegionName, file_system: Option<&'a FileSystemId>) -> Self {
+        ReplicationDestination {
+            region,
+            file_system,
+            account: None,
+            role_arn: None,
+        }
+    }
+}
+
 /// Answer to CreateReplicationConfiguration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CreateReplicationOutcome {
@@ -108,9 +133,21 @@ pub trait Efs: Send + Sync {
     fn create_replication(
         &self,
         source: &FileSystemId,
-        destination_region: &RegionName,
-        destination: Option<&FileSystemId>,
+        destination: &ReplicationDestination<'_>,
     ) -> impl Future<Output = AwsResult<CreateReplicationOutcome>> + Send;
+
+    /// PutFileSystemPolicy: the file system policy, as IAM JSON.
+    fn put_file_system_policy(
+        &self,
+        id: &FileSystemId,
+        policy: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// DescribeFileSystemPolicy: `None` while the default policy is in effect.
+    fn file_system_policy(
+        &self,
+        id: &FileSystemId,
+    ) -> impl Future<Output = AwsResult<Option<String>>> + Send;
 
     fn update_protection(
         &self,

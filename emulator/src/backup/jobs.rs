@@ -49,11 +49,11 @@ fn file_system_of(world: &World, region: &str, resource_arn: &str) -> Result<Str
             arn.partition, arn.region
         )));
     }
-    if arn.region != region || arn.account != world.account_id {
+    if arn.region != region || arn.account != world.caller.account {
         return Err(invalid(format!(
             "'{resource_arn}' is not a resource of account {} in {region}: AWS Backup backs up \
              resources of its own Region and account.",
-            world.account_id
+            world.caller.account
         )));
     }
     Ok(id.to_string())

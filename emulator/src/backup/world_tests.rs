@@ -19,7 +19,9 @@ fn world() -> World {
     let mut w = World::new(&Seed::default_topology(), START, 7);
     let fs = FileSystem {
         id: FS.into(),
-        arn: w.fs_arn(REGION, FS),
+        arn: w.fs_arn(REGION, &w.account_id, FS),
+        owner: w.account_id.clone(),
+        policy: None,
         creation_token: "t".into(),
         creation_time: START,
         life_cycle: LifeCycle::Available,

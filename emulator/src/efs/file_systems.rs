@@ -23,7 +23,7 @@ fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
         .unwrap_or(0);
     let size = fs.size_bytes();
     let mut v = json!({
-        "OwnerId": world.account_id,
+        "OwnerId": fs.owner,
         "CreationToken": fs.creation_token,
         "FileSystemId": fs.id,
         "FileSystemArn": fs.arn,
@@ -52,7 +52,7 @@ fn fs_json(world: &World, region: &str, fs: &FileSystem) -> Value {
                 json!(crate::arn::make(
                     "kms",
                     region,
-                    &world.account_id,
+                    &fs.owner,
                     "key/00000000-0000-4000-8000-0000000e0f51",
                 )),
             );
@@ -126,8 +126,14 @@ pub(super) fn create_file_system(
         }
     }
     let tags = parse_tags(body.get("Tags"))?;
+    let caller = world.caller.account.clone();
     let r = world.region_mut(region);
-    if let Some(existing) = r.file_systems.values().find(|f| f.creation_token == token) {
+    // Creation tokens, like the limit, are per account.
+    if let Some(existing) = r
+        .file_systems
+        .values()
+        .find(|f| f.creation_token == token && f.owner == caller)
+    {
         let id = existing.id.clone();
         return Err(ApiError::new(
             "FileSystemAlreadyExists",
@@ -136,7 +142,12 @@ pub(super) fn create_file_system(
         )
         .with("FileSystemId", id));
     }
-    if r.file_systems.len() >= world.file_system_limit {
+    if r.file_systems
+        .values()
+        .filter(|f| f.owner == caller)
+        .count()
+        >= world.file_system_limit
+    {
         return Err(ApiError::new(
             "FileSystemLimitExceeded",
             403,
@@ -179,9 +190,12 @@ pub(super) fn new_file_system(
     protection: Protection,
 ) -> FileSystem {
     let id = world.rng.id("fs");
+    let owner = world.caller.account.clone();
     FileSystem {
-        arn: world.fs_arn(region, &id),
+        arn: world.fs_arn(region, &owner, &id),
         id,
+        owner,
+        policy: None,
         creation_token: token.to_string(),
         creation_time: world.now,
         life_cycle: LifeCycle::Creating,
@@ -214,6 +228,7 @@ pub(super) fn describe_file_systems(
     let token = req.query_param("CreationToken");
     // Eventual consistency: a file system just created is not listed yet.
     let shown_if_created_by = world.now - world.durations.describe_lag;
+    let caller = world.caller.account.clone();
     let r = world.region_mut(region);
     if let Some(id) = &by_id {
         if !r
@@ -230,7 +245,11 @@ pub(super) fn describe_file_systems(
         .file_systems
         .values()
         .filter(|f| f.creation_time <= shown_if_created_by)
-        .filter(|f| by_id.as_ref().is_none_or(|id| &f.id == id))
+        .filter(|f| match &by_id {
+            // Named by ARN (and allowed by its policy) another account's shows too.
+            Some(id) => &f.id == id,
+            None => f.owner == caller,
+        })
         .filter(|f| token.is_none_or(|t| f.creation_token == t))
         .map(|f| (f.id.clone(), f.id.clone()))
         .collect();

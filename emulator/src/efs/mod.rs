@@ -8,6 +8,7 @@
 mod access_points;
 mod file_systems;
 mod mount_targets;
+mod policy;
 mod protocol;
 mod replication;
 mod tags;
@@ -26,7 +27,8 @@ use mount_targets::{
     create_mount_target, delete_mount_target, describe_mount_targets, describe_mt_security_groups,
     modify_mt_security_groups,
 };
-use protocol::parse_body;
+use policy::{delete_policy, describe_policy, put_policy};
+use protocol::{authorize, parse_body};
 use replication::{create_replication, delete_replication, describe_replications};
 use tags::{list_tags, tag_resource, untag_resource};
 
@@ -54,6 +56,9 @@ pub fn operation(method: &str, path: &str) -> (&'static str, bool) {
             "DeleteReplicationConfiguration"
         }
         ("PUT", ["file-systems", _, "protection"]) => "UpdateFileSystemProtection",
+        ("PUT", ["file-systems", _, "policy"]) => "PutFileSystemPolicy",
+        ("GET", ["file-systems", _, "policy"]) => "DescribeFileSystemPolicy",
+        ("DELETE", ["file-systems", _, "policy"]) => "DeleteFileSystemPolicy",
         ("POST", ["mount-targets"]) => "CreateMountTarget",
         ("GET", ["mount-targets"]) => "DescribeMountTargets",
         ("DELETE", ["mount-targets", _]) => "DeleteMountTarget",
@@ -74,6 +79,7 @@ pub fn operation(method: &str, path: &str) -> (&'static str, bool) {
             | "DescribeMountTargets"
             | "DescribeMountTargetSecurityGroups"
             | "DescribeAccessPoints"
+            | "DescribeFileSystemPolicy"
             | "ListTagsForResource"
             | "Unknown"
     );
@@ -92,6 +98,13 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         .collect();
     let seg: Vec<&str> = raw.iter().map(String::as_str).collect();
     let (op, _) = operation(req.method, req.path);
+    let named = match seg.as_slice() {
+        ["file-systems" | "resource-tags", id, ..] if *id != "replication-configurations" => {
+            Some(*id)
+        }
+        _ => req.query_param("FileSystemId"),
+    };
+    authorize(world, region, op, named)?;
     let body = || parse_body(req.body);
     match op {
         "CreateFileSystem" => create_file_system(world, region, &body()?),
@@ -101,6 +114,9 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         "CreateReplicationConfiguration" => create_replication(world, region, seg[1], &body()?),
         "DeleteReplicationConfiguration" => delete_replication(world, region, seg[1], req),
         "UpdateFileSystemProtection" => update_protection(world, region, seg[1], &body()?),
+        "PutFileSystemPolicy" => put_policy(world, region, seg[1], &body()?),
+        "DescribeFileSystemPolicy" => describe_policy(world, region, seg[1]),
+        "DeleteFileSystemPolicy" => delete_policy(world, region, seg[1]),
         "CreateMountTarget" => create_mount_target(world, region, &body()?),
         "DescribeMountTargets" => describe_mount_targets(world, region, req),
         "DeleteMountTarget" => delete_mount_target(world, region, seg[1]),

@@ -48,8 +48,10 @@ pub(super) fn is_hex_id(s: &str, prefix: &str) -> bool {
     })
 }
 
-/// A resource ID given as an ID or as an ARN of this Region and account.
-/// An ARN for another Region names nothing here (it is not found).
+/// A resource ID given as an ID or as an ARN of this Region. An ARN for
+/// another Region names nothing here (it is not found); a bare file system ID
+/// names only the caller's own, and another account's is reached by its ARN
+/// (which `authorize` has checked against its policy).
 pub(super) fn resource_id(
     world: &World,
     region: &str,
@@ -58,15 +60,27 @@ pub(super) fn resource_id(
     kind: &str,
 ) -> Result<String, ApiError> {
     let id_prefix = format!("{prefix}-");
+    let owner = |id: &str| {
+        (kind == "file-system")
+            .then(|| world.file_system(region, id).map(|f| f.owner.as_str()))
+            .flatten()
+    };
     if is_hex_id(raw, &id_prefix) {
+        if owner(raw).is_some_and(|o| o != world.caller.account) {
+            return Ok(format!("{raw}@elsewhere"));
+        }
         return Ok(raw.to_string());
     }
     if let Some(arn) = crate::arn::parse(raw).filter(|a| a.service == "elasticfilesystem") {
         if let Some(id) = arn.resource.strip_prefix(&format!("{kind}/")) {
             if is_hex_id(id, &id_prefix) {
+                let named_owner_holds_it = match owner(id) {
+                    Some(o) => o == arn.account,
+                    None => arn.account == world.caller.account,
+                };
                 // Another Region, account or partition names nothing here.
                 if arn.region != region
-                    || arn.account != world.account_id
+                    || !named_owner_holds_it
                     || arn.partition != crate::arn::partition_of(region)
                 {
                     return Ok(format!("{id}@elsewhere"));
@@ -79,6 +93,55 @@ pub(super) fn resource_id(
         "Invalid {kind} identifier '{raw}': expected {prefix}- followed by 8 to 40 lowercase \
          hex digits, or its ARN."
     )))
+}
+
+/// IAM for one EFS call: an assumed role may do only what its policies list,
+/// and a file system of another account, named by its ARN, only what that
+/// file system's policy grants the caller.
+pub(super) fn authorize(
+    world: &World,
+    region: &str,
+    operation: &str,
+    named: Option<&str>,
+) -> Result<(), ApiError> {
+    let action = format!("elasticfilesystem:{operation}");
+    let caller = &world.caller;
+    let target = named.and_then(|raw| {
+        let arn = crate::arn::parse(raw)?;
+        let id = arn.resource.strip_prefix("file-system/")?;
+        let fs = world.file_system(region, id)?;
+        (fs.owner == arn.account).then_some(fs)
+    });
+    let resource = target
+        .map(|f| f.arn.clone())
+        .unwrap_or_else(|| "*".to_string());
+    let denied = |why: String| {
+        ApiError::new(
+            "AccessDeniedException",
+            403,
+            format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                caller.arn()
+            ),
+        )
+    };
+    if let Some(role) = &caller.role {
+        let allowed = world.roles.get(role).is_some_and(|r| r.allows(&action));
+        if !allowed {
+            return Err(denied(
+                "because no identity-based policy allows the action".into(),
+            ));
+        }
+    }
+    if let Some(fs) = target.filter(|f| f.owner != caller.account) {
+        if !crate::iam::policy_allows(fs.policy.as_deref(), caller, &action) {
+            return Err(denied(format!(
+                "because the file system policy of {} (account {}) does not allow it",
+                fs.id, fs.owner
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn fs_id(world: &World, region: &str, raw: &str) -> Result<String, ApiError> {

@@ -17,9 +17,12 @@ pub fn replication_json(world: &World, rep: &Replication, region: &str) -> Value
         "Status": status,
         "FileSystemId": rep.destination_file_system_id,
         "Region": rep.destination_region,
-        "OwnerId": world.account_id,
+        "OwnerId": rep.destination_owner,
     });
     let d = dest.as_object_mut().expect("object literal");
+    if let Some(role) = &rep.role_arn {
+        d.insert("RoleArn".into(), json!(role));
+    }
     if let Some(t) = rep.last_replicated {
         d.insert("LastReplicatedTimestamp".into(), json!(t));
     }
@@ -32,9 +35,104 @@ pub fn replication_json(world: &World, rep: &Replication, region: &str) -> Value
         "SourceFileSystemArn": rep.source_arn,
         "OriginalSourceFileSystemArn": rep.original_source_arn,
         "CreationTime": rep.creation_time,
-        "SourceFileSystemOwnerId": world.account_id,
+        "SourceFileSystemOwnerId": rep.source_owner,
         "Destinations": [dest],
     })
+}
+
+/// Across accounts, EFS replicates with a role of the source account that the
+/// request names; within one, the service-linked role does (RoleArn optional).
+fn cross_account_role(
+    dest: &Value,
+    source_owner: &str,
+    destination_owner: &str,
+) -> Result<Option<String>, ApiError> {
+    let role = str_field(dest, "RoleArn").map(str::to_string);
+    if source_owner == destination_owner {
+        return Ok(role);
+    }
+    let Some(role) = role else {
+        // The message AWS gives, as seen in use.
+        return Err(ApiError::bad_request(
+            "No RoleArn provided.  RoleArn is required for cross-account replication.",
+        ));
+    };
+    if crate::iam::arn_account(&role) != Some(source_owner) || !role.contains(":role/") {
+        return Err(ApiError::new(
+            "ValidationException",
+            400,
+            format!("RoleArn '{role}' is not a role of the source account {source_owner}."),
+        ));
+    }
+    Ok(Some(role))
+}
+
+/// The destination's account lets the source's replicate into it by its
+/// file system policy (`AllowSourceAccountReplicationActions` in the EFS guide).
+fn destination_policy_allows_create(
+    world: &World,
+    destination: &crate::world::model::FileSystem,
+) -> Result<(), ApiError> {
+    let action = "elasticfilesystem:CreateReplicationConfiguration";
+    if crate::iam::policy_allows(destination.policy.as_deref(), &world.caller, action) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        "AccessDeniedException",
+        403,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {} because its file \
+             system policy (account {}) does not allow it.",
+            world.caller.arn(),
+            destination.arn,
+            destination.owner
+        ),
+    ))
+}
+
+/// Deleting both sides from one account deletes the other account's side
+/// too: its file system policy must grant that (a local-only delete needs no grant).
+fn peer_may_be_deleted_by(
+    world: &World,
+    index: usize,
+    caller_is_source: bool,
+    caller: &crate::iam::Principal,
+) -> Result<(), ApiError> {
+    let rep = &world.replications[index];
+    let (region, id, owner) = if caller_is_source {
+        (
+            &rep.destination_region,
+            &rep.destination_file_system_id,
+            &rep.destination_owner,
+        )
+    } else {
+        (
+            &rep.source_region,
+            &rep.source_file_system_id,
+            &rep.source_owner,
+        )
+    };
+    if owner == &caller.account {
+        return Ok(());
+    }
+    let action = "elasticfilesystem:DeleteReplicationConfiguration";
+    let policy = world
+        .file_system(region, id)
+        .and_then(|f| f.policy.as_deref());
+    if crate::iam::policy_allows(policy, caller, action) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        "AccessDeniedException",
+        403,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {} because the file \
+             system policy of {id} in {region} (account {owner}) does not allow it. Add a statement \
+             allowing it, or delete only this Region's side with deletionMode=LOCAL_CONFIGURATION_ONLY.",
+            caller.arn(),
+            world.fs_arn(region, owner, id)
+        ),
+    ))
 }
 
 fn valid_region_name(r: &str) -> bool {
@@ -172,9 +270,14 @@ pub(super) fn create_replication(
                     format!("Source file system '{source_id}' is encrypted but destination '{id}' is not."),
                 ));
             }
+            let owner = existing.owner.clone();
+            let role = cross_account_role(dest, &source.owner, &owner)?;
+            if owner != source.owner {
+                destination_policy_allows_create(world, existing)?;
+            }
             let fs = fs_mut(world, &dest_region, &id)?;
             fs.protection = Protection::Replicating;
-            id
+            (id, owner, role)
         }
         None => {
             // EFS creates a new, encrypted, read-only destination.
@@ -194,13 +297,16 @@ pub(super) fn create_replication(
                 Protection::Replicating,
             );
             let id = fs.id.clone();
+            let owner = fs.owner.clone();
+            let role = str_field(dest, "RoleArn").map(str::to_string);
             world
                 .region_mut(&dest_region)
                 .file_systems
                 .insert(id.clone(), fs);
-            id
+            (id, owner, role)
         }
     };
+    let (dest_fs_id, destination_owner, role_arn) = dest_fs_id;
     let original_source_arn = source.arn.clone();
     let rep = Replication {
         source_file_system_id: source_id,
@@ -220,6 +326,10 @@ pub(super) fn create_replication(
         orphaned: false,
         hung_on: None,
         fault_since: world.now,
+        source_owner: source.owner.clone(),
+        destination_owner,
+        role_arn,
+        denied: None,
     };
     let out = replication_json(world, &rep, region);
     world.replications.push(rep);
@@ -247,8 +357,9 @@ pub(super) fn describe_replications(
                 }
             }
         }
+        // Across accounts, each account sees the configuration in its own Region only.
         None => (0..world.replications.len())
-            .filter(|i| world.replications[*i].side_in(region).is_some())
+            .filter(|i| world.replications[*i].owner_in(region) == Some(&world.caller.account))
             .filter(|i| world.visible(world.replications[*i].creation_time))
             .collect(),
     };
@@ -286,20 +397,21 @@ pub(super) fn delete_replication(
             )))
         }
     };
+    // The destination's account names the configuration by its source's ID too.
+    let source_id = source_id.trim_end_matches("@elsewhere").to_string();
     let known_anywhere = world
         .regions
         .values()
         .any(|r| r.file_systems.contains_key(&source_id));
     if !known_anywhere {
         // A typo, not an already-deleted configuration.
-        return Err(ApiError::file_system_not_found(
-            source_id.trim_end_matches("@elsewhere"),
-        ));
+        return Err(ApiError::file_system_not_found(&source_id));
     }
+    let caller = world.caller.clone();
     let index = world
         .replications
         .iter()
-        .position(|r| r.source_file_system_id == source_id && r.side_in(region).is_some())
+        .position(|r| r.source_file_system_id == source_id && r.owner_in(region) == Some(&caller.account))
         .ok_or_else(|| {
             ApiError::new(
                 "ReplicationNotFound",
@@ -348,6 +460,9 @@ pub(super) fn delete_replication(
     }
     let delete_peer = !local_only && peer == SideState::Present;
     let hang = delete_peer && !world.reaches(region, &peer_region);
+    if delete_peer && !hang {
+        peer_may_be_deleted_by(world, index, is_source_side, &caller)?;
+    }
     if hang && variants.delete_with_source_down == SourceDownDelete::FailFast {
         return Err(peer_unreachable(&peer_region));
     }

@@ -224,6 +224,50 @@ impl World {
         finished
     }
 
+    /// Why EFS may not sync a configuration across accounts, as its
+    /// StatusMessage tells it: the role it assumes, and the destination's policy.
+    pub fn sync_denied(&self, rep: &Replication) -> Option<String> {
+        use crate::iam::{policy_allows, Principal, EFS_SERVICE};
+        if rep.source_owner == rep.destination_owner {
+            return None;
+        }
+        let why = (|| {
+            let Some(arn) = &rep.role_arn else {
+                return Some("no replication role is configured".to_string());
+            };
+            let Some(role) = self.roles.get(arn) else {
+                return Some(format!("the role {arn} does not exist"));
+            };
+            if !role.trusts(EFS_SERVICE) {
+                return Some(format!(
+                    "the trust policy of {arn} does not let {EFS_SERVICE} assume it"
+                ));
+            }
+            for action in ["ReplicationRead", "ReplicationWrite"] {
+                if !role.allows(&format!("elasticfilesystem:{action}")) {
+                    return Some(format!("{arn} is not allowed elasticfilesystem:{action}"));
+                }
+            }
+            let as_role = Principal {
+                account: rep.source_owner.clone(),
+                role: Some(arn.clone()),
+            };
+            let policy = self
+                .file_system(&rep.destination_region, &rep.destination_file_system_id)
+                .and_then(|f| f.policy.as_deref());
+            if !policy_allows(policy, &as_role, "elasticfilesystem:ReplicationWrite") {
+                return Some(format!(
+                    "the file system policy of {} does not allow {arn} elasticfilesystem:ReplicationWrite",
+                    rep.destination_file_system_id
+                ));
+            }
+            None
+        })()?;
+        Some(format!(
+            "Authorization error. Permissions issues prevent Amazon EFS from performing replication: {why}."
+        ))
+    }
+
     fn can_sync(&self, rep: &Replication) -> bool {
         let dest_ready = self
             .file_system(&rep.destination_region, &rep.destination_file_system_id)
@@ -231,11 +275,15 @@ impl World {
         !rep.is_deleting()
             && !rep.orphaned
             && rep.fault == ReplicationFault::Healthy
+            && rep.denied.is_none()
             && dest_ready
             && self.reaches(&rep.source_region, &rep.destination_region)
     }
 
     fn step_sync(&mut self, i: usize, now: f64) {
+        // Permissions are read again at every attempt: mended, the syncs resume.
+        let denied = self.sync_denied(&self.replications[i]);
+        self.replications[i].denied = denied;
         let can_sync = self.can_sync(&self.replications[i]);
         let interval = self.durations.sync_interval;
         // Complete a sync whose time has come.

@@ -9,6 +9,7 @@ use super::metrics::{MetricStore, WriteIo};
 use super::topics::{Delivery, PublishedMessage, Subscription, Topic};
 use crate::config::{generated_region, Durations, RegionSeed, Seed, Variants};
 use crate::faults::RegionFaults;
+use crate::iam::{Principal, Role};
 use crate::rng::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,6 +56,10 @@ pub use super::files::FileEntry;
 pub struct FileSystem {
     pub id: String,
     pub arn: String,
+    /// The account that created it: only it, and those its policy names, reach it.
+    pub owner: String,
+    /// The file system policy (IAM JSON), as PutFileSystemPolicy stored it.
+    pub policy: Option<String>,
     pub creation_token: String,
     pub creation_time: f64,
     pub life_cycle: LifeCycle,
@@ -188,6 +193,13 @@ pub struct Replication {
     /// A full delete accepted while this Region did not answer
     /// (`accept_and_hang`): DELETING until it answers again.
     pub hung_on: Option<String>,
+    pub source_owner: String,
+    pub destination_owner: String,
+    /// The role EFS assumes to replicate across accounts (`Destinations[].RoleArn`).
+    pub role_arn: Option<String>,
+    /// Why the last sync attempt was not allowed: the configuration is PAUSED
+    /// with this StatusMessage until the permissions are mended.
+    pub denied: Option<String>,
 }
 
 impl Replication {
@@ -196,6 +208,17 @@ impl Replication {
             Some(self.source_side)
         } else if self.destination_region == region && self.destination_side != SideState::Gone {
             Some(self.destination_side)
+        } else {
+            None
+        }
+    }
+
+    /// The account owning this configuration's side in `region`, if it has one there.
+    pub fn owner_in(&self, region: &str) -> Option<&String> {
+        if self.source_region == region && self.source_side != SideState::Gone {
+            Some(&self.source_owner)
+        } else if self.destination_region == region && self.destination_side != SideState::Gone {
+            Some(&self.destination_owner)
         } else {
             None
         }
@@ -247,6 +270,7 @@ impl Replication {
             ReplicationFault::SourceKeyDisabled if now < self.fault_since + PAUSING_SECONDS => {
                 ("PAUSING", None)
             }
+            _ if self.denied.is_some() && now >= self.enabled_at => ("PAUSED", self.denied.clone()),
             ReplicationFault::SourceKeyDisabled => (
                 "PAUSED",
                 Some(
@@ -346,6 +370,10 @@ pub struct CallRecord {
     /// a test proves no call touched a file system outside its pair.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_system_id: Option<String>,
+    /// The account that signed it, and the role if it signed as one.
+    pub account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// A write acknowledged to a client through the control API.
@@ -361,7 +389,13 @@ pub struct WriteRecord {
 
 pub struct World {
     pub now: f64,
+    /// The home account: unknown access keys sign as it.
     pub account_id: String,
+    /// Access keys of other accounts and of assumed roles.
+    pub access_keys: BTreeMap<String, Principal>,
+    pub roles: BTreeMap<String, Role>,
+    /// Who signed the request being handled (set under the lock for each call).
+    pub caller: Principal,
     pub durations: Durations,
     pub regions: BTreeMap<String, RegionState>,
     pub replications: Vec<Replication>,
@@ -398,6 +432,13 @@ impl World {
         World {
             now: start,
             account_id: seed.account_id.clone(),
+            access_keys: seed
+                .accounts
+                .iter()
+                .map(|(key, account)| (key.clone(), Principal::account(account)))
+                .collect(),
+            roles: BTreeMap::new(),
+            caller: Principal::account(&seed.account_id),
             durations: seed.durations(),
             regions,
             replications: Vec::new(),
@@ -454,13 +495,21 @@ impl World {
         self.is_reachable(a) && self.is_reachable(b) && !cut(a, b) && !cut(b, a)
     }
 
-    pub fn fs_arn(&self, region: &str, id: &str) -> String {
+    pub fn fs_arn(&self, region: &str, account: &str, id: &str) -> String {
         crate::arn::make(
             "elasticfilesystem",
             region,
-            &self.account_id,
+            account,
             &format!("file-system/{id}"),
         )
+    }
+
+    /// The principal an access key signs as: an unknown key is the home account.
+    pub fn principal_of(&self, access_key: &str) -> Principal {
+        self.access_keys
+            .get(access_key)
+            .cloned()
+            .unwrap_or_else(|| Principal::account(&self.account_id))
     }
 
     pub fn file_system(&self, region: &str, id: &str) -> Option<&FileSystem> {

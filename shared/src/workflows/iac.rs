@@ -460,6 +460,7 @@ mod tests {
             status: ReplicationStatus::Enabled,
             status_message: None,
             last_replicated: Some(1.0),
+            owners: Default::default(),
         }
     }
 

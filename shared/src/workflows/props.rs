@@ -84,6 +84,7 @@ pub fn replication(from: &'static str, into: &'static str) -> BoxedStrategy<Repl
                 status,
                 status_message,
                 last_replicated,
+                owners: Default::default(),
             },
         )
         .boxed()

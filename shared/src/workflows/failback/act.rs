@@ -164,9 +164,9 @@ impl<'a, P: Platform> Failback<'a, P> {
                 // exist nowhere else.
                 let since = epoch_tag(&original, tags::FAILBACK_CUTOVER_AT)
                     .or_else(|| epoch_tag(&seen.replica, tags::PROMOTED_AT));
-                let region = self.t.replica_region.clone();
+                let at = Location::from(&self.t.replica_region);
                 if let Some(pass) = self
-                    .preserve_before_overwrite(&seen.replica, &region, since)
+                    .preserve_before_overwrite(&seen.replica, &at, since)
                     .await?
                 {
                     return Ok(pass);
@@ -181,6 +181,9 @@ impl<'a, P: Platform> Failback<'a, P> {
                     )
                     .await
                 } else {
+                    if self.t.mode == Mode::Execute {
+                        self.grant_replication_into(false, &seen.replica).await?;
+                    }
                     self.create(
                         &original_id,
                         false,
@@ -193,9 +196,9 @@ impl<'a, P: Platform> Failback<'a, P> {
             Action::AllowOriginalOverwrite | Action::ReverseReplicate => {
                 // The original's writes after the recovery point never reached the replica.
                 let since = epoch_tag(&seen.replica, tags::RECOVERY_POINT);
-                let region = self.t.original_region.clone();
+                let at = self.original_at();
                 if let Some(pass) = self
-                    .preserve_before_overwrite(&original, &region, since)
+                    .preserve_before_overwrite(&original, &at, since)
                     .await?
                 {
                     return Ok(pass);
@@ -210,6 +213,9 @@ impl<'a, P: Platform> Failback<'a, P> {
                     )
                     .await
                 } else {
+                    if self.t.mode == Mode::Execute {
+                        self.grant_replication_into(true, &original).await?;
+                    }
                     self.create(
                         &replica_id,
                         true,
@@ -245,10 +251,14 @@ impl<'a, P: Platform> Failback<'a, P> {
         } else {
             (&self.original, &self.t.replica_region)
         };
-        match efs
-            .create_replication(from, dest_region, into.as_ref())
-            .await?
-        {
+        let (account, role_arn) = self.destination_across(from_region_is_replica);
+        let destination = ReplicationDestination {
+            region: dest_region,
+            file_system: into.as_ref(),
+            account: account.as_ref(),
+            role_arn: role_arn.as_deref(),
+        };
+        match efs.create_replication(from, &destination).await? {
             CreateReplicationOutcome::Created(r) => {
                 if into.is_none() {
                     // new_file_system: this is the new original.

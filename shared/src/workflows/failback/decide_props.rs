@@ -111,6 +111,11 @@ fn case() -> BoxedStrategy<Case> {
                         backup_vault: "Default".into(),
                         backup_role_arn: None,
                         region_switch: None,
+                        original_account: None,
+                        source_account_role: None,
+                        replication_role_arn: None,
+                        source_replication_role_arn: None,
+                        source_backup_role_arn: None,
                     },
                     seen: Observed {
                         replica,
@@ -143,6 +148,7 @@ fn in_sync_for_cutover() -> impl Strategy<Value = Case> {
                     status: ReplicationStatus::Enabled,
                     status_message: None,
                     last_replicated: Some(mark + ahead),
+                    owners: Default::default(),
                 };
                 c.seen.original_replication = Some(reverse.clone());
                 c.seen.replica_replication = Some(reverse);
@@ -196,6 +202,7 @@ fn after(seen: &Observed, action: &Action) -> (Option<Replication>, Option<Repli
         status: ReplicationStatus::Enabling,
         status_message: None,
         last_replicated: None,
+        owners: Default::default(),
     };
     let (mut on_original, mut on_replica) = (
         seen.original_replication.clone(),

@@ -51,6 +51,7 @@ fn rep(from: &str, into: &str, status: ReplicationStatus, last: Option<f64>) -> 
         status,
         status_message: None,
         last_replicated: last,
+        owners: Default::default(),
     }
 }
 
@@ -71,6 +72,11 @@ fn target(strategy: Strategy, cutover: bool) -> FailbackTarget {
         backup_vault: "Default".into(),
         backup_role_arn: None,
         region_switch: None,
+        original_account: None,
+        source_account_role: None,
+        replication_role_arn: None,
+        source_replication_role_arn: None,
+        source_backup_role_arn: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod decide_tests;
 pub mod preserve;
 mod request;
 
+mod accounts;
 mod act;
 mod observe;
 
@@ -24,15 +25,16 @@ pub use request::{resolve, FailbackRequest, FailbackTarget, Preserve, Strategy, 
 use crate::domain::config::Config;
 use crate::domain::error::{Error, Refusal, Result};
 use crate::domain::ids::FileSystemId;
+use crate::domain::ids::Location;
 use crate::domain::model::{DeletionMode, FileSystem, MetricPoint, Protection};
 use crate::domain::modes::Mode;
 use crate::domain::ports::{
     finest_period_kept, CallBudget, Clock, CreateReplicationOutcome, DeleteOutcome, Efs, Metrics,
-    Platform, SeriesQuery, Statistic,
+    Platform, ReplicationDestination, SeriesQuery, Statistic,
 };
 use crate::domain::tags;
 use crate::domain::time::iso8601;
-use crate::run::report::{Location, Outcome, Report, Status};
+use crate::run::report::{Location as Side, Outcome, Report, Status};
 use crate::run::runner::{drive, Pass, RunLimits, Workflow};
 use crate::run::summary::{notify_and_measure, RunSummary};
 use crate::workflows::mount_targets;
@@ -49,6 +51,9 @@ pub struct Failback<'a, P: Platform> {
     /// The cutover mark fixed at the first pass that needed it.
     mark: Option<f64>,
     pub needs_completion_mark: bool,
+    /// The functions' own account, read from the replica's ARN, when the
+    /// original is in another one (see `accounts`).
+    cross_account: Option<accounts::Accounts>,
 }
 
 impl<'a, P: Platform> Failback<'a, P> {
@@ -57,11 +62,11 @@ impl<'a, P: Platform> Failback<'a, P> {
         let mut report = Report::new(
             "failback",
             t.mode,
-            Location {
+            Side {
                 file_system_id: Some(t.replica_id.clone()),
                 region: t.replica_region.clone(),
             },
-            Location {
+            Side {
                 file_system_id: t.original_id.clone(),
                 region: t.original_region.clone(),
             },
@@ -69,7 +74,10 @@ impl<'a, P: Platform> Failback<'a, P> {
         );
         report.reason = t.reason.clone();
         Failback {
-            original: platform.efs(&t.original_region, CallBudget::Normal),
+            original: platform.efs(
+                Location::new(t.original_account.clone(), t.original_region.clone()),
+                CallBudget::Normal,
+            ),
             replica: platform.efs(&t.replica_region, CallBudget::Normal),
             platform,
             mark: t.cutover_mark,
@@ -77,7 +85,16 @@ impl<'a, P: Platform> Failback<'a, P> {
             report,
             checked: false,
             needs_completion_mark: false,
+            cross_account: None,
         }
+    }
+
+    /// Where the original is: its Region, in its account.
+    fn original_at(&self) -> Location {
+        Location::new(
+            self.t.original_account.clone(),
+            self.t.original_region.clone(),
+        )
     }
 
     pub fn into_report(self) -> Report {
@@ -162,6 +179,10 @@ pub async fn run<P: Platform>(
 ) -> Result<RunSummary> {
     let target = resolve(request, config)?;
     let limits = RunLimits::for_run(request.run_mode, request.poll, remaining, config);
+    let original_at = Location::new(
+        target.original_account.clone(),
+        target.original_region.clone(),
+    );
     let mut wf = Failback::new(platform, target);
     drive(&mut wf, platform.clock(), &limits).await;
     let mark = wf.needs_completion_mark && wf.report.status == Status::Completed;
@@ -198,7 +219,7 @@ pub async fn run<P: Platform>(
                 ),
             ];
             if let Err(e) = platform
-                .efs(&original.region, CallBudget::Normal)
+                .efs(&original_at, CallBudget::Normal)
                 .tag_file_system(o, &t)
                 .await
             {

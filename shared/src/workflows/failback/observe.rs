@@ -13,7 +13,7 @@ impl<'a, P: Platform> Failback<'a, P> {
         let started = self.now();
         let probe = self
             .platform
-            .efs(&self.t.original_region, CallBudget::Short)
+            .efs(self.original_at(), CallBudget::Short)
             .probe()
             .await;
         if let Some(e) = probe.err().filter(|e| e.kind.is_no_answer()) {
@@ -54,7 +54,7 @@ impl<'a, P: Platform> Failback<'a, P> {
                 let period_seconds = finest_period_kept(since, now);
                 let seen = self
                     .platform
-                    .metrics(&self.t.original_region)
+                    .metrics(self.original_at())
                     .series(&SeriesQuery {
                         namespace: "AWS/EFS",
                         metric: "ClientConnections",
@@ -130,6 +130,7 @@ impl<'a, P: Platform> Failback<'a, P> {
             ))
         })?;
         let replica_replication = self.replica.describe_replication(&replica_id).await?;
+        self.check_accounts(&replica)?;
         self.probe_original().await?;
         // The original: named, or (new_file_system) the destination of the reverse replication.
         let original_id = match &replica_replication {

@@ -6,7 +6,7 @@
 use super::request::Preserve;
 use super::{epoch_tag, Failback};
 use crate::domain::error::{Error, Refusal, Result};
-use crate::domain::ids::{FileSystemId, RegionName};
+use crate::domain::ids::{FileSystemId, Location, RegionName};
 use crate::domain::model::{BackupJobRequest, FileSystem};
 use crate::domain::modes::Mode;
 use crate::domain::ports::{Backup, CallBudget, Efs, Metrics, Platform, SeriesQuery, Statistic};
@@ -142,9 +142,10 @@ impl<P: Platform> Failback<'_, P> {
     pub(super) async fn preserve_before_overwrite(
         &mut self,
         fs: &FileSystem,
-        region: &RegionName,
+        at: &Location,
         since: Option<f64>,
     ) -> Result<Option<Pass>> {
+        let region = &at.region;
         let now = self.now();
         if let Some(opened) = epoch_tag(fs, tags::OPENED_FOR_OVERWRITE_AT) {
             let covered_until = (now / 60.0).floor() * 60.0;
@@ -170,7 +171,7 @@ impl<P: Platform> Failback<'_, P> {
                 let dims = vec![("FileSystemId".to_string(), fs.id.to_string())];
                 let sums = self
                     .platform
-                    .metrics(region)
+                    .metrics(at)
                     .series(&SeriesQuery {
                         namespace: "AWS/EFS",
                         metric: "DataWriteIOBytes",
@@ -235,16 +236,29 @@ impl<P: Platform> Failback<'_, P> {
             );
             return Ok(None);
         }
-        let Some(role) = self.t.backup_role_arn.clone() else {
+        // AWS Backup backs up a file system in its own account, with a role of that account.
+        let (role, variable) = if self.is_foreign(at) {
+            (
+                self.t.source_backup_role_arn.clone(),
+                "EFS_DR_SOURCE_BACKUP_ROLE_ARN (SourceAccountBackupRoleArn: the BackupRole output of deploy/source-account.yaml)",
+            )
+        } else {
+            (
+                self.t.backup_role_arn.clone(),
+                "EFS_DR_BACKUP_ROLE_ARN (the template's BackupRole)",
+            )
+        };
+        let Some(role) = role else {
             return Err(Error::Refused(Refusal {
                 guardrail: "PreservationNotConfigured",
                 message: format!(
                     "{} may hold writes the other side lacks ({written} since {window_start}) and no backup role is configured to preserve them",
                     fs.id
                 ),
-                remedy: "set EFS_DR_BACKUP_ROLE_ARN (the template's BackupRole) and run again; nothing was overwritten. \
-                         Or run with preserve: never and acknowledge_data_loss: true to overwrite without a copy"
-                    .into(),
+                remedy: format!(
+                    "set {variable} and run again; nothing was overwritten. \
+                     Or run with preserve: never and acknowledge_data_loss: true to overwrite without a copy"
+                ),
             }));
         };
         if let Some(n) = self.plan_or("preserve") {
@@ -260,7 +274,7 @@ impl<P: Platform> Failback<'_, P> {
             return Ok(None);
         }
         self.report.phase = "preserve: back up before overwriting".into();
-        let backup = self.platform.backup(region);
+        let backup = self.platform.backup(at);
         let window_key = since.unwrap_or(0.0);
         let run_started = self.report.started_epoch;
         // A job that failed before this run (its cause since fixed, one hopes) is
@@ -317,7 +331,7 @@ impl<P: Platform> Failback<'_, P> {
             return Ok(Some(Pass::Wait));
         };
         self.platform
-            .efs(region, CallBudget::Normal)
+            .efs(at, CallBudget::Normal)
             .tag_file_system(
                 &fs.id,
                 &[(

@@ -1,9 +1,9 @@
 //! The failback request: its fields, and how it resolves against the
 //! configured pairs into one target, before any AWS call.
 
-use crate::domain::config::{region_of, Config, PairConfig};
+use crate::domain::config::{region_of, AssumedRole, Config, PairConfig};
 use crate::domain::error::{Error, Result};
-use crate::domain::ids::{FileSystemId, FileSystemRef, RegionName};
+use crate::domain::ids::{AccountId, FileSystemId, FileSystemRef, RegionName};
 use crate::domain::model::MountTargetSpec;
 use crate::domain::modes::{Mode, RunMode};
 use crate::domain::parse;
@@ -110,6 +110,12 @@ pub struct FailbackTarget {
     pub backup_vault: String,
     pub backup_role_arn: Option<String>,
     pub region_switch: Option<crate::workflows::region_switch::ExecutionRef>,
+    /// The original's account, when its ARN names one (a pair across accounts).
+    pub original_account: Option<AccountId>,
+    pub source_account_role: Option<AssumedRole>,
+    pub replication_role_arn: Option<String>,
+    pub source_replication_role_arn: Option<String>,
+    pub source_backup_role_arn: Option<String>,
 }
 
 pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTarget> {
@@ -210,7 +216,13 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             "cutover_mark is only used with cutover: true".into(),
         ));
     }
+    let original_account = original.as_ref().and_then(|o| o.arn_account.clone());
     Ok(FailbackTarget {
+        original_account,
+        source_account_role: config.source_account_role.clone(),
+        replication_role_arn: config.replication_role_arn.clone(),
+        source_replication_role_arn: config.source_replication_role_arn.clone(),
+        source_backup_role_arn: config.source_backup_role_arn.clone(),
         original_id: original.map(|o| o.id),
         original_region,
         replica_id: replica.id,

@@ -110,6 +110,9 @@ impl<'a, P: Platform> Failover<'a, P> {
             Err(full) => {
                 // Only an unreachable source side justifies leaving its configuration behind.
                 let reachable = self.probe_source().await;
+                if reachable && full.code.as_deref() == Some("AccessDeniedException") {
+                    return Err(self.delete_denied(source, &full.message));
+                }
                 if reachable {
                     return Err(full.into());
                 }
@@ -120,6 +123,35 @@ impl<'a, P: Platform> Failover<'a, P> {
                 self.delete_local_side(&dest_id, source, started, why).await
             }
         }
+    }
+
+    /// Across accounts, deleting both sides from the DR account needs the
+    /// source's file system policy to allow it. Nothing was deleted; a person
+    /// chooses between granting it and leaving the source's side behind.
+    fn delete_denied(&self, source: &Source, message: &str) -> Error {
+        let dr_account = self
+            .own_account
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "<this account>".into());
+        let statement = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AllowDestinationAccountToDeleteReplication","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{dr_account}:root"}},"Action":"elasticfilesystem:DeleteReplicationConfiguration","Resource":"*"}}]}}"#
+        );
+        Error::Refused(crate::domain::error::Refusal {
+            guardrail: "SourcePolicyDeniesDelete",
+            message: format!(
+                "{} in {} answers, and its file system policy does not let this account ({dr_account}) delete the \
+                 replication configuration there ({message}); nothing was deleted",
+                source.file_system_id, source.region
+            ),
+            remedy: format!(
+                "in the production account, add this statement to the policy of {} (merged with what it has): \
+                 aws efs put-file-system-policy --region {} --file-system-id {} --policy '{statement}', then run again. \
+                 Or, if the source must be left as it is, run again with deletion_mode LOCAL_CONFIGURATION_ONLY \
+                 (its configuration stays behind until failback deletes it)",
+                source.file_system_id, source.region, source.file_system_id
+            ),
+        })
     }
 
     /// Mount targets can be created on a read-only replica: start them while the

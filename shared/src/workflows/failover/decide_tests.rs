@@ -71,6 +71,7 @@ fn replication(
         status,
         status_message: None,
         last_replicated: last,
+        owners: Default::default(),
     })
 }
 

@@ -55,6 +55,8 @@ pub struct Failover<'a, P: Platform> {
     pub destination_fs: Option<FileSystem>,
     /// The source Regions as this run probed them, shared by its pairs.
     windows: Option<&'a SourceWindows>,
+    /// The functions' account, from the replica's ARN.
+    own_account: Option<crate::domain::ids::AccountId>,
 }
 
 /// Probe windows of one run, by source Region, with when they were taken:
@@ -93,6 +95,7 @@ impl<'a, P: Platform> Failover<'a, P> {
             needs_completion_mark: false,
             destination_fs: None,
             windows: None,
+            own_account: None,
         }
     }
 

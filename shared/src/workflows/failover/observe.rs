@@ -123,6 +123,7 @@ impl<'a, P: Platform> Failover<'a, P> {
             ))
         })?;
         self.report.dns_name = Some(destination.dns_name());
+        self.own_account = crate::domain::ids::arn_account(&destination.arn);
         let replication = self.dest.describe_replication(&dest_id).await?;
         // Probe once, and again while a promotion hangs past its bound: the
         // escalation needs the source's state now, not at the start.
