@@ -93,6 +93,10 @@ if "$venv/bin/python" tests/template/variant.py template.yaml "$variant" \
 else
     failed+=("the RegionSwitchPlan=create variant of template.yaml")
 fi
+# The production account's template (deploy/source-account.yaml): plain
+# CloudFormation, no SAM transform.
+run "cfn-lint deploy/source-account.yaml" "$venv/bin/cfn-lint" deploy/source-account.yaml
+run "checkov deploy/source-account.yaml" checkov_template deploy/source-account.yaml
 run "asl-validator statemachines/*.asl.json" asl_validate
 run "template against the code (binaries, environment)" "$venv/bin/python" tests/template/check_against_code.py
 

@@ -300,7 +300,7 @@ impl Efs for EfsClient {
                     .creation_time(out.creation_time().to_owned())
                     .build();
                 match described.ok().as_ref().and_then(replication) {
-                    Some(r) => Ok(CreateReplicationOutcome::Created(r)),
+                    Some(r) => Ok(CreateReplicationOutcome::Created(Box::new(r))),
                     None => Ok(CreateReplicationOutcome::AlreadyExists(
                         "created, but the answer could not be read; re-read the configuration"
                             .into(),

@@ -242,9 +242,19 @@ impl AwsContext {
     /// external ID): for what only the owner of the original can do.
     /// Credentials are fetched when first used and refreshed before they expire.
     pub async fn assuming(self, role: &efs_dr_core::domain::config::AssumedRole) -> Self {
+        // The provider judges expiry by a time source; a hand-built configuration may lack one.
+        let base = match self.sdk.time_source() {
+            Some(_) => self.sdk.clone(),
+            None => self
+                .sdk
+                .clone()
+                .into_builder()
+                .time_source(aws_smithy_async::time::SystemTimeSource::new())
+                .build(),
+        };
         let mut provider = aws_config::sts::AssumeRoleProvider::builder(role.arn.clone())
             .session_name("efs-dr")
-            .configure(&self.sdk);
+            .configure(&base);
         if let Some(id) = &role.external_id {
             provider = provider.external_id(id.clone());
         }

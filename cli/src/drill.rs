@@ -22,6 +22,9 @@ const DR: &str = "us-west-2";
 pub struct DrillOptions {
     pub time_scale: f64,
     pub json: bool,
+    /// The source in a production account, the replica and the functions in
+    /// the DR account (the emulator's home account).
+    pub cross_account: bool,
 }
 
 struct Drill {
@@ -124,23 +127,43 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         ),
     );
 
-    // The protected pair.
-    let east = d.kit.efs(SOURCE);
-    let src = efs_dr_testkit::create_file_system(&east, "drill-primary").await?;
-    until("the primary", Duration::from_secs(30), || async {
-        d.kit.protection(SOURCE, &src).await.is_some()
-            && d.kit
-                .emu
-                .shared
-                .world()
-                .file_system(SOURCE, &src)
-                .is_some_and(|f| f.life_cycle == efs_dr_emulator::model::LifeCycle::Available)
-    })
-    .await?;
+    // The protected pair: in one account, or across two as
+    // deploy/source-account.yaml and the EFS guide set them up.
+    let (src, dst, source_ref) = if opts.cross_account {
+        use efs_dr_testkit::accounts as xa;
+        let pair = d
+            .kit
+            .cross_account_pair("drill-primary", &xa::Setup::default())
+            .await?;
+        d.say(
+            "accounts",
+            format!(
+                "the primary in production ({}), the replica and efs-dr in the DR account ({}); failback assumes {} with its external ID",
+                xa::PRODUCTION,
+                xa::DR_ACCOUNT,
+                xa::PRODUCTION_ROLE
+            ),
+        );
+        (pair.source, pair.replica, pair.source_arn)
+    } else {
+        let east = d.kit.efs(SOURCE);
+        let src = efs_dr_testkit::create_file_system(&east, "drill-primary").await?;
+        until("the primary", Duration::from_secs(30), || async {
+            d.kit.protection(SOURCE, &src).await.is_some()
+                && d.kit
+                    .emu
+                    .shared
+                    .world()
+                    .file_system(SOURCE, &src)
+                    .is_some_and(|f| f.life_cycle == efs_dr_emulator::model::LifeCycle::Available)
+        })
+        .await?;
+        let dst = efs_dr_testkit::replicate_to_new(&east, &src, DR).await?;
+        (src.clone(), dst, src)
+    };
     for i in 1..=5 {
         d.write(SOURCE, &src, &format!("/orders/{i:03}.json"))?;
     }
-    let dst = efs_dr_testkit::replicate_to_new(&east, &src, DR).await?;
     d.say(
         "setup",
         format!("primary {src} ({SOURCE}) replicating to {dst} ({DR}); 5 files written"),
@@ -173,7 +196,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     let witness = d.kit.witness(SOURCE).await?;
     let config = Config {
         pairs: vec![PairConfig {
-            source_file_system_id: FileSystemRef::parse(&src).map_err(CliError::Id)?,
+            source_file_system_id: FileSystemRef::parse(&source_ref).map_err(CliError::Id)?,
             source_region: Some(RegionName::parse(SOURCE).map_err(CliError::Id)?),
             destination_file_system_id: Some(FileSystemRef::parse(&dst).map_err(CliError::Id)?),
             destination_region: None,
@@ -197,6 +220,25 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
         detector: Default::default(),
         ..Config::default()
     };
+    let config = if opts.cross_account {
+        use efs_dr_testkit::accounts as xa;
+        Config {
+            source_account_role: Some(efs_dr_shared::domain::config::AssumedRole {
+                arn: xa::PRODUCTION_ROLE.into(),
+                account: efs_dr_shared::domain::ids::AccountId::parse(xa::PRODUCTION)
+                    .map_err(CliError::Id)?,
+                external_id: Some(xa::EXTERNAL_ID.into()),
+            }),
+            replication_role_arn: Some(xa::DR_REPLICATION_ROLE.into()),
+            source_replication_role_arn: Some(xa::SOURCE_REPLICATION_ROLE.into()),
+            source_backup_role_arn: Some(xa::SOURCE_BACKUP_ROLE.into()),
+            ..config
+        }
+    } else {
+        config
+    };
+    // As the failback function starts: with the production role when one is configured.
+    let aws = aws.for_config(Some(&config)).await;
     let log: Log = Default::default();
     let endpoint = invoke::serve(aws.clone(), config.clone(), log.clone()).await?;
     d.kit.emu.shared.set_lambda_endpoint(Some(endpoint));
@@ -317,7 +359,7 @@ pub async fn run(opts: DrillOptions) -> CliResult<bool> {
     // minutes of the original's metrics (client connections, writes) to judge.
     tokio::time::sleep(Duration::from_secs_f64(180.0 / scale)).await;
     let request = FailbackRequest::from_json(json!({
-        "original_file_system_id": src, "original_region": SOURCE, "replica_file_system_id": dst, "replica_region": DR,
+        "original_file_system_id": source_ref, "original_region": SOURCE, "replica_file_system_id": dst, "replica_region": DR,
         "mode": "execute", "strategy": "keep_changes", "cutover": true, "reason": "drill"
     }))?;
     let fb = failback::run(&aws, &config, &request, None).await?;

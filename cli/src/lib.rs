@@ -37,6 +37,11 @@ enum Command {
         /// Print the result as JSON instead of a timeline.
         #[arg(long)]
         json: bool,
+        /// The source in a production account, the replica and efs-dr in a DR
+        /// account: failover from the DR account, failback through the
+        /// production role (deploy/source-account.yaml).
+        #[arg(long)]
+        cross_account: bool,
     },
     /// Show topology, protection, replication status, lag and mount targets of the
     /// configured pairs (EFS_DR_PAIRS), against AWS or the emulator (AWS_ENDPOINT_URL).
@@ -175,18 +180,27 @@ pub async fn run() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
-        Command::Drill { time_scale, json } => {
+        Command::Drill {
+            time_scale,
+            json,
+            cross_account,
+        } => {
             if !(time_scale.is_finite() && (1.0..=5000.0).contains(&time_scale)) {
                 eprintln!("error: --time-scale must be between 1 and 5000, got {time_scale}");
                 return ExitCode::from(2);
             }
             #[cfg(feature = "drill")]
             {
-                drill::run(drill::DrillOptions { time_scale, json }).await
+                drill::run(drill::DrillOptions {
+                    time_scale,
+                    json,
+                    cross_account,
+                })
+                .await
             }
             #[cfg(not(feature = "drill"))]
             {
-                let _ = json;
+                let _ = (json, cross_account);
                 eprintln!("error: this efs-dr was built without the drill (it embeds the emulator, which the installed CLI leaves out); run it from a checkout: cargo run -p efs-dr --features drill -- drill");
                 return ExitCode::from(2);
             }

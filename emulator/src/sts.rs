@@ -140,7 +140,12 @@ fn assume_role(
             role: Some(role_arn.to_string()),
         },
     );
-    let expires = crate::world::clock::iso8601(world.now + SESSION_SECONDS);
+    // Clients judge expiry by their own clock, which emulated time may trail.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let expires = crate::world::clock::iso8601(world.now.max(wall) + SESSION_SECONDS);
     let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
     let result = format!(
         "<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>emulated</SecretAccessKey>\

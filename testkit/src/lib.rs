@@ -3,6 +3,7 @@
 //! with data, writes, and the DR Region's alarm path as the template deploys
 //! it. Nothing here is used by the Lambda functions themselves.
 
+pub mod accounts;
 pub mod alarm_path;
 #[cfg(feature = "hcl")]
 pub mod hcl;

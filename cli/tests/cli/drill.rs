@@ -4,8 +4,39 @@ use std::process::Command;
 
 #[test]
 fn the_drill_passes_and_accounts_for_every_write() {
+    drill_passes(&["drill", "--json"]);
+}
+
+/// The same disaster with the source in a production account: failover from
+/// the DR account, failback through the production role.
+#[test]
+fn the_cross_account_drill_passes_and_accounts_for_every_write() {
+    let result = drill_passes(&["drill", "--json", "--cross-account"]);
+    let details: Vec<&str> = result["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["step"] == "accounts")
+        .filter_map(|s| s["detail"].as_str())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("111111111111") && d.contains("role/")),
+        "{details:?}"
+    );
+    let policy_set = result["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["detail"].as_str())
+        .any(|d| d.starts_with("file system policy"));
+    assert!(policy_set, "failback grants replication into the original");
+}
+
+fn drill_passes(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_efs-dr"))
-        .args(["drill", "--json"])
+        .args(args)
         .output()
         .expect("run efs-dr drill");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -62,6 +93,7 @@ fn the_drill_passes_and_accounts_for_every_write() {
     for wanted in ["DISASTER", "failover", "failback", "verdict"] {
         assert!(steps.contains(&wanted), "{wanted} in {steps:?}");
     }
+    result
 }
 
 #[test]

@@ -98,7 +98,7 @@ impl<'a> ReplicationDestination<'a> {
 /// Answer to CreateReplicationConfiguration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CreateReplicationOutcome {
-    Created(Replication),
+    Created(Box<Replication>),
     /// ReplicationAlreadyExists: one of the file systems is already in a configuration.
     AlreadyExists(String),
 }

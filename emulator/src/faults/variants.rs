@@ -79,6 +79,11 @@ pub struct Variants {
     /// says so after about 30 s. How soon its status reaches CloudWatch is not
     /// documented: the unkind variant gives it another 30 s.
     pub witness_delay_seconds: f64,
+    /// Whether a replication PAUSED for a permission says which one. AWS
+    /// documents only the start of the message ("Authorization error.
+    /// Permissions issues prevent Amazon EFS from performing replication"):
+    /// the unkind variant says no more than that.
+    pub paused_names_the_permission: bool,
 }
 
 impl Default for Variants {
@@ -90,6 +95,7 @@ impl Default for Variants {
             delete_with_source_down: Default::default(),
             plan_execution_reads: Default::default(),
             witness_delay_seconds: 30.0,
+            paused_names_the_permission: true,
         }
     }
 }
@@ -105,6 +111,7 @@ impl Variants {
                 delete_with_source_down: SourceDownDelete::AcceptAndHang,
                 plan_execution_reads: PlanExecutionReads::StartingRegion,
                 witness_delay_seconds: 60.0,
+                paused_names_the_permission: false,
             },
         }
     }

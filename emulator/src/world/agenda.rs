@@ -263,9 +263,13 @@ impl World {
             }
             None
         })()?;
-        Some(format!(
-            "Authorization error. Permissions issues prevent Amazon EFS from performing replication: {why}."
-        ))
+        let documented =
+            "Authorization error. Permissions issues prevent Amazon EFS from performing replication.";
+        Some(if self.variants.paused_names_the_permission {
+            format!("{} ({why}).", documented.trim_end_matches('.'))
+        } else {
+            documented.to_string()
+        })
     }
 
     fn can_sync(&self, rep: &Replication) -> bool {

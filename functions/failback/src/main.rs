@@ -12,8 +12,12 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let aws = AwsContext::load().await;
     let config = Config::from_env().map_err(|e| e.to_string());
+    // Across accounts, the production role is assumed when first used.
+    let aws = AwsContext::load()
+        .await
+        .for_config(config.as_ref().ok())
+        .await;
     lambda::serve("failback", |event, remaining| {
         let (aws, config) = (&aws, &config);
         async move {

@@ -211,12 +211,23 @@ fn terraform(
                 names.replication,
                 hcl(source.id.as_str())
             );
+            let across = across_accounts(pair, d);
+            if across.is_some() {
+                let _ = writeln!(
+                    tf,
+                    "# Across accounts: the destination by ARN, with the role EFS replicates with. role_arn needs a\n# provider release that has it (terraform-provider-aws #42814); until then keep this configuration\n# out of Terraform."
+                );
+            }
+            let (destination_id, role) = match &across {
+                Some((arn, role)) => (arn.clone(), format!("\n    role_arn = {}", hcl(role))),
+                None => (d.id.to_string(), String::new()),
+            };
             let _ = writeln!(
                 tf,
-                "resource \"aws_efs_replication_configuration\" {} {{\n  source_file_system_id = {}\n  destination {{\n    file_system_id = {}\n    region = {}\n  }}\n}}",
+                "resource \"aws_efs_replication_configuration\" {} {{\n  source_file_system_id = {}\n  destination {{\n    file_system_id = {}\n    region = {}{role}\n  }}\n}}",
                 hcl(resource_name(&names.replication)),
                 hcl(source.id.as_str()),
-                hcl(d.id.as_str()),
+                hcl(&destination_id),
                 hcl(d.region.as_str())
             );
         }
@@ -317,14 +328,43 @@ fn cloudformation(
                 "# In the stack that owns {} ({}), its ReplicationConfiguration:",
                 source.id, source.region
             );
-            let _ = writeln!(
-                cfn,
-                "ReplicationConfiguration:\n  Destinations:\n    - FileSystemId: {}\n      Region: {}",
-                d.id, d.region
-            );
+            match across_accounts(pair, d) {
+                Some((arn, role)) => {
+                    let _ = writeln!(
+                        cfn,
+                        "ReplicationConfiguration:\n  Destinations:\n    - FileSystemId: {arn}\n      Region: {}\n      RoleArn: {role}",
+                        d.region
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        cfn,
+                        "ReplicationConfiguration:\n  Destinations:\n    - FileSystemId: {}\n      Region: {}",
+                        d.id, d.region
+                    );
+                }
+            }
         }
     }
     cfn
+}
+
+/// Across accounts, the destination's ARN and the replication's role: what
+/// a declared configuration needs besides the one-account fields.
+fn across_accounts(pair: &PairNow, destination: &FsAt) -> Option<(String, String)> {
+    let r = pair.replication.as_ref()?;
+    if !r.owners.cross_account() {
+        return None;
+    }
+    let account = r.owners.destination.as_ref()?;
+    let role = r.owners.role_arn.clone()?;
+    Some((
+        format!(
+            "arn:aws:elasticfilesystem:{}:{account}:file-system/{}",
+            destination.region, destination.id
+        ),
+        role,
+    ))
 }
 
 /// `aws_efs_file_system.replica_2` -> `replica_2`.
@@ -554,6 +594,48 @@ mod tests {
             );
         }
         assert!(iac.cloudformation.contains("A failback is under way"));
+    }
+
+    #[test]
+    fn across_accounts_the_destination_is_named_by_arn_with_its_role() {
+        let (p, r) = (
+            fs("fs-11111111", "us-east-1"),
+            fs("fs-22222222", "us-west-2"),
+        );
+        let mut rep = replication(&p, &r);
+        let account = |a: &str| crate::domain::ids::AccountId::parse(a).ok();
+        rep.owners = crate::domain::model::Owners {
+            source: account("111111111111"),
+            destination: account("222222222222"),
+            role_arn: Some("arn:aws:iam::111111111111:role/replication".into()),
+        };
+        let out = render(
+            &pair(Some(rep), Protection::Replicating),
+            &Addresses::for_pair(0, 1),
+        );
+        let arn = "arn:aws:elasticfilesystem:us-west-2:222222222222:file-system/fs-22222222";
+        assert!(
+            out.terraform
+                .contains(&format!("file_system_id = \"{arn}\"")),
+            "{}",
+            out.terraform
+        );
+        assert!(out
+            .terraform
+            .contains("role_arn = \"arn:aws:iam::111111111111:role/replication\""));
+        assert!(
+            out.cloudformation.contains(&format!("FileSystemId: {arn}")),
+            "{}",
+            out.cloudformation
+        );
+        assert!(out
+            .cloudformation
+            .contains("RoleArn: arn:aws:iam::111111111111:role/replication"));
+        let one_account = render(
+            &pair(Some(replication(&p, &r)), Protection::Replicating),
+            &Addresses::for_pair(0, 1),
+        );
+        assert!(!one_account.terraform.contains("role_arn"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 mod composite;
+mod cross_account;
 mod detection;
 mod events;
 mod failback;

@@ -97,7 +97,7 @@ impl<P: Platform> Failback<'_, P> {
         };
         let deploy = format!(
             "in the production account {original}: aws cloudformation deploy --template-file deploy/source-account.yaml \
-             --stack-name efs-dr-source --capabilities CAPABILITY_NAMED_IAM --parameter-overrides DrAccountId={own} \
+             --stack-name efs-dr-source --capabilities CAPABILITY_IAM --parameter-overrides DrAccountId={own} \
              ExternalId=<a secret of your choosing> SourceFileSystemId={} ReplicaFileSystemArn={}; then give its outputs \
              to the efs-dr stack: SourceAccountRoleArn, SourceAccountExternalId, SourceReplicationRoleArn and SourceBackupRoleArn",
             self.t.original_id.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<original>".into()),

@@ -148,7 +148,7 @@ impl<'a, P: Platform> Failover<'a, P> {
                 "in the production account, add this statement to the policy of {} (merged with what it has): \
                  aws efs put-file-system-policy --region {} --file-system-id {} --policy '{statement}', then run again. \
                  Or, if the source must be left as it is, run again with deletion_mode LOCAL_CONFIGURATION_ONLY \
-                 (its configuration stays behind until failback deletes it)",
+                 and force: true (its configuration stays behind until failback deletes it)",
                 source.file_system_id, source.region, source.file_system_id
             ),
         })

@@ -79,6 +79,8 @@ fn case() -> BoxedStrategy<Case> {
                 source_region: region(EAST),
                 destination_file_system_id: named.then(|| id(B)),
                 destination_region: region(WEST),
+                status_message: None,
+                source_account: None,
                 status: status.into(),
                 lag_seconds: last_replicated.map(|t| (NOW - t).max(0.0)),
                 last_replicated: last_replicated.map(crate::domain::time::iso8601),

@@ -29,6 +29,8 @@ fn lost_source() -> PairHealth {
         source_region: RegionName::parse("us-east-1").unwrap(),
         destination_file_system_id: Some(FileSystemId::parse("fs-0000000000000000b").unwrap()),
         destination_region: RegionName::parse("us-west-2").unwrap(),
+        status_message: None,
+        source_account: None,
         status: "ENABLED".into(),
         lag_seconds: Some(1_200.0),
         last_replicated: Some("2026-11-27T10:00:00Z".into()),

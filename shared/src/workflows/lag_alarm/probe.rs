@@ -13,6 +13,13 @@ pub struct PairHealth {
     pub destination_region: RegionName,
     /// Replication status as the DR Region reports it, or `NONE`.
     pub status: String,
+    /// Why it is PAUSED or in ERROR, as EFS says it (a missing permission
+    /// across accounts, a disabled key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// The source's account when it is not the replica's (the configuration's owners).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<crate::domain::ids::AccountId>,
     pub lag_seconds: Option<f64>,
     pub last_replicated: Option<String>,
     pub healthy: bool,
@@ -155,7 +162,18 @@ pub(super) async fn observe_pair<P: Platform>(
         ),
         None => ("NONE".to_string(), None),
     };
+    let status_message = replication.as_ref().and_then(|r| r.status_message.clone());
+    if let Some(m) = &status_message {
+        tracing::warn!(status = %status, message = %m, "replication is not healthy");
+    }
+    let source_account = replication
+        .as_ref()
+        .filter(|r| r.owners.cross_account())
+        .and_then(|r| r.owners.source.clone())
+        .or_else(|| p.source_file_system_id.arn_account.clone());
     Ok(PairHealth {
+        status_message,
+        source_account,
         source_file_system_id: p.source_file_system_id.id.clone(),
         source_region,
         destination_file_system_id: dest,

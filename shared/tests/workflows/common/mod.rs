@@ -34,6 +34,15 @@ pub async fn world_with(config: EmulatorConfig) -> World {
     World { kit }
 }
 
+pub fn production_role() -> efs_dr_shared::domain::config::AssumedRole {
+    use efs_dr_testkit::accounts::*;
+    efs_dr_shared::domain::config::AssumedRole {
+        arn: PRODUCTION_ROLE.into(),
+        account: efs_dr_shared::domain::ids::AccountId::parse(PRODUCTION).expect("account"),
+        external_id: Some(EXTERNAL_ID.into()),
+    }
+}
+
 pub fn region(r: &str) -> RegionName {
     RegionName::parse(r).expect("region")
 }
@@ -52,6 +61,29 @@ impl World {
             inner: AwsContext::from_sdk_config(self.sdk.clone(), settings),
             clock: VirtualClock::new(move || now.now(), move |s| adv.advance(s)),
             budget,
+        }
+    }
+
+    /// The platform of a deployment across accounts: the functions' own
+    /// credentials, and the production role assumed for the original's account.
+    pub async fn platform_across_accounts(
+        &self,
+        budget: MutationBudget,
+    ) -> TestPlatform<AwsContext> {
+        let mut p = self.platform(budget);
+        p.inner = p.inner.assuming(&production_role()).await;
+        p
+    }
+
+    /// `config()` with the roles a deployment across accounts is given.
+    pub fn config_across_accounts(&self) -> Config {
+        use efs_dr_testkit::accounts::*;
+        Config {
+            source_account_role: Some(production_role()),
+            replication_role_arn: Some(DR_REPLICATION_ROLE.into()),
+            source_replication_role_arn: Some(SOURCE_REPLICATION_ROLE.into()),
+            source_backup_role_arn: Some(SOURCE_BACKUP_ROLE.into()),
+            ..self.config()
         }
     }
 
