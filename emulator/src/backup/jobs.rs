@@ -141,7 +141,8 @@ pub(super) fn start_backup_job(
     if let Some(o) = request.as_object_mut() {
         o.remove("IdempotencyToken");
     }
-    let account = world.account_id.clone();
+    // The recovery point belongs to the account that backs the file system up.
+    let account = world.caller.account.clone();
     let r = world.region_mut(region);
     if let Some(t) = token {
         if let Some(job) = r.backup.job_by_token(t) {
@@ -242,7 +243,7 @@ pub(super) fn describe_backup_job(
     job_id: &str,
 ) -> Result<Reply, ApiError> {
     let now = world.now;
-    let account = world.account_id.clone();
+    let account = world.caller.account.clone();
     let r = world.region_mut(region);
     let job =
         r.backup.jobs.get(job_id).ok_or_else(|| {
