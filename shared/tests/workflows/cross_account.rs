@@ -547,3 +547,54 @@ async fn failback_across_accounts_converges_after_a_crash_at_every_change() {
     }
     assert!(k > 5, "the failback makes changes to crash after ({k})");
 }
+
+/// The actions of a resource of a CloudFormation template, read as text:
+/// every `service:Action` between its name and the next resource.
+fn template_actions(path: &str, resource: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR")))
+        .expect("the template");
+    let start = text
+        .find(&format!("\n  {resource}:\n"))
+        .unwrap_or_else(|| panic!("{resource} in {path}"));
+    let rest = &text[start + resource.len() + 4..];
+    // Up to the next resource (two spaces, a name) or the next section.
+    let end = rest
+        .match_indices('\n')
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let line = &rest[i + 1..];
+            let next_resource = line.starts_with("  ") && !line.starts_with("   ") && !line.starts_with("  #");
+            let next_section = !line.is_empty() && !line.starts_with(' ') && !line.starts_with('#');
+            next_resource || next_section
+        })
+        .unwrap_or(rest.len());
+    rest[..end]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
+        .filter(|w| {
+            ["elasticfilesystem:", "backup:", "cloudwatch:", "iam:"]
+                .iter()
+                .any(|p| w.starts_with(p) && w.len() > p.len())
+                && !w.ends_with(':')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The roles the tests give the emulator are the roles the templates create:
+/// a grant the templates lack would fail here, not in production.
+#[test]
+fn the_test_roles_are_the_templates_roles() {
+    let set = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        template_actions("deploy/source-account.yaml", "SourceAccessRole"),
+        set(&PRODUCTION_ROLE_ACTIONS)
+    );
+    assert_eq!(
+        template_actions("deploy/source-account.yaml", "SourceReplicationRole"),
+        set(&REPLICATION_ROLE_ACTIONS)
+    );
+    assert_eq!(
+        template_actions("template.yaml", "ReplicationRole"),
+        set(&REPLICATION_ROLE_ACTIONS)
+    );
+}
