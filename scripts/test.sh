@@ -29,7 +29,7 @@ step "cargo test, the workflow suites again under the unkind emulator profile (e
 # Through the workspace build, so that no crate is compiled again for other features.
 EFS_DR_EMULATOR_PROFILE=unkind cargo test --workspace --locked --test workflows -- \
   failover:: failback:: guardrails:: preserve:: unkind:: lag:: events:: \
-  detection:: composite:: region_switch:: iac::
+  detection:: composite:: region_switch:: iac:: cross_account::
 step "the operator CLI installs as the README says, without the emulator or the test kit"
 scripts/check-install.sh
 step "fault-injection figures"

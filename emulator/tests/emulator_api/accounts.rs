@@ -389,3 +389,24 @@ async fn an_assumed_role_acts_in_its_account_within_its_actions_and_only_with_th
     assert_eq!(code(&e), "AccessDeniedException");
     assert!(kit.emu.shared.world().file_system(EAST, &source).is_some());
 }
+
+#[tokio::test]
+async fn under_the_unkind_reading_a_pause_says_only_what_aws_documents() {
+    let mut config = EmulatorConfig::manual();
+    config.seed.profile = Some(efs_dr_emulator::config::Profile::Unkind);
+    let kit = Kit::start(config).await.expect("emulator");
+    let setup = Setup {
+        replication_write: false,
+        ..Setup::default()
+    };
+    let p = kit
+        .cross_account_pair("xa-unkind", &setup)
+        .await
+        .expect("pair");
+    let (s, message) = status(&kit, WEST, &p.replica);
+    assert_eq!(s, "PAUSED");
+    assert_eq!(
+        message.as_deref(),
+        Some("Authorization error. Permissions issues prevent Amazon EFS from performing replication.")
+    );
+}

@@ -563,7 +563,8 @@ fn template_actions(path: &str, resource: &str) -> std::collections::BTreeSet<St
         .map(|(i, _)| i)
         .find(|&i| {
             let line = &rest[i + 1..];
-            let next_resource = line.starts_with("  ") && !line.starts_with("   ") && !line.starts_with("  #");
+            let next_resource =
+                line.starts_with("  ") && !line.starts_with("   ") && !line.starts_with("  #");
             let next_section = !line.is_empty() && !line.starts_with(' ') && !line.starts_with('#');
             next_resource || next_section
         })
@@ -584,7 +585,11 @@ fn template_actions(path: &str, resource: &str) -> std::collections::BTreeSet<St
 /// a grant the templates lack would fail here, not in production.
 #[test]
 fn the_test_roles_are_the_templates_roles() {
-    let set = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<std::collections::BTreeSet<_>>();
+    let set = |a: &[&str]| {
+        a.iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     assert_eq!(
         template_actions("deploy/source-account.yaml", "SourceAccessRole"),
         set(&PRODUCTION_ROLE_ACTIONS)
