@@ -97,6 +97,21 @@ fi
 # CloudFormation, no SAM transform.
 run "cfn-lint deploy/source-account.yaml" "$venv/bin/cfn-lint" deploy/source-account.yaml
 run "checkov deploy/source-account.yaml" checkov_template deploy/source-account.yaml
+# And the variant of a pair across accounts (SourceAccountId and the
+# production roles given): ReplicationRole and the failback statements that
+# only exist then.
+cross="$work/template-cross-account.json"
+if "$venv/bin/python" tests/template/variant.py template.yaml "$cross" \
+    SourceAccountId=111111111111 \
+    SourceAccountRoleArn=arn:aws:iam::111111111111:role/efs-dr-source-access \
+    SourceAccountExternalId=an-external-id \
+    SourceReplicationRoleArn=arn:aws:iam::111111111111:role/efs-dr-source-replication \
+    SourceBackupRoleArn=arn:aws:iam::111111111111:role/efs-dr-source-backup; then
+    run "cfn-lint, SourceAccountId set" cfn_lint_sam "$cross"
+    run "checkov, SourceAccountId set" checkov_template "$cross"
+else
+    failed+=("the cross-account variant of template.yaml")
+fi
 run "asl-validator statemachines/*.asl.json" asl_validate
 run "template against the code (binaries, environment)" "$venv/bin/python" tests/template/check_against_code.py
 

@@ -43,6 +43,9 @@ pub async fn collect(
             })?;
         let dr = aws.efs(&dest_region, CallBudget::Normal);
         let mut row = json!({"source": p.source_file_system_id.id, "source_region": source_region, "destination_region": dest_region});
+        if let Some(account) = &p.source_file_system_id.arn_account {
+            row["source_account"] = json!(account);
+        }
         let dest = match &p.destination_file_system_id {
             Some(d) => Some(d.id.clone()),
             None => dr
@@ -67,6 +70,8 @@ pub async fn collect(
                 "status": r.status,
                 "last_replicated": r.last_replicated.map(iso8601),
                 "lag_seconds": r.last_replicated.map(|t| (now - t).max(0.0).round()),
+                "status_message": r.status_message,
+                "role_arn": r.owners.role_arn,
             })));
             row["mount_targets"] = json!(mts.iter().map(|m| json!({"id": m.id, "subnet": m.subnet_id, "az": m.availability_zone, "ip": m.ip_address, "state": m.life_cycle})).collect::<Vec<_>>());
             healthy &= rep.is_some_and(|r| r.last_replicated.is_some());
@@ -74,8 +79,10 @@ pub async fn collect(
             healthy = false;
         }
         if let Some(sr) = &source_region {
-            row["source_region_reachable"] =
-                json!(aws.efs(sr, CallBudget::Short).probe().await.is_ok());
+            // Any answer, an error included, is a Region that answers.
+            row["source_region_reachable"] = json!(
+                efs_dr_shared::domain::ports::reachable(&aws.efs(sr, CallBudget::Short)).await
+            );
         }
         rows.push(row);
     }
@@ -109,6 +116,15 @@ pub fn print_rows(rows: &[Value], as_json: bool, extra: &dyn Fn(&Value) -> Vec<S
                     rep["last_replicated"]
                 ),
                 None => println!("  replication: none (promoted, or not set up)"),
+            }
+            if let Some(m) = r["replication"]["status_message"].as_str() {
+                println!("  status message: {m}");
+            }
+            if let Some(a) = r["source_account"].as_str() {
+                println!(
+                    "  source account: {a} (replication role {})",
+                    r["replication"]["role_arn"].as_str().unwrap_or("unknown")
+                );
             }
             println!(
                 "  source Region reachable: {}",
