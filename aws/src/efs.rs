@@ -38,18 +38,7 @@ pub struct EfsClient {
     foreign_account: Option<AccountId>,
 }
 
-/// `arn:PARTITION:elasticfilesystem:REGION:ACCOUNT:file-system/ID`.
-pub fn arn_of(region: &RegionName, account: &AccountId, id: &FileSystemId) -> String {
-    let r = region.as_str();
-    let partition = if r.starts_with("cn-") {
-        "aws-cn"
-    } else if r.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
-    format!("arn:{partition}:elasticfilesystem:{r}:{account}:file-system/{id}")
-}
+pub use efs_dr_core::domain::ids::file_system_arn as arn_of;
 
 impl EfsClient {
     pub fn new(client: Client, region: RegionName) -> Self {

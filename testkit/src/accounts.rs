@@ -23,7 +23,7 @@ pub const DR_REPLICATION_ROLE: &str = "arn:aws:iam::123456789012:role/efs-dr-rep
 
 /// The actions of the production role, as `deploy/source-account.yaml`
 /// grants them (a test holds the two lists equal).
-pub const PRODUCTION_ROLE_ACTIONS: [&str; 19] = [
+pub const PRODUCTION_ROLE_ACTIONS: [&str; 23] = [
     "elasticfilesystem:DescribeFileSystems",
     "elasticfilesystem:DescribeReplicationConfigurations",
     "elasticfilesystem:DeleteReplicationConfiguration",
@@ -36,8 +36,12 @@ pub const PRODUCTION_ROLE_ACTIONS: [&str; 19] = [
     "elasticfilesystem:DescribeMountTargets",
     "elasticfilesystem:DescribeMountTargetSecurityGroups",
     "elasticfilesystem:CreateMountTarget",
-    "elasticfilesystem:DescribeAccessPoints",
-    "elasticfilesystem:CreateAccessPoint",
+    "elasticfilesystem:ModifyMountTargetSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeNetworkInterfaceAttribute",
+    "ec2:CreateNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
     "backup:StartBackupJob",
     "backup:DescribeBackupJob",
     "backup:DescribeRecoveryPoint",

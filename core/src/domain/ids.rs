@@ -218,6 +218,26 @@ impl From<&Location> for Location {
     }
 }
 
+/// The ARN partition of a Region: `aws-cn`, `aws-us-gov` or `aws`.
+pub fn partition_of(region: &RegionName) -> &'static str {
+    let r = region.as_str();
+    if r.starts_with("cn-") {
+        "aws-cn"
+    } else if r.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A file system's ARN.
+pub fn file_system_arn(region: &RegionName, account: &AccountId, id: &FileSystemId) -> String {
+    format!(
+        "arn:{}:elasticfilesystem:{region}:{account}:file-system/{id}",
+        partition_of(region)
+    )
+}
+
 /// The account a resource ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
 pub fn arn_account(arn: &str) -> Option<AccountId> {
     arn.split(':').nth(4).and_then(|a| AccountId::parse(a).ok())

@@ -104,7 +104,13 @@ pub fn handle(world: &mut World, region: &str, req: &ServiceRequest) -> Result<R
         }
         _ => req.query_param("FileSystemId"),
     };
-    authorize(world, region, op, named)?;
+    // CreateMountTarget and CreateAccessPoint name theirs in the body.
+    let in_body = parse_body(req.body).ok().and_then(|b| {
+        b.get("FileSystemId")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    authorize(world, region, op, named.or(in_body.as_deref()))?;
     let body = || parse_body(req.body);
     match op {
         "CreateFileSystem" => create_file_system(world, region, &body()?),

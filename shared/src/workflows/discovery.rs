@@ -75,14 +75,19 @@ pub fn discovered_pairs(
     tagged
         .iter()
         .filter_map(|fs| {
-            let source = replications
+            let configured = replications
                 .iter()
-                .find(|r| r.destination_file_system_id == fs.id && &r.destination_region == region)
+                .find(|r| r.destination_file_system_id == fs.id && &r.destination_region == region);
+            // Across accounts the configuration names the source's account: keep it.
+            let account = configured
+                .filter(|r| r.owners.cross_account())
+                .and_then(|r| r.owners.source.clone());
+            let source = configured
                 .map(|r| (r.source_file_system_id.clone(), r.source_region.clone()))
                 .or_else(|| promoted_from(fs))?;
             Some(PairConfig {
                 source_file_system_id: FileSystemRef {
-                    arn_account: None,
+                    arn_account: account,
                     id: source.0,
                     arn_region: None,
                 },

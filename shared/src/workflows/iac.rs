@@ -280,7 +280,7 @@ fn terraform(
         } else {
             let _ = writeln!(
                 tf,
-                "# {} ({}) did not answer: its protection is unknown; leave it as declared.",
+                "# {} ({}) could not be read (its Region did not answer, or it is in an account this one may not read): its protection is unknown; leave it as declared.",
                 fs.id, fs.region
             );
         }
@@ -359,10 +359,7 @@ fn across_accounts(pair: &PairNow, destination: &FsAt) -> Option<(String, String
     let account = r.owners.destination.as_ref()?;
     let role = r.owners.role_arn.clone()?;
     Some((
-        format!(
-            "arn:aws:elasticfilesystem:{}:{account}:file-system/{}",
-            destination.region, destination.id
-        ),
+        crate::domain::ids::file_system_arn(&destination.region, account, &destination.id),
         role,
     ))
 }
@@ -454,7 +451,17 @@ pub async fn observe<P: Platform>(
     // failed, and is not asked at all when the run found it silent.
     let (mut primary_protection, mut primary_side_left) = (None, None);
     if primary_answers {
-        let efs = platform.efs(&primary.region, CallBudget::Short);
+        // Across accounts the configuration names the primary's account: it is read by ARN.
+        let account = replication.as_ref().and_then(|r| {
+            let owner = if r.source_file_system_id == primary.id {
+                &r.owners.source
+            } else {
+                &r.owners.destination
+            };
+            owner.clone().filter(|_| r.owners.cross_account())
+        });
+        let at = crate::domain::ids::Location::new(account, primary.region.clone());
+        let efs = platform.efs(at, CallBudget::Short);
         primary_protection = efs
             .describe_file_system(&primary.id)
             .await

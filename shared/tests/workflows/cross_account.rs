@@ -223,6 +223,17 @@ async fn a_source_policy_without_the_delete_is_refused_and_nothing_is_deleted() 
         changed.iter().all(|c| c.contains(" TagResource ")),
         "only the recovery point is recorded on the replica: {changed:?}"
     );
+    let promoted = w
+        .tags(WEST, &p.replica)
+        .await
+        .into_iter()
+        .find(|(k, _)| k == "efs-dr:promoted-at")
+        .map(|(_, v)| v);
+    assert_eq!(
+        promoted.as_deref(),
+        Some("none"),
+        "a refused failover is not a promotion"
+    );
 }
 
 #[tokio::test]
@@ -572,9 +583,15 @@ fn template_actions(path: &str, resource: &str) -> std::collections::BTreeSet<St
     rest[..end]
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
         .filter(|w| {
-            ["elasticfilesystem:", "backup:", "cloudwatch:", "iam:"]
-                .iter()
-                .any(|p| w.starts_with(p) && w.len() > p.len())
+            [
+                "elasticfilesystem:",
+                "backup:",
+                "cloudwatch:",
+                "iam:",
+                "ec2:",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p) && w.len() > p.len())
                 && !w.ends_with(':')
         })
         .map(str::to_string)
@@ -602,4 +619,102 @@ fn the_test_roles_are_the_templates_roles() {
         template_actions("template.yaml", "ReplicationRole"),
         set(&REPLICATION_ROLE_ACTIONS)
     );
+}
+
+/// Readiness copies the source's access points across accounts as far as
+/// the source's policy lets it see them; without the grant it says so and
+/// still converges the replica's mount targets.
+#[tokio::test]
+async fn readiness_copies_access_points_across_accounts_only_with_the_grant() {
+    use efs_dr_shared::workflows::mount_target_ensure::{self as readiness, ReadinessRequest};
+    let w = world().await;
+    let p = pair(&w, "xa-readiness", &Setup::default()).await;
+    w.production_efs(EAST)
+        .create_access_point()
+        .client_token("xa-app")
+        .file_system_id(&p.source)
+        .send()
+        .await
+        .expect("an access point in production");
+    w.advance(10.0);
+    let request = || {
+        ReadinessRequest::from_json(json!({
+            "file_system_id": p.replica,
+            "region": WEST,
+            "mode": "execute",
+            "access_points_from": {"file_system_id": p.source_arn, "region": EAST},
+        }))
+        .expect("request")
+    };
+    let platform = w.platform(MutationBudget::default());
+    let config = w.config();
+    let s = readiness::run(&platform, &config, &request(), None)
+        .await
+        .expect("runs");
+    let text = serde_json::to_string(&s.results[0]).unwrap_or_default();
+    assert!(text.contains("DescribeAccessPoints"), "{text}");
+    // The grant deploy/source-account.yaml's SourceFileSystemPolicyCommand adds.
+    w.production_efs(EAST)
+        .put_file_system_policy()
+        .file_system_id(&p.source)
+        .policy(
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{DR_ACCOUNT}:root")},
+                "Action": ["elasticfilesystem:DeleteReplicationConfiguration", "elasticfilesystem:DescribeAccessPoints"]}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("grant");
+    let s = readiness::run(&platform, &config, &request(), None)
+        .await
+        .expect("runs");
+    assert_eq!(s.status, Status::Completed, "{:#?}", s.results[0]);
+    let copied = w
+        .efs(WEST)
+        .describe_access_points()
+        .file_system_id(&p.replica)
+        .send()
+        .await
+        .expect("replica's access points");
+    assert_eq!(copied.access_points().len(), 1, "{copied:?}");
+}
+
+/// Named by its bare ID (as the state machine passes it), the original
+/// keeps the account of the configured pair: still refused without the role.
+#[tokio::test]
+async fn a_bare_original_id_keeps_the_configured_pairs_account() {
+    let w = world().await;
+    let p = pair(&w, "xa-bare-id", &Setup::default()).await;
+    failed_over_with_the_source_down(&w, &p).await;
+    let config = Config {
+        pairs: vec![PairConfig {
+            source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
+            source_region: None,
+            destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
+            destination_region: Some(region(WEST)),
+            mount_targets: None,
+        }],
+        ..w.config()
+    };
+    let seq = w.call_count();
+    let request = FailbackRequest::from_json(json!({
+        "original_file_system_id": p.source,
+        "original_region": EAST,
+        "replica_file_system_id": p.replica,
+        "replica_region": WEST,
+        "mode": "execute",
+        "strategy": "new_file_system"
+    }))
+    .expect("request");
+    let s = failback::run(
+        &w.platform(MutationBudget::default()),
+        &config,
+        &request,
+        None,
+    )
+    .await
+    .expect("a report");
+    let (error_type, text) = refusal(&s);
+    assert_eq!(error_type, "Refused.SourceAccountRoleMissing", "{text}");
+    assert_eq!(changes_since(&w, seq), Vec::<String>::new());
 }

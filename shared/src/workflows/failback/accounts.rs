@@ -40,10 +40,11 @@ pub fn with_grant(
     peer: &AccountId,
     resource: &str,
 ) -> std::result::Result<Option<String>, String> {
+    let partition = resource.split(':').nth(1).unwrap_or("aws");
     let wanted = json!({
         "Sid": GRANT_SID,
         "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{peer}:root")},
+        "Principal": {"AWS": format!("arn:{partition}:iam::{peer}:root")},
         "Action": GRANTED_ACTIONS,
         "Resource": resource,
     });
@@ -208,7 +209,7 @@ impl<P: Platform> Failback<'_, P> {
             Error::Refused(Refusal {
                 guardrail: "FileSystemPolicyUnreadable",
                 message: m,
-                remedy: "fix the policy (aws efs describe-file-system-policy), then run again; nothing was changed".into(),
+                remedy: "fix the policy (aws efs describe-file-system-policy), then run again; the file system was not opened for overwrite".into(),
             })
         })?;
         let outcome = match updated {

@@ -172,6 +172,11 @@ impl<'a, P: Platform> Failback<'a, P> {
                     return Ok(pass);
                 }
                 if first_step_of_overwrite {
+                    // Across accounts the grant comes first: a policy that cannot be
+                    // amended stops the failback before the replica is opened.
+                    if self.t.mode == Mode::Execute {
+                        self.grant_replication_into(false, &seen.replica).await?;
+                    }
                     self.open_for_overwrite(&replica_id, false).await?;
                     self.set_protection(
                         false,
@@ -204,6 +209,9 @@ impl<'a, P: Platform> Failback<'a, P> {
                     return Ok(pass);
                 }
                 if first_step_of_overwrite {
+                    if self.t.mode == Mode::Execute {
+                        self.grant_replication_into(true, &original).await?;
+                    }
                     self.open_for_overwrite(&original_id, true).await?;
                     self.set_protection(
                         true,

@@ -216,7 +216,16 @@ pub fn resolve(request: &FailbackRequest, config: &Config) -> Result<FailbackTar
             "cutover_mark is only used with cutover: true".into(),
         ));
     }
-    let original_account = original.as_ref().and_then(|o| o.arn_account.clone());
+    // Named by bare ID, the original still has the configured pair's account.
+    let original_account = original.as_ref().and_then(|o| {
+        o.arn_account.clone().or_else(|| {
+            config
+                .pairs
+                .iter()
+                .find(|p| p.source_file_system_id.id == o.id)
+                .and_then(|p| p.source_file_system_id.arn_account.clone())
+        })
+    });
     Ok(FailbackTarget {
         original_account,
         source_account_role: config.source_account_role.clone(),

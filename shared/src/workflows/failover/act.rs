@@ -111,6 +111,11 @@ impl<'a, P: Platform> Failover<'a, P> {
                 // Only an unreachable source side justifies leaving its configuration behind.
                 let reachable = self.probe_source().await;
                 if reachable && full.code.as_deref() == Some("AccessDeniedException") {
+                    // Not promoted: the mark must not say so (the detector's cool-down reads it).
+                    let unmark = [(tags::PROMOTED_AT.to_string(), tags::NONE.to_string())];
+                    if let Err(e) = self.dest.tag_file_system(&dest_id, &unmark).await {
+                        tracing::warn!(error = %e, "could not clear the promotion mark");
+                    }
                     return Err(self.delete_denied(source, &full.message));
                 }
                 if reachable {
@@ -134,8 +139,9 @@ impl<'a, P: Platform> Failover<'a, P> {
             .as_ref()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "<this account>".into());
+        let partition = crate::domain::ids::partition_of(&source.region);
         let statement = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AllowDestinationAccountToDeleteReplication","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{dr_account}:root"}},"Action":"elasticfilesystem:DeleteReplicationConfiguration","Resource":"*"}}]}}"#
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AllowDestinationAccountToDeleteReplication","Effect":"Allow","Principal":{{"AWS":"arn:{partition}:iam::{dr_account}:root"}},"Action":"elasticfilesystem:DeleteReplicationConfiguration","Resource":"*"}}]}}"#
         );
         Error::Refused(crate::domain::error::Refusal {
             guardrail: "SourcePolicyDeniesDelete",

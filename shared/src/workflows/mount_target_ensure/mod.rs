@@ -43,6 +43,7 @@ impl<'a, P: Platform> Readiness<'a, P> {
             AccessPointsWanted::CopyFrom {
                 file_system_id,
                 region,
+                ..
             } => Location {
                 file_system_id: Some(file_system_id.clone()),
                 region: region.clone(),
@@ -83,12 +84,25 @@ impl<'a, P: Platform> Readiness<'a, P> {
             AccessPointsWanted::CopyFrom {
                 file_system_id,
                 region,
+                account,
             } => {
-                let source = self.platform.efs(region, CallBudget::Short);
+                let at = crate::domain::ids::Location::new(account.clone(), region.clone());
+                let source = self.platform.efs(at, CallBudget::Short);
                 match source.describe_access_points(file_system_id).await {
                     Ok(list) => Ok(Some(
                         list.into_iter().map(|a| (Some(a.id), a.spec)).collect(),
                     )),
+                    // Another account's source shows its access points only as its policy allows.
+                    Err(e)
+                        if account.is_some()
+                            && e.code.as_deref() == Some("AccessDeniedException") =>
+                    {
+                        self.report.warn(format!(
+                            "access point parity cannot be checked: the file system policy of {file_system_id} (account {}) does not let this account DescribeAccessPoints; add it (deploy/source-account.yaml's SourceFileSystemPolicyCommand does), or give access_points; mount targets are still converged",
+                            account.as_ref().map(|a| a.to_string()).unwrap_or_default()
+                        ));
+                        Ok(None)
+                    }
                     Err(e) if e.kind.is_transient() => {
                         self.report.warn(format!(
                             "access point parity cannot be checked: {region} does not answer ({}); mount targets are still converged",

@@ -62,6 +62,8 @@ pub enum AccessPointsWanted {
     CopyFrom {
         file_system_id: FileSystemId,
         region: RegionName,
+        /// The source's account when it is another one (named by ARN).
+        account: Option<crate::domain::ids::AccountId>,
     },
     Explicit(Vec<AccessPointSpec>),
 }
@@ -94,6 +96,7 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
     let wait = request.wait.unwrap_or(true);
     let explicit_aps = || match (&request.access_points_from, &request.access_points) {
         (Some(from), _) => AccessPointsWanted::CopyFrom {
+            account: from.file_system_id.arn_account.clone(),
             file_system_id: from.file_system_id.id.clone(),
             region: from
                 .file_system_id
@@ -156,6 +159,7 @@ pub fn resolve(request: &ReadinessRequest, config: &Config) -> Result<Vec<Readin
                 .or_else(|| config.source_region.clone());
             let access_points = match (explicit_aps(), source_region) {
                 (AccessPointsWanted::None, Some(sr)) => AccessPointsWanted::CopyFrom {
+                    account: p.source_file_system_id.arn_account.clone(),
                     file_system_id: p.source_file_system_id.id.clone(),
                     region: sr,
                 },
