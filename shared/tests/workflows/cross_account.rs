@@ -669,6 +669,8 @@ async fn readiness_copies_access_points_across_accounts_only_with_the_grant() {
         .await
         .expect("runs");
     assert_eq!(s.status, Status::Completed, "{:#?}", s.results[0]);
+    // Under eventual consistency a new access point shows in Describe a little later.
+    w.advance(10.0);
     let copied = w
         .efs(WEST)
         .describe_access_points()
@@ -717,4 +719,86 @@ async fn a_bare_original_id_keeps_the_configured_pairs_account() {
     let (error_type, text) = refusal(&s);
     assert_eq!(error_type, "Refused.SourceAccountRoleMissing", "{text}");
     assert_eq!(changes_since(&w, seq), Vec::<String>::new());
+}
+
+/// The region detector across accounts: 20 minutes of a production that
+/// answers (its EFS refusing the DR account's reads is an answer) lead to no
+/// failover; production's Region lost, one request, and the replica writable
+/// within the single-account bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detector_fails_over_a_lost_production_region_and_never_a_live_one() {
+    use crate::detection;
+    use efs_dr_shared::domain::config::{AlarmPolicy, WitnessAlarm};
+    use efs_dr_testkit::alarm_path;
+    let w = world().await;
+    let p = pair(&w, "xa-detect", &Setup::default()).await;
+    let topics = alarm_path::create_topics(&w.sdk, &region(WEST))
+        .await
+        .expect("topics");
+    let witness = w.witness(EAST).await.expect("witness");
+    let config = Config {
+        pairs: vec![PairConfig {
+            source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
+            source_region: None,
+            destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
+            destination_region: None,
+            mount_targets: None,
+        }],
+        source_region: Some(region(EAST)),
+        alerts_topic_arn: Some(topics.alerts_topic_arn.clone()),
+        failover_topic_arn: Some(topics.failover_topic_arn.clone()),
+        alarm_policy: AlarmPolicy::AutoFailover,
+        detector: Default::default(),
+        witness_alarm: Some(WitnessAlarm::parse(&witness).expect("witness ARN")),
+        ..w.config()
+    };
+    let s = detection::Setup {
+        config,
+        src: p.source.clone(),
+        dst: p.replica.clone(),
+        alerts: topics.alerts_topic_arn,
+        requests: topics.failover_topic_arn,
+    };
+    let runs = detection::minutes(&w, &s, 20).await;
+    assert!(
+        detection::messages(&w, &s.requests, 0).is_empty(),
+        "no failover of a live production: {}",
+        detection::collapsed(&detection::verdicts(&runs))
+    );
+    assert_eq!(
+        runs.last()
+            .map(|(_, out)| out["pairs"][0]["source_account"].clone()),
+        Some(json!(PRODUCTION))
+    );
+    let from = w.emu.shared.world().messages.len();
+    let failed_at = w.emu.shared.now();
+    w.faults(json!({"region": EAST, "outage": true}));
+    let mut decided_at = None;
+    for _ in 0..10 {
+        detection::minutes(&w, &s, 1).await;
+        if !detection::messages(&w, &s.requests, from).is_empty() {
+            decided_at = Some(w.emu.shared.now());
+            break;
+        }
+    }
+    let decision = decided_at.map(|t| t - failed_at);
+    assert!(
+        decision.is_some_and(|d| d <= 240.0),
+        "decision after {decision:?} s"
+    );
+    let requests = detection::messages(&w, &s.requests, from);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": requests[0].1}}]});
+    let out = failover::handle_event(
+        &w.platform(MutationBudget::default()),
+        &s.config,
+        event,
+        None,
+    )
+    .await
+    .expect("failover");
+    assert_eq!(out["status"], "completed", "{out:#}");
+    assert_eq!(w.protection(WEST, &p.replica).await, "ENABLED");
+    let writable = w.emu.shared.now() - failed_at;
+    assert!(writable <= 480.0, "writable after {writable} s");
 }
