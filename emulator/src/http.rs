@@ -58,6 +58,57 @@ impl Reply {
             body: Vec::new(),
         }
     }
+
+    /// A Query-protocol answer (SNS, STS): `<ActionResponse>` with its
+    /// `<ActionResult>` and the request ID.
+    pub fn query(xmlns: &str, action: &str, result: &str, request_id: &str) -> Reply {
+        let body = format!(
+            "<{action}Response xmlns=\"{xmlns}\"><{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+        );
+        Reply::xml(200, body)
+    }
+
+    /// A Query-protocol error: an `ErrorResponse` document.
+    pub fn query_error(xmlns: &str, err: &crate::error::ApiError, request_id: &str) -> Reply {
+        let fault = if err.status >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        };
+        let body = format!(
+            "<ErrorResponse xmlns=\"{xmlns}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error>\
+             <RequestId>{}</RequestId></ErrorResponse>",
+            xml_escape(&err.code),
+            xml_escape(&err.message),
+            xml_escape(request_id)
+        );
+        Reply::xml(err.status, body)
+    }
+
+    fn xml(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "text/xml".into())],
+            body: body.into_bytes(),
+        }
+    }
+}
+
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Decodes `%XX` escapes (path segments; `+` stays `+`).

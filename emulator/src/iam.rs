@@ -4,6 +4,7 @@
 //! allowed actions, file system policies are parsed IAM JSON (Effect,
 //! Principal, Action; Resource and Condition are not evaluated).
 
+use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -163,36 +164,43 @@ fn principal_matches(statement: &Value, who: &Principal) -> bool {
     })
 }
 
-/// What a file system policy says of `who` doing `action`: an explicit Deny
-/// wins, then an Allow; no statement is no grant.
-pub fn policy_allows(policy: Option<&str>, who: &Principal, action: &str) -> bool {
-    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
-        return false;
-    };
-    let applies = |effect: &str| {
-        statements(&doc).into_iter().any(|s| {
-            s.get("Effect").and_then(Value::as_str) == Some(effect)
-                && principal_matches(s, who)
-                && strings(s.get("Action"))
-                    .iter()
-                    .any(|a| action_matches(a, action))
-        })
-    };
-    !applies("Deny") && applies("Allow")
-}
-
-/// Whether a policy denies `who` an action explicitly (lockout check).
-pub fn policy_denies(policy: &str, who: &Principal, action: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
-        return false;
-    };
-    statements(&doc).into_iter().any(|s| {
-        s.get("Effect").and_then(Value::as_str) == Some("Deny")
+/// Whether a statement of `effect` in the policy names `who` and `action`.
+fn states(doc: &Value, effect: &str, who: &Principal, action: &str) -> bool {
+    statements(doc).into_iter().any(|s| {
+        s.get("Effect").and_then(Value::as_str) == Some(effect)
             && principal_matches(s, who)
             && strings(s.get("Action"))
                 .iter()
                 .any(|a| action_matches(a, action))
     })
+}
+
+fn parsed(policy: Option<&str>) -> Option<Value> {
+    policy.and_then(|p| serde_json::from_str::<Value>(p).ok())
+}
+
+/// What a file system policy says of `who` doing `action`: an explicit Deny
+/// wins, then an Allow; no statement is no grant.
+pub fn policy_allows(policy: Option<&str>, who: &Principal, action: &str) -> bool {
+    parsed(policy)
+        .is_some_and(|doc| !states(&doc, "Deny", who, action) && states(&doc, "Allow", who, action))
+}
+
+/// Whether a policy denies `who` an action explicitly (lockout check).
+pub fn policy_denies(policy: &str, who: &Principal, action: &str) -> bool {
+    parsed(Some(policy)).is_some_and(|doc| states(&doc, "Deny", who, action))
+}
+
+/// IAM's refusal, as EFS returns it: who, what, on which resource, and why.
+pub fn access_denied(who: &Principal, action: &str, resource: &str, why: &str) -> ApiError {
+    ApiError::new(
+        "AccessDeniedException",
+        403,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            who.arn()
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -20,42 +20,14 @@ pub fn operation(body: &[u8]) -> (String, bool) {
     (action, false)
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::http::xml_escape as escape;
 
 fn reply(action: &str, result: &str, request_id: &str) -> Reply {
-    let body = format!(
-        "<{action}Response xmlns=\"{XMLNS}\"><{action}Result>{result}</{action}Result>\
-         <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-    );
-    Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "text/xml".into())],
-        body: body.into_bytes(),
-    }
+    Reply::query(XMLNS, action, result, request_id)
 }
 
 pub fn error_reply(err: &ApiError, request_id: &str) -> Reply {
-    let fault = if err.status >= 500 {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    let body = format!(
-        "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error>\
-         <RequestId>{}</RequestId></ErrorResponse>",
-        escape(&err.code),
-        escape(&err.message),
-        escape(request_id)
-    );
-    Reply {
-        status: err.status,
-        headers: vec![("content-type".into(), "text/xml".into())],
-        body: body.into_bytes(),
-    }
+    Reply::query_error(XMLNS, err, request_id)
 }
 
 pub fn handle(world: &mut World, _region: &str, req: &ServiceRequest) -> Result<Reply, ApiError> {

@@ -2,7 +2,8 @@
 //! DeleteAccessPoint, with the POSIX user and root directory checks.
 
 use super::protocol::{
-    existing_fs, fs_id, page_size, paginate, parse_tags, required, resource_id, tags_json,
+    available_fs, existing_fs, fs_id, page_size, paginate, parse_tags, required, resource_id,
+    tags_json,
 };
 use super::protocol::{page_reply, Paging};
 use crate::error::ApiError;
@@ -105,17 +106,7 @@ pub(super) fn create_access_point(
         validate_root_directory(r)?;
     }
     let tags = parse_tags(body.get("Tags"))?;
-    let fs = existing_fs(world, region, &id)?;
-    if fs.life_cycle != LifeCycle::Available {
-        return Err(ApiError::new(
-            "IncorrectFileSystemLifeCycleState",
-            409,
-            format!(
-                "File system '{id}' is {}, not available.",
-                fs.life_cycle.as_str()
-            ),
-        ));
-    }
+    available_fs(world, region, &id)?;
     let r = world.region_mut(region);
     if let Some(existing) = r.access_points.values().find(|a| a.client_token == token) {
         // As on AWS, a reused token is a 409 naming the access point, even for an identical retry.

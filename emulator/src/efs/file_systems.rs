@@ -2,8 +2,8 @@
 //! UpdateFileSystemProtection, and how a file system is rendered.
 
 use super::protocol::{
-    az_id, existing_fs, fs_id, fs_mut, page_size, paginate, parse_tags, required, str_field,
-    tags_json,
+    available_fs, az_id, existing_fs, fs_id, fs_mut, page_size, paginate, parse_tags, required,
+    str_field, tags_json,
 };
 use super::protocol::{page_reply, Paging};
 use crate::error::ApiError;
@@ -333,17 +333,7 @@ pub(super) fn update_protection(
             return Ok(Reply::json(200, &json!({"ReplicationOverwriteProtection": fs.protection.as_str()})));
         }
     };
-    let fs = existing_fs(world, region, &id)?;
-    if fs.life_cycle != LifeCycle::Available {
-        return Err(ApiError::new(
-            "IncorrectFileSystemLifeCycleState",
-            409,
-            format!(
-                "File system '{id}' is {}, not available.",
-                fs.life_cycle.as_str()
-            ),
-        ));
-    }
+    let fs = available_fs(world, region, &id)?;
     if fs.protection != wanted && world.replication_of(region, &id).is_some() {
         return Err(ApiError::new(
             "ReplicationAlreadyExists",

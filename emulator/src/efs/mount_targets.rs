@@ -3,7 +3,8 @@
 
 use super::access_points::{access_point_id, ap_not_found};
 use super::protocol::{
-    az_id, existing_fs, fs_id, is_hex_id, page_size, paginate, required, str_field, string_list,
+    available_fs, az_id, existing_fs, fs_id, is_hex_id, page_size, paginate, required, str_field,
+    string_list,
 };
 use super::protocol::{page_reply, Paging};
 use crate::error::ApiError;
@@ -80,17 +81,7 @@ pub(super) fn create_mount_target(
             "Invalid subnet ID '{subnet_id}'."
         )));
     }
-    let fs = existing_fs(world, region, &id)?.clone();
-    if fs.life_cycle != LifeCycle::Available {
-        return Err(ApiError::new(
-            "IncorrectFileSystemLifeCycleState",
-            409,
-            format!(
-                "File system '{id}' is {}, not available.",
-                fs.life_cycle.as_str()
-            ),
-        ));
-    }
+    let fs = available_fs(world, region, &id)?.clone();
     let subnet = world
         .region_mut(region)
         .subnets

@@ -1,29 +1,14 @@
 //! File system policies: PutFileSystemPolicy, DescribeFileSystemPolicy and
 //! DeleteFileSystemPolicy. What a policy grants is evaluated in `iam`.
 
-use super::protocol::{existing_fs, fs_id, fs_mut, required};
+use super::protocol::{available_fs, existing_fs, fs_id, fs_mut, required};
 use crate::error::ApiError;
 use crate::http::Reply;
-use crate::world::model::{LifeCycle, World};
+use crate::world::model::World;
 use serde_json::{json, Value};
 
 /// EFS file system policies are at most 20,000 characters.
 const MAX_POLICY: usize = 20_000;
-
-fn available(world: &World, region: &str, id: &str) -> Result<(), ApiError> {
-    let fs = existing_fs(world, region, id)?;
-    if fs.life_cycle != LifeCycle::Available {
-        return Err(ApiError::new(
-            "IncorrectFileSystemLifeCycleState",
-            409,
-            format!(
-                "File system '{id}' is {}, not available.",
-                fs.life_cycle.as_str()
-            ),
-        ));
-    }
-    Ok(())
-}
 
 pub(super) fn put_policy(
     world: &mut World,
@@ -32,7 +17,7 @@ pub(super) fn put_policy(
     body: &Value,
 ) -> Result<Reply, ApiError> {
     let id = fs_id(world, region, raw)?;
-    available(world, region, &id)?;
+    available_fs(world, region, &id)?;
     let policy = required(body, "Policy")?.to_string();
     let invalid = |m: String| ApiError::new("InvalidPolicyException", 400, m);
     if policy.len() > MAX_POLICY {
@@ -85,7 +70,7 @@ pub(super) fn describe_policy(
 
 pub(super) fn delete_policy(world: &mut World, region: &str, raw: &str) -> Result<Reply, ApiError> {
     let id = fs_id(world, region, raw)?;
-    available(world, region, &id)?;
+    available_fs(world, region, &id)?;
     // Deleting a policy that is not there succeeds, as in AWS.
     fs_mut(world, region, &id)?.policy = None;
     Ok(Reply::empty(200))

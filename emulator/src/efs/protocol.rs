@@ -115,16 +115,7 @@ pub(super) fn authorize(
     let resource = target
         .map(|f| f.arn.clone())
         .unwrap_or_else(|| "*".to_string());
-    let denied = |why: String| {
-        ApiError::new(
-            "AccessDeniedException",
-            403,
-            format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
-                caller.arn()
-            ),
-        )
-    };
+    let denied = |why: String| crate::iam::access_denied(caller, &action, &resource, &why);
     if let Some(role) = &caller.role {
         let allowed = world.roles.get(role).is_some_and(|r| r.allows(&action));
         if !allowed {
@@ -168,6 +159,26 @@ pub(super) fn existing_fs<'a>(
     world
         .file_system(region, id)
         .ok_or_else(|| ApiError::file_system_not_found(id.trim_end_matches("@elsewhere")))
+}
+
+/// A file system the call needs `available`: `409 IncorrectFileSystemLifeCycleState` otherwise.
+pub(super) fn available_fs<'a>(
+    world: &'a World,
+    region: &str,
+    id: &str,
+) -> Result<&'a FileSystem, ApiError> {
+    let fs = existing_fs(world, region, id)?;
+    if fs.life_cycle != crate::world::model::LifeCycle::Available {
+        return Err(ApiError::new(
+            "IncorrectFileSystemLifeCycleState",
+            409,
+            format!(
+                "File system '{id}' is {}, not available.",
+                fs.life_cycle.as_str()
+            ),
+        ));
+    }
+    Ok(fs)
 }
 
 pub(super) fn fs_mut<'a>(

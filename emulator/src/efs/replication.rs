@@ -3,7 +3,7 @@
 //! each Region sees them. How they progress over time is `world::agenda`.
 
 use super::file_systems::new_file_system;
-use super::protocol::{existing_fs, fs_id, fs_mut, page_size, paginate, str_field};
+use super::protocol::{available_fs, existing_fs, fs_id, fs_mut, page_size, paginate, str_field};
 use super::protocol::{page_reply, Paging};
 use crate::config::{DeleteOrder, SourceDownDelete};
 use crate::error::ApiError;
@@ -77,14 +77,12 @@ fn destination_policy_allows_create(
     if crate::iam::policy_allows(destination.policy.as_deref(), &world.caller, action) {
         return Ok(());
     }
-    Err(ApiError::new(
-        "AccessDeniedException",
-        403,
-        format!(
-            "User: {} is not authorized to perform: {action} on resource: {} because its file \
-             system policy (account {}) does not allow it.",
-            world.caller.arn(),
-            destination.arn,
+    Err(crate::iam::access_denied(
+        &world.caller,
+        action,
+        &destination.arn,
+        &format!(
+            "because its file system policy (account {}) does not allow it.",
             destination.owner
         ),
     ))
@@ -122,15 +120,14 @@ fn peer_may_be_deleted_by(
     if crate::iam::policy_allows(policy, caller, action) {
         return Ok(());
     }
-    Err(ApiError::new(
-        "AccessDeniedException",
-        403,
-        format!(
-            "User: {} is not authorized to perform: {action} on resource: {} because the file \
-             system policy of {id} in {region} (account {owner}) does not allow it. Add a statement \
-             allowing it, or delete only this Region's side with deletionMode=LOCAL_CONFIGURATION_ONLY.",
-            caller.arn(),
-            world.fs_arn(region, owner, id)
+    Err(crate::iam::access_denied(
+        caller,
+        action,
+        &world.fs_arn(region, owner, id),
+        &format!(
+            "because the file system policy of {id} in {region} (account {owner}) does not allow \
+             it. Add a statement allowing it, or delete only this Region's side with \
+             deletionMode=LOCAL_CONFIGURATION_ONLY."
         ),
     ))
 }
@@ -193,17 +190,7 @@ pub(super) fn create_replication(
             "'{dest_region}' is not a valid Region name."
         )));
     }
-    let source = existing_fs(world, region, &source_id)?.clone();
-    if source.life_cycle != LifeCycle::Available {
-        return Err(ApiError::new(
-            "IncorrectFileSystemLifeCycleState",
-            409,
-            format!(
-                "File system '{source_id}' is {}, not available.",
-                source.life_cycle.as_str()
-            ),
-        ));
-    }
+    let source = available_fs(world, region, &source_id)?.clone();
     if world.replication_of(region, &source_id).is_some()
         || source.protection == Protection::Replicating
     {

@@ -4,54 +4,16 @@
 use crate::error::ApiError;
 use crate::http::Reply;
 
-pub(super) fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(super) use crate::http::xml_escape;
 
 const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
 pub(super) fn xml_reply(action: &str, result: &str, request_id: &str) -> Reply {
-    let body = format!(
-        "<{action}Response xmlns=\"{XMLNS}\"><{action}Result>{result}</{action}Result>\
-         <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-    );
-    Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "text/xml".into())],
-        body: body.into_bytes(),
-    }
+    Reply::query(XMLNS, action, result, request_id)
 }
 
 pub fn error_reply(err: &ApiError, request_id: &str) -> Reply {
-    let fault = if err.status >= 500 {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    let body = format!(
-        "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error>\
-         <RequestId>{}</RequestId></ErrorResponse>",
-        xml_escape(&err.code),
-        xml_escape(&err.message),
-        xml_escape(request_id)
-    );
-    Reply {
-        status: err.status,
-        headers: vec![("content-type".into(), "text/xml".into())],
-        body: body.into_bytes(),
-    }
+    Reply::query_error(XMLNS, err, request_id)
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ApiError {

@@ -21,6 +21,17 @@ async fn pair(w: &World, token: &str, setup: &Setup) -> CrossAccountPair {
         .expect("a pair across accounts")
 }
 
+/// The pair as a deployment across accounts configures it: the source by ARN.
+fn configured(p: &CrossAccountPair) -> Vec<PairConfig> {
+    vec![PairConfig {
+        source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
+        source_region: None,
+        destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
+        destination_region: Some(region(WEST)),
+        mount_targets: None,
+    }]
+}
+
 fn failover_request(p: &CrossAccountPair) -> FailoverRequest {
     FailoverRequest::from_json(json!({
         "source_file_system_id": p.source_arn,
@@ -414,13 +425,7 @@ async fn a_replication_role_without_replication_write_pauses_and_the_probe_says_
     let message = message.unwrap_or_default();
     assert!(message.starts_with("Authorization error."), "{message}");
     let config = Config {
-        pairs: vec![PairConfig {
-            source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
-            source_region: None,
-            destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
-            destination_region: Some(region(WEST)),
-            mount_targets: None,
-        }],
+        pairs: configured(&p),
         ..w.config()
     };
     let seq = w.call_count();
@@ -689,13 +694,7 @@ async fn a_bare_original_id_keeps_the_configured_pairs_account() {
     let p = pair(&w, "xa-bare-id", &Setup::default()).await;
     failed_over_with_the_source_down(&w, &p).await;
     let config = Config {
-        pairs: vec![PairConfig {
-            source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
-            source_region: None,
-            destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
-            destination_region: Some(region(WEST)),
-            mount_targets: None,
-        }],
+        pairs: configured(&p),
         ..w.config()
     };
     let seq = w.call_count();
@@ -737,13 +736,7 @@ async fn the_detector_fails_over_a_lost_production_region_and_never_a_live_one()
         .expect("topics");
     let witness = w.witness(EAST).await.expect("witness");
     let config = Config {
-        pairs: vec![PairConfig {
-            source_file_system_id: FileSystemRef::parse(&p.source_arn).expect("arn"),
-            source_region: None,
-            destination_file_system_id: Some(FileSystemRef::parse(&p.replica).expect("id")),
-            destination_region: None,
-            mount_targets: None,
-        }],
+        pairs: configured(&p),
         source_region: Some(region(EAST)),
         alerts_topic_arn: Some(topics.alerts_topic_arn.clone()),
         failover_topic_arn: Some(topics.failover_topic_arn.clone()),

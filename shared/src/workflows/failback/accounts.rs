@@ -54,20 +54,14 @@ pub fn with_grant(
         })?,
         None => json!({"Version": "2012-10-17", "Statement": []}),
     };
-    let statements = match doc.get_mut("Statement") {
-        Some(Value::Array(list)) => list,
-        Some(one @ Value::Object(_)) => {
-            *one = Value::Array(vec![one.clone()]);
-            match one {
-                Value::Array(list) => list,
-                _ => return Err("unreachable".into()),
-            }
-        }
-        _ => {
-            return Err(format!(
-                "the file system policy of {resource} has no Statement list; mend it by hand"
-            ))
-        }
+    // One statement may stand alone; a list is what is kept.
+    if doc.get("Statement").is_some_and(Value::is_object) {
+        doc["Statement"] = Value::Array(vec![doc["Statement"].take()]);
+    }
+    let Some(statements) = doc.get_mut("Statement").and_then(Value::as_array_mut) else {
+        return Err(format!(
+            "the file system policy of {resource} has no Statement list; mend it by hand"
+        ));
     };
     if statements.iter().any(|s| s == &wanted) {
         return Ok(None);
@@ -84,11 +78,9 @@ impl<P: Platform> Failback<'_, P> {
         let Some(original) = self.t.original_account.clone() else {
             return Ok(());
         };
-        let own = account_of(&replica.arn);
-        if own.as_ref().is_none_or(|o| o == &original) {
+        let Some(own) = account_of(&replica.arn).filter(|o| o != &original) else {
             return Ok(());
-        }
-        let own = own.unwrap_or_else(|| original.clone());
+        };
         let refuse = |guardrail: &'static str, message: String, remedy: String| {
             Err(Error::Refused(Refusal {
                 guardrail,
@@ -163,9 +155,11 @@ impl<P: Platform> Failback<'_, P> {
         Ok(())
     }
 
-    /// Whether `at` is the other account (reached through the assumed role).
+    /// Whether `at` is in the original's account, when that is another one.
     pub(super) fn is_foreign(&self, at: &Location) -> bool {
-        self.cross_account.is_some() && at.account.is_some() && at.region == self.t.original_region
+        self.cross_account
+            .as_ref()
+            .is_some_and(|a| at.account.as_ref() == Some(&a.original))
     }
 
     /// Across accounts, where a replication goes: the destination's account
